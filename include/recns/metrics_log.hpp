@@ -1,0 +1,68 @@
+// The per-run metrics file (ARCHITECTURE §4): one row per evaluation, appended and flushed at
+// once so a crash loses nothing already written.
+//
+// Schema:
+//   /                attrs: format="recns-metrics", version=1 (int)
+//   /epochs/<column> float64 [rows]  1-D, chunked, extendible; every column has the same length
+// A row may hold NaN for a figure not measured at that evaluation. Rank 0 does all the HDF5 I/O
+// (serial, default file access); the other ranks only take part in the collective error checks.
+#pragma once
+
+#include <petscsys.h>
+
+#include "recns/error.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace recns {
+
+constexpr const char* kMetricsFormat = "recns-metrics";
+constexpr int kMetricsVersion = 1;
+
+/// An open metrics file. Create or Open it, Append rows, destroy it to close the file.
+class MetricsLog {
+ public:
+  /// Collective on comm. Creates `path` (replacing any existing file) with one empty column per
+  /// name in `columns` (non-empty, unique, without '/'). Failures are collective
+  /// PETSC_ERR_USER_INPUT errors naming the file.
+  static PetscErrorCode Create(MPI_Comm comm, const std::string& path,
+                               const std::vector<std::string>& columns,
+                               std::unique_ptr<MetricsLog>* log);
+
+  /// Collective on comm. Opens an existing metrics file for appending (a restart). Fails
+  /// collectively with PETSC_ERR_USER_INPUT, naming the file, when it cannot be opened, is not a
+  /// recns metrics file of this version, or its columns differ from `columns` (as a set; the
+  /// order of `columns` is the order of Append rows). A last row left incomplete by a crash
+  /// (columns of unequal length) is dropped.
+  static PetscErrorCode Open(MPI_Comm comm, const std::string& path,
+                             const std::vector<std::string>& columns,
+                             std::unique_ptr<MetricsLog>* log);
+
+  /// Collective on the communicator of Create/Open. Appends one row (one value per column, in
+  /// the order given to Create/Open; only rank 0's values are written) and flushes the file. A
+  /// row of the wrong length, or a failing write, is a local (internal) error.
+  PetscErrorCode Append(const std::vector<double>& row);
+
+  const std::string& Path() const { return path_; }
+  const std::vector<std::string>& Columns() const { return columns_; }
+  /// Number of rows in the file, the same on every rank.
+  int64_t Rows() const { return rows_; }
+
+  ~MetricsLog();
+  MetricsLog(const MetricsLog&) = delete;
+  MetricsLog& operator=(const MetricsLog&) = delete;
+
+ private:
+  struct Storage;  // the open HDF5 file, held on rank 0 only
+  MetricsLog(std::string path, std::vector<std::string> columns);
+
+  std::string path_;
+  std::vector<std::string> columns_;
+  int64_t rows_ = 0;
+  std::unique_ptr<Storage> storage_;
+};
+
+}  // namespace recns

@@ -1,0 +1,64 @@
+// Helpers shared by the unit and MPI tests.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <mpi.h>
+#include <petscsys.h>
+
+#include <cstdlib>
+#include <string>
+#include <sys/stat.h>
+
+namespace recns::test {
+
+/// Path of a file under the shared data folder (RECNS_SHARED_DATA), or "" when it is absent.
+inline std::string SharedData(const std::string& relative) {
+  const char* root = std::getenv("RECNS_SHARED_DATA");
+  const std::string path = std::string(root ? root : "../shared/data") + "/" + relative;
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 ? path : std::string();
+}
+
+/// The message of the most recent PETSc error on this rank (the one a failing call returned).
+inline std::string LastErrorMessage(PetscErrorCode code) {
+  char* message = nullptr;
+  PetscErrorMessage(code, nullptr, &message);
+  return message ? message : "";
+}
+
+/// Expects `code` to be an input error and returns its message.
+inline std::string InputError(PetscErrorCode code) {
+  EXPECT_EQ(code, PETSC_ERR_USER_INPUT);
+  return LastErrorMessage(code);
+}
+
+/// Asserts that a call returning PetscErrorCode succeeded, printing its message otherwise.
+#define ASSERT_PETSC_OK(expression)                                               \
+  do {                                                                            \
+    const PetscErrorCode code_ = (expression);                                    \
+    ASSERT_EQ(code_, 0) << ::recns::test::LastErrorMessage(code_);               \
+  } while (0)
+
+/// Skips the current test with a clear message when a shared dataset is missing.
+#define RECNS_REQUIRE_SHARED_DATA(var, relative)                                              \
+  const std::string var = ::recns::test::SharedData(relative);                               \
+  if (var.empty())                                                                             \
+  GTEST_SKIP() << "shared dataset '" << relative                                              \
+               << "' is absent (set RECNS_SHARED_DATA to the folder holding ml-100k, lastfm, " \
+                  "gowalla); skipping"
+
+/// A fresh scratch folder, the same path on every rank of `comm` (created by rank 0).
+inline std::string ScratchDir(MPI_Comm comm, const std::string& tag) {
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  char buffer[512] = {0};
+  if (rank == 0) {
+    std::string pattern = "/tmp/recns_test_" + tag + "_XXXXXX";
+    char* made = mkdtemp(pattern.data());
+    std::snprintf(buffer, sizeof buffer, "%s", made ? made : "/tmp");
+  }
+  MPI_Bcast(buffer, sizeof buffer, MPI_CHAR, 0, comm);
+  return buffer;
+}
+
+}  // namespace recns::test

@@ -1,0 +1,418 @@
+// Converters: each format on small files, id remapping, thresholds, k-core, random splits, every
+// kind of bad input (one message naming file and line), and the real datasets when present.
+#include "recns/convert.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "../test_util.hpp"
+#include "recns/dataset.hpp"
+#include "recns/error.hpp"
+
+namespace {
+
+using recns::ConvertOptions;
+using recns::Csr;
+using recns::Dataset;
+
+using recns::test::InputError;
+
+std::set<int32_t> Row(const Csr& csr, int64_t user) {
+  if (!csr.Present()) return {};
+  return {csr.indices.begin() + csr.indptr[user], csr.indices.begin() + csr.indptr[user + 1]};
+}
+
+class convert_test : public ::testing::Test {
+ protected:
+  void SetUp() override { dir_ = recns::test::ScratchDir(PETSC_COMM_SELF, "convert"); }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  /// Writes `text` to `name` under the scratch folder (making sub-folders) and returns the path.
+  std::string File(const std::string& name, const std::string& text) const {
+    const std::filesystem::path path = std::filesystem::path(dir_) / name;
+    std::filesystem::create_directories(path.parent_path());
+    std::ofstream(path) << text;
+    return path;
+  }
+  /// The dataset after a write/read round trip through the HDF5 file.
+  Dataset RoundTrip(const Dataset& data) const {
+    Dataset read;
+    EXPECT_EQ(recns::WriteDataset(dir_ + "/round_trip.h5", data), PETSC_SUCCESS);
+    EXPECT_EQ(recns::ReadDataset(dir_ + "/round_trip.h5", &read), PETSC_SUCCESS);
+    return read;
+  }
+  std::string dir_;
+};
+
+// --- formats -----------------------------------------------------------------------------------
+
+TEST_F(convert_test, LightGcnFolder) {
+  File("lg/train.txt", "0 1 2\n1 2 3\n\n2\n");
+  File("lg/valid.txt", "0 3\n");
+  File("lg/test.txt", "1 0\n2 1\n");
+  ConvertOptions options;
+  options.name = "tiny";
+  Dataset data;
+  ASSERT_EQ(recns::ConvertLightGcn(dir_ + "/lg", options, &data), PETSC_SUCCESS);
+  const Dataset read = RoundTrip(data);
+  EXPECT_EQ(read.name, "tiny");
+  EXPECT_EQ(read.num_users, 3);
+  EXPECT_EQ(read.num_items, 4);
+  EXPECT_EQ(read.train.indptr, (std::vector<int64_t>{0, 2, 4, 4}));
+  EXPECT_EQ(read.train.indices, (std::vector<int32_t>{1, 2, 2, 3}));
+  EXPECT_EQ(read.valid.indptr, (std::vector<int64_t>{0, 1, 1, 1}));
+  EXPECT_EQ(read.valid.indices, (std::vector<int32_t>{3}));
+  EXPECT_EQ(read.test.indptr, (std::vector<int64_t>{0, 0, 1, 2}));
+  EXPECT_EQ(read.test.indices, (std::vector<int32_t>{0, 1}));
+  EXPECT_FALSE(read.exposure.Present());
+  EXPECT_EQ(read.user_raw_ids, (std::vector<std::string>{"0", "1", "2"}));
+  EXPECT_EQ(read.item_raw_ids, (std::vector<std::string>{"0", "1", "2", "3"}));
+}
+
+TEST_F(convert_test, CsvHeaderIsDetected) {
+  const std::string test = File("test.csv", "0,0,3\n");
+  const std::string with = File("with.csv", "user , item , rating\n0,1,5\n1,0,4\n");
+  const std::string without = File("without.csv", "0,1,5\r\n1,0,4\r\n");
+  Dataset a, b;
+  ASSERT_EQ(recns::ConvertCsvFiles(with, "", test, ConvertOptions(), &a), PETSC_SUCCESS);
+  ASSERT_EQ(recns::ConvertCsvFiles(without, "", test, ConvertOptions(), &b), PETSC_SUCCESS);
+  EXPECT_EQ(a.train.indices, (std::vector<int32_t>{1, 0}));
+  EXPECT_EQ(a.train.indptr, b.train.indptr);
+  EXPECT_EQ(a.train.indices, b.train.indices);
+  EXPECT_FALSE(a.valid.Present());
+}
+
+TEST_F(convert_test, ThresholdsMakePositivesAndExposures) {
+  const std::string train =
+      File("train.csv", "user,item,rating\n0,0,5\n0,1,1\n0,2,3\n1,0,2\n1,3,4\n");
+  // Exposures come from the training data only: the low rating in the test file is dropped.
+  const std::string test = File("test.csv", "0,3,5\n1,2,1\n1,1,4\n");
+  ConvertOptions options;
+  options.rating_threshold = 4;
+  options.exposure_threshold = 2;
+  Dataset data;
+  ASSERT_EQ(recns::ConvertCsvFiles(train, "", test, options, &data), PETSC_SUCCESS);
+  const Dataset read = RoundTrip(data);
+  EXPECT_EQ(read.num_users, 2);
+  EXPECT_EQ(read.num_items, 4);  // item 2 has no positive or exposure but is in the files
+  EXPECT_EQ(read.train.indices, (std::vector<int32_t>{0, 3}));
+  EXPECT_EQ(read.exposure.indptr, (std::vector<int64_t>{0, 1, 2}));
+  EXPECT_EQ(read.exposure.indices, (std::vector<int32_t>{1, 0}));
+  EXPECT_EQ(read.test.indptr, (std::vector<int64_t>{0, 1, 2}));
+  EXPECT_EQ(read.test.indices, (std::vector<int32_t>{3, 1}));
+}
+
+TEST_F(convert_test, IntegerIdsFollowNumericOrder) {
+  const std::string train = File("train.csv", "10,5\n3,7\n7,5\n");
+  const std::string test = File("test.csv", "3,5\n");
+  Dataset data;
+  ASSERT_EQ(recns::ConvertCsvFiles(train, "", test, ConvertOptions(), &data), PETSC_SUCCESS);
+  EXPECT_EQ(data.user_raw_ids, (std::vector<std::string>{"3", "7", "10"}));
+  EXPECT_EQ(data.item_raw_ids, (std::vector<std::string>{"5", "7"}));
+  EXPECT_EQ(data.train.indptr, (std::vector<int64_t>{0, 1, 2, 3}));
+  EXPECT_EQ(data.train.indices, (std::vector<int32_t>{1, 0, 0}));
+  EXPECT_EQ(data.test.indices, (std::vector<int32_t>{0}));
+}
+
+TEST_F(convert_test, RecBoleFindsColumnsByNameAndKeepsFirstAppearance) {
+  const std::string path = File("x.inter",
+                                "item_id:token\ttimestamp:float\tuser_id:token\trating:float\n"
+                                "i9\t100\tbob\t5\ni2\t101\talice\t4\ni9\t102\talice\t3\n"
+                                "i5\t103\tbob\t1\n");
+  ConvertOptions options;
+  options.test_fraction = 0.5;  // each user: one test and one train item
+  Dataset data;
+  ASSERT_EQ(recns::ConvertRecBole(path, options, &data), PETSC_SUCCESS);
+  const Dataset read = RoundTrip(data);
+  EXPECT_EQ(read.user_raw_ids, (std::vector<std::string>{"bob", "alice"}));
+  EXPECT_EQ(read.item_raw_ids, (std::vector<std::string>{"i9", "i2", "i5"}));
+  for (int64_t user = 0; user < 2; ++user) {
+    EXPECT_EQ(Row(read.train, user).size(), 1u);
+    EXPECT_EQ(Row(read.test, user).size(), 1u);
+  }
+  std::set<int32_t> bob = Row(read.train, 0);
+  bob.merge(Row(read.test, 0));
+  EXPECT_EQ(bob, (std::set<int32_t>{0, 2}));
+}
+
+TEST_F(convert_test, KCoreDropsUsersAndItemsIteratively) {
+  // User 3 (one item) goes first; then item 3 keeps one user, then user 2 keeps one item.
+  File("kc/train.txt", "0 0 1 2\n1 0 1 2\n2 1 3\n3 3\n4 0 1\n");
+  File("kc/test.txt", "4 2\n0 3\n");
+  ConvertOptions options;
+  options.kcore = 2;
+  Dataset data;
+  ASSERT_EQ(recns::ConvertLightGcn(dir_ + "/kc", options, &data), PETSC_SUCCESS);
+  EXPECT_EQ(data.user_raw_ids, (std::vector<std::string>{"0", "1", "4"}));
+  EXPECT_EQ(data.item_raw_ids, (std::vector<std::string>{"0", "1", "2"}));
+  EXPECT_EQ(data.train.indptr, (std::vector<int64_t>{0, 3, 6, 8}));
+  EXPECT_EQ(data.train.indices, (std::vector<int32_t>{0, 1, 2, 0, 1, 2, 0, 1}));
+  EXPECT_EQ(data.test.indptr, (std::vector<int64_t>{0, 0, 0, 1}));
+  EXPECT_EQ(data.test.indices, (std::vector<int32_t>{2}));
+}
+
+// --- random splits -----------------------------------------------------------------------------
+
+/// Every user's items of `all` end up in exactly one of train/valid/test, train never empty.
+void ExpectPartition(const Csr& all, const Dataset& data) {
+  for (int64_t user = 0; user < all.Rows(); ++user) {
+    const std::set<int32_t> train = Row(data.train, user), valid = Row(data.valid, user),
+                            test = Row(data.test, user);
+    std::set<int32_t> joined = train;
+    joined.insert(valid.begin(), valid.end());
+    joined.insert(test.begin(), test.end());
+    EXPECT_EQ(joined.size(), train.size() + valid.size() + test.size()) << "user " << user;
+    EXPECT_EQ(joined, Row(all, user)) << "user " << user;
+    if (!joined.empty()) EXPECT_FALSE(train.empty()) << "user " << user;
+  }
+}
+
+TEST_F(convert_test, SingleFileSplitIsDeterministicAndDisjoint) {
+  std::string text = "user,item,rating\n";
+  Csr full;  // ids 0..40 and 0..49 all occur, so they keep their values
+  full.indptr.push_back(0);
+  for (int user = 0; user < 40; ++user) {
+    std::set<int32_t> row;
+    for (int k = 0; k < 12; ++k) {
+      row.insert((user + 3 * k) % 50);
+      text += recns::Format("%d,%d,5\n", user, (user + 3 * k) % 50);
+    }
+    full.indices.insert(full.indices.end(), row.begin(), row.end());
+    full.indptr.push_back(static_cast<int64_t>(full.indices.size()));
+  }
+  text += "40,7,5\n";  // a user with a single interaction keeps it in train
+  full.indices.push_back(7);
+  full.indptr.push_back(static_cast<int64_t>(full.indices.size()));
+  const std::string path = File("all.csv", text);
+  ConvertOptions options;
+  options.valid_fraction = 0.2;
+  options.test_fraction = 0.2;
+  options.split_seed = 1;
+  Dataset a, b, c;
+  ASSERT_EQ(recns::ConvertCsvSingle(path, options, &a), PETSC_SUCCESS);
+  ASSERT_EQ(recns::ConvertCsvSingle(path, options, &b), PETSC_SUCCESS);
+  options.split_seed = 2;
+  ASSERT_EQ(recns::ConvertCsvSingle(path, options, &c), PETSC_SUCCESS);
+  ASSERT_EQ(a.num_users, 41);
+  ASSERT_EQ(a.num_items, 50);
+  EXPECT_EQ(a.test.indices, b.test.indices);
+  EXPECT_EQ(a.valid.indices, b.valid.indices);
+  EXPECT_NE(a.test.indices, c.test.indices);
+  ExpectPartition(full, a);
+  ExpectPartition(full, c);
+  EXPECT_EQ(Row(a.train, 40), (std::set<int32_t>{7}));
+  // Stochastic rounding: about 20% of 480 in each held-out split.
+  EXPECT_NEAR(static_cast<double>(a.test.Nnz()), 96.0, 16.0);
+  EXPECT_NEAR(static_cast<double>(a.valid.Nnz()), 96.0, 16.0);
+}
+
+TEST_F(convert_test, ValidCarvedFromTrainIsDeterministicAndDisjoint) {
+  std::string train, test;
+  for (int user = 0; user < 30; ++user) {
+    train += std::to_string(user);
+    for (int k = 0; k < 10; ++k) train += " " + std::to_string((user + 2 * k) % 40);
+    train += "\n";
+    test += recns::Format("%d %d\n", user, (user + 1) % 40);
+  }
+  File("carve/train.txt", train);
+  File("carve/test.txt", test);
+  Dataset plain, a, b, c;
+  ASSERT_EQ(recns::ConvertLightGcn(dir_ + "/carve", ConvertOptions(), &plain), PETSC_SUCCESS);
+  EXPECT_FALSE(plain.valid.Present());
+  ConvertOptions options;
+  options.valid_fraction = 0.3;
+  options.split_seed = 5;
+  ASSERT_EQ(recns::ConvertLightGcn(dir_ + "/carve", options, &a), PETSC_SUCCESS);
+  ASSERT_EQ(recns::ConvertLightGcn(dir_ + "/carve", options, &b), PETSC_SUCCESS);
+  options.split_seed = 6;
+  ASSERT_EQ(recns::ConvertLightGcn(dir_ + "/carve", options, &c), PETSC_SUCCESS);
+  EXPECT_EQ(a.valid.indices, b.valid.indices);
+  EXPECT_NE(a.valid.indices, c.valid.indices);
+  EXPECT_EQ(a.test.indices, plain.test.indices);
+  EXPECT_NEAR(static_cast<double>(a.valid.Nnz()), 90.0, 15.0);
+  Dataset without_test = a;
+  without_test.test = Csr();
+  ExpectPartition(plain.train, without_test);
+}
+
+TEST_F(convert_test, SplitPerUserKeepsATrainItem) {
+  Csr all;
+  all.indptr = {0, 1, 3, 3};
+  all.indices = {4, 1, 2};
+  Csr train, valid, test;
+  ASSERT_EQ(recns::SplitPerUser(all, 0.45, 0.45, 3, &train, &valid, &test), PETSC_SUCCESS);
+  EXPECT_EQ(train.indptr[1] - train.indptr[0], 1);  // the only item stays in train
+  EXPECT_EQ(train.indptr[2] - train.indptr[1], 1);  // two items: one may leave
+  EXPECT_EQ(train.Rows(), 3);
+  EXPECT_EQ(train.Nnz() + valid.Nnz() + test.Nnz(), 3);
+  EXPECT_EQ(recns::SplitPerUser(all, 0.5, 0.5, 3, &train, &valid, &test), PETSC_ERR_ARG_OUTOFRANGE);
+}
+
+// --- bad input ---------------------------------------------------------------------------------
+
+TEST_F(convert_test, BadInputNamesFileAndLine) {
+  struct Case {
+    const char* expected;  // found in the message after the scratch folder
+    std::function<PetscErrorCode(const std::string& folder)> convert;
+  };
+  const auto csv = [this](const std::string& folder, const std::string& train,
+                          const std::string& test, ConvertOptions options = ConvertOptions()) {
+    Dataset data;
+    return recns::ConvertCsvFiles(File(folder + "/train.csv", train), "",
+                                  File(folder + "/test.csv", test), options, &data);
+  };
+  const auto recbole = [this](const std::string& folder, const std::string& text) {
+    Dataset data;
+    return recns::ConvertRecBole(File(folder + "/x.inter", text), ConvertOptions(), &data);
+  };
+  const auto lightgcn = [this](const std::string& folder, const std::string& train,
+                               const char* test) {
+    Dataset data;
+    File(folder + "/train.txt", train);
+    if (test) File(folder + "/test.txt", test);
+    return recns::ConvertLightGcn(dir_ + "/" + folder, ConvertOptions(), &data);
+  };
+  ConvertOptions thresholds;
+  thresholds.rating_threshold = 4;
+  const Case cases[] = {
+      {"/train.csv:3: malformed line: 1 field(s), expected 2",
+       [&](const std::string& f) { return csv(f, "0,1\n1,2\n3\n", "0,2\n"); }},
+      {"/train.csv:2: negative user id -1",
+       [&](const std::string& f) { return csv(f, "0,1\n-1,2\n", "0,2\n"); }},
+      {"/train.csv:3: rating 'abc' is not a number",
+       [&](const std::string& f) {
+         return csv(f, "user,item,rating\n0,1,5\n1,2,abc\n", "0,2,5\n");
+       }},
+      {"/train.csv:2: item id 'x' is not an integer",
+       [&](const std::string& f) { return csv(f, "0,1\n1,x\n", "0,2\n"); }},
+      {"/train.csv:3: duplicate interaction (user 0, item 1), first seen at ",
+       [&](const std::string& f) { return csv(f, "0,1\n1,2\n0,1\n", "0,2\n"); }},
+      {"/test.csv:1: duplicate interaction (user 1, item 2), first seen at ",
+       [&](const std::string& f) { return csv(f, "0,1\n1,2\n", "1,2\n"); }},
+      {"/test.csv: no test interactions left",
+       [&](const std::string& f) { return csv(f, "0,1,5\n", "0,2,1\n", thresholds); }},
+      {"/train.csv:1: no rating column, but a rating threshold is set",
+       [&](const std::string& f) { return csv(f, "0,1\n", "0,2\n", thresholds); }},
+      {"/nothere.csv: no such file",
+       [&](const std::string& f) {
+         Dataset data;
+         return recns::ConvertCsvSingle(dir_ + "/" + f + "/nothere.csv", ConvertOptions(), &data);
+       }},
+      {"/x.inter:1: no column user_id among the columns user, item_id",
+       [&](const std::string& f) { return recbole(f, "user:token\titem_id:token\nu\ti\n"); }},
+      {"/x.inter:1: column 'item_id' has unknown type 'tok'",
+       [&](const std::string& f) { return recbole(f, "user_id:token\titem_id:tok\nu\ti\n"); }},
+      {"/x.inter:1: header field 'item_id' is not name:type",
+       [&](const std::string& f) { return recbole(f, "user_id:token\titem_id\nu\ti\n"); }},
+      {"/x.inter:3: malformed line: 1 field(s), expected 2",
+       [&](const std::string& f) { return recbole(f, "user_id:token\titem_id:token\nu\ti\nv\n"); }},
+      {"/x.inter:2: negative user id '-3'",
+       [&](const std::string& f) { return recbole(f, "user_id:token\titem_id:token\n-3\ti\n"); }},
+      {"/train.txt:1: item id 'x' is not an integer",
+       [&](const std::string& f) { return lightgcn(f, "0 1 x\n", "0 2\n"); }},
+      {"/train.txt:2: negative item id -2",
+       [&](const std::string& f) { return lightgcn(f, "0 1\n1 -2\n", "0 2\n"); }},
+      {"/test.txt: no such file",
+       [&](const std::string& f) { return lightgcn(f, "0 1\n", nullptr); }},
+      {"/train.txt:2: duplicate interaction (user 0, item 1), first seen at ",
+       [&](const std::string& f) { return lightgcn(f, "0 1 2\n0 1\n", "0 3\n"); }},
+  };
+  int index = 0;
+  for (const Case& c : cases) {
+    const std::string folder = "case" + std::to_string(index++);
+    const std::string message = InputError(c.convert(folder));
+    EXPECT_NE(message.find(dir_ + "/" + folder + c.expected), std::string::npos)
+        << "message: " << message << "\nexpected: " << c.expected;
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  }
+}
+
+TEST_F(convert_test, BadOptions) {
+  const std::string train = File("train.csv", "0,1,5\n"), test = File("test.csv", "0,2,5\n");
+  Dataset data;
+  ConvertOptions options;
+  options.rating_threshold = 4;
+  options.exposure_threshold = 4;
+  EXPECT_EQ(InputError(recns::ConvertCsvFiles(train, "", test, options, &data)),
+            "the exposure threshold 4 must be below the rating threshold 4");
+  options = ConvertOptions();
+  options.rating_threshold = 3;
+  File("lg/train.txt", "0 1\n");
+  File("lg/test.txt", "0 2\n");
+  EXPECT_NE(InputError(recns::ConvertLightGcn(dir_ + "/lg", options, &data))
+                .find("LightGCN text has no ratings"),
+            std::string::npos);
+  options = ConvertOptions();
+  options.valid_fraction = 0.5;
+  options.test_fraction = 0.5;
+  EXPECT_NE(InputError(recns::ConvertCsvSingle(train, options, &data)).find("split fractions"),
+            std::string::npos);
+}
+
+// --- the real datasets -------------------------------------------------------------------------
+
+TEST_F(convert_test, MovieLens100kCsvSplit) {
+  RECNS_REQUIRE_SHARED_DATA(train, "ml-100k/train.csv");
+  RECNS_REQUIRE_SHARED_DATA(test, "ml-100k/test.csv");
+  ConvertOptions options;
+  options.name = "ml-100k";
+  Dataset data;
+  ASSERT_EQ(recns::ConvertCsvFiles(train, "", test, options, &data), PETSC_SUCCESS);
+  const Dataset read = RoundTrip(data);
+  EXPECT_EQ(read.num_users, 943);
+  EXPECT_EQ(read.num_items, 1682);  // 35 of them occur only in test.csv
+  EXPECT_EQ(read.train.Nnz(), 80000);
+  EXPECT_EQ(read.test.Nnz(), 20000);
+  EXPECT_FALSE(read.valid.Present());
+  for (int64_t item = 0; item < read.num_items; ++item)
+    ASSERT_EQ(read.item_raw_ids[item], std::to_string(item));  // 0-based ids keep their values
+  EXPECT_EQ(std::set<int32_t>(read.train.indices.begin(), read.train.indices.end()).size(), 1647u);
+}
+
+TEST_F(convert_test, LastFmLightGcn) {
+  RECNS_REQUIRE_SHARED_DATA(folder, "lastfm");
+  Dataset data;
+  ASSERT_EQ(recns::ConvertLightGcn(folder, ConvertOptions(), &data), PETSC_SUCCESS);
+  EXPECT_EQ(data.num_users, 1885);
+  EXPECT_EQ(data.num_items, 17388);
+  EXPECT_EQ(data.train.Nnz(), 64315);
+  EXPECT_EQ(data.valid.Nnz(), 9143);
+  EXPECT_EQ(data.test.Nnz(), 18321);
+  // Users without held-out items have no line in valid.txt / test.txt, and 3,415 items occur
+  // only in valid or test (ids cover 0..17387, but train uses 13,973 of them).
+  const auto users_with_items = [](const Csr& csr) {
+    int64_t users = 0;
+    for (int64_t u = 0; u < csr.Rows(); ++u) users += csr.indptr[u + 1] > csr.indptr[u];
+    return users;
+  };
+  EXPECT_EQ(users_with_items(data.train), 1885);
+  EXPECT_EQ(users_with_items(data.valid), 1854);
+  EXPECT_EQ(users_with_items(data.test), 1863);
+  EXPECT_EQ(std::set<int32_t>(data.train.indices.begin(), data.train.indices.end()).size(), 13973u);
+}
+
+TEST_F(convert_test, MovieLens100kRecBole) {
+  RECNS_REQUIRE_SHARED_DATA(path, "ml-100k/ml-100k.inter");
+  ConvertOptions options;
+  options.valid_fraction = 0.1;
+  options.test_fraction = 0.2;
+  options.split_seed = 2024;
+  Dataset data;
+  ASSERT_EQ(recns::ConvertRecBole(path, options, &data), PETSC_SUCCESS);
+  EXPECT_EQ(data.num_users, 943);
+  EXPECT_EQ(data.num_items, 1682);
+  EXPECT_EQ(data.train.Nnz() + data.valid.Nnz() + data.test.Nnz(), 100000);
+  EXPECT_NEAR(static_cast<double>(data.test.Nnz()), 20000.0, 300.0);
+  EXPECT_EQ(data.user_raw_ids.front(), "1");  // 1-based raw ids, numeric order
+  EXPECT_EQ(data.user_raw_ids.back(), "943");
+  options.rating_threshold = 4;
+  options.exposure_threshold = 2;
+  ASSERT_EQ(recns::ConvertRecBole(path, options, &data), PETSC_SUCCESS);
+  EXPECT_EQ(data.train.Nnz() + data.valid.Nnz() + data.test.Nnz(), 21201 + 34174);  // 5 and 4
+  EXPECT_EQ(data.exposure.Nnz(), 6110 + 11370);                                     // 1 and 2
+}
+
+}  // namespace
