@@ -1,0 +1,74 @@
+// The training graph of one rank: its slice of the dataset, the ownership layout, global item
+// degrees, and the normalized adjacency  Â = D^-1/2 A D^-1/2  with  A = [[0, R], [R^T, 0]]  as a
+// distributed PETSc matrix (ALGORITHMS §1.2, decision 8: no self-loops, zero degree -> factor 0).
+#pragma once
+
+#include <petscmat.h>
+
+
+#include <string>
+#include <vector>
+
+#include "recns/error.hpp"
+#include "recns/dataset.hpp"
+#include "recns/embedding.hpp"
+#include "recns/layout.hpp"
+
+namespace recns {
+
+/// Multiplies owned row blocks by Â: out = Â · in, both row-major with the same column count.
+/// The matrix is created as MATAIJ (one rank gets PETSc's sequential kernels) and the product is
+/// PETSc's sparse × dense MatProduct, set up once per column count and reused.
+class Propagator {
+ public:
+  Propagator() = default;
+  Propagator(const Propagator&) = delete;
+  Propagator& operator=(const Propagator&) = delete;
+  ~Propagator();
+  /// Collective. `adjacency` must outlive this object.
+  PetscErrorCode SetUp(Mat adjacency, PetscInt columns);
+  /// Collective. out = Â in (in and out: LocalRows × columns; they must not alias).
+  PetscErrorCode Apply(const RowMatrix& in, RowMatrix* out);
+
+ private:
+  Mat adjacency_ = nullptr, input_ = nullptr, output_ = nullptr;
+  PetscInt columns_ = 0;
+};
+
+class Graph {
+ public:
+  Graph() = default;
+  Graph(const Graph&) = delete;
+  Graph& operator=(const Graph&) = delete;
+  ~Graph();
+
+  /// Collective on comm. Reads `path` (each rank only its users' rows), partitions it and
+  /// assembles Â. Every input problem is a collective error naming the file.
+  PetscErrorCode Load(MPI_Comm comm, const std::string& path);
+  /// Collective on comm. The same from a dataset already in memory on every rank (tests).
+  PetscErrorCode Build(MPI_Comm comm, const Dataset& data);
+
+  const Layout& GetLayout() const { return layout_; }
+  const DatasetInfo& Info() const { return info_; }
+  const DatasetSlice& Slice() const { return slice_; }
+  /// Training degree of every item (all ranks hold all of them).
+  const std::vector<int64_t>& ItemDegrees() const { return item_degree_; }
+  Mat Adjacency() const { return adjacency_; }
+
+  /// Training items of a local user (local index), sorted.
+  const int32_t* TrainItems(int64_t local_user, int64_t* count) const {
+    const auto& p = slice_.train.indptr;
+    *count = p[local_user + 1] - p[local_user];
+    return slice_.train.indices.data() + p[local_user];
+  }
+
+ private:
+  PetscErrorCode Assemble();
+  DatasetInfo info_;
+  DatasetSlice slice_;
+  Layout layout_;
+  std::vector<int64_t> item_degree_;
+  Mat adjacency_ = nullptr;
+};
+
+}  // namespace recns

@@ -1,0 +1,71 @@
+// Models: ego embeddings E0 of the owned rows -> final embeddings E* used for scores <e_u, e_i>.
+//
+// Lifecycle (STYLE §7.4): construct(comm) -> SetFromOptions -> SetUp(graph, seed) -> Forward /
+// Backward per step. Types are registered by name ("mf", "lightgcn") and picked by -model_type.
+#pragma once
+
+#include <petscsys.h>
+
+#include <memory>
+#include <string>
+
+#include "recns/embedding.hpp"
+#include "recns/graph.hpp"
+#include "recns/registry.hpp"
+
+namespace recns {
+
+constexpr const char* kModelMF = "mf";
+constexpr const char* kModelLightGCN = "lightgcn";
+
+class Model {
+ public:
+  explicit Model(MPI_Comm comm) : comm_(comm) {}
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+  virtual ~Model() = default;
+
+  virtual const char* Type() const = 0;
+
+  /// Collective. Reads -model_dim, -model_init, -model_init_std and the type's own options.
+  PetscErrorCode SetFromOptions();
+  /// Collective. Allocates the owned rows and initialises them from the counter RNG, so every
+  /// row's initial value depends only on (seed, its dataset id), not on the rank count.
+  PetscErrorCode SetUp(const Graph& graph, uint64_t seed);
+
+  /// Collective. Computes the final embeddings of the owned rows from the ego rows.
+  virtual PetscErrorCode Forward() = 0;
+  /// The final embeddings (LocalRows × Dim) as of the last Forward.
+  virtual const RowMatrix& Final() const = 0;
+  /// Collective. In place: `grad` holds the gradient on the final embeddings of the owned rows
+  /// on entry and the gradient on the ego rows on return.
+  virtual PetscErrorCode Backward(RowMatrix* grad) = 0;
+  /// True when Backward maps each row's gradient to the same row only (no propagation), so an
+  /// optimizer may update just the rows a batch touched.
+  virtual bool RowLocalGradient() const = 0;
+
+  /// Not collective. One line describing the model (rank 0 prints it).
+  virtual std::string Describe() const;
+
+  RowMatrix& Ego() { return ego_; }
+  const RowMatrix& Ego() const { return ego_; }
+  int Dim() const { return dim_; }
+  void SetDim(int dim) { dim_ = dim; }
+
+ protected:
+  virtual PetscErrorCode SetFromOptionsImpl(PetscOptionItems*) { return PETSC_SUCCESS; }
+  virtual PetscErrorCode SetUpImpl() { return PETSC_SUCCESS; }
+
+  MPI_Comm comm_;
+  const Graph* graph_ = nullptr;
+  RowMatrix ego_;
+  int dim_ = 64;
+  std::string init_ = "normal";
+  double init_std_ = 0.1;
+};
+
+using ModelRegistry = Registry<Model>;
+/// Registers the built-in models (idempotent).
+void ModelRegisterAll();
+
+}  // namespace recns

@@ -1,0 +1,53 @@
+// Optimizers of the owned ego rows (ALGORITHMS §2): "sgd" and "adam" (PyTorch's form: epsilon
+// after bias correction; dense moments, so rows absent from a batch keep moving, as in the
+// reference codes), with an optional step decay of the learning rate.
+#pragma once
+
+#include <petscsys.h>
+
+#include <memory>
+#include <vector>
+
+#include "recns/embedding.hpp"
+#include "recns/registry.hpp"
+
+namespace recns {
+
+constexpr const char* kOptimizerSGD = "sgd";
+constexpr const char* kOptimizerAdam = "adam";
+
+class Optimizer {
+ public:
+  explicit Optimizer(MPI_Comm comm) : comm_(comm) {}
+  Optimizer(const Optimizer&) = delete;
+  Optimizer& operator=(const Optimizer&) = delete;
+  virtual ~Optimizer() = default;
+  virtual const char* Type() const = 0;
+
+  /// Collective. -optimizer_lr, -optimizer_lr_decay_every, -optimizer_lr_decay_rate,
+  /// -optimizer_weight_decay and the type's own options.
+  PetscErrorCode SetFromOptions();
+  /// Not collective. Sizes the state for parameters of rows × cols.
+  virtual PetscErrorCode SetUp(Eigen::Index rows, Eigen::Index cols) = 0;
+  /// Not collective. One update of `params` with gradient `grad`. `rows`, when not null, lists
+  /// the only rows whose gradient may be non-zero (an optimizer may skip the others; Adam
+  /// never does).
+  virtual PetscErrorCode Step(double lr, const RowMatrix& grad, const std::vector<int64_t>* rows,
+                              RowMatrix* params) = 0;
+  /// The learning rate for (0-based) epoch `epoch` under the step-decay schedule.
+  double LearningRate(int epoch) const;
+  /// Coupled L2 on every parameter (PyTorch's weight_decay): added to the gradient.
+  double WeightDecay() const { return weight_decay_; }
+  double BaseLearningRate() const { return lr_; }
+
+ protected:
+  virtual PetscErrorCode SetFromOptionsImpl(PetscOptionItems*) { return PETSC_SUCCESS; }
+  MPI_Comm comm_;
+  double lr_ = 1e-3, decay_rate_ = 0.1, weight_decay_ = 0;
+  int decay_every_ = 0;
+};
+
+using OptimizerRegistry = Registry<Optimizer>;
+void OptimizerRegisterAll();
+
+}  // namespace recns

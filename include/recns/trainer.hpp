@@ -1,0 +1,111 @@
+// The training loop: options, set-up, synchronous global steps, evaluation, early stopping,
+// per-epoch reporting (rank 0 line + metrics file) and the run summary.
+#pragma once
+
+#include <petscsys.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "recns/batcher.hpp"
+#include "recns/evaluator.hpp"
+#include "recns/graph.hpp"
+#include "recns/halo.hpp"
+#include "recns/loss.hpp"
+#include "recns/model.hpp"
+#include "recns/optimizer.hpp"
+#include "recns/sampler.hpp"
+
+namespace recns {
+
+class MetricsLog;
+
+/// Wall seconds per phase of training, summed over the steps of a run.
+struct PhaseSeconds {
+  double batch = 0, sample = 0, forward = 0, halo = 0, loss = 0, backward = 0, optimize = 0,
+         evaluate = 0;
+};
+
+class Trainer {
+ public:
+  explicit Trainer(MPI_Comm comm);
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
+  ~Trainer();
+
+  /// Collective. Reads every option (trainer, model, sampler, loss, optimizer, evaluation) and
+  /// creates the selected types. Needs no dataset, so `-help` lists everything without one.
+  PetscErrorCode SetFromOptions();
+  /// Collective. Loads the dataset named by -dataset and sets every object up.
+  PetscErrorCode SetUp();
+  /// Collective. The same on a dataset already in memory on every rank (tests).
+  PetscErrorCode SetUp(const Dataset& data);
+  /// Collective. Trains for -train_epochs epochs (or until early stopping), evaluating every
+  /// -eval_interval epochs, then evaluates the test split at the final and the best epoch and
+  /// writes the summary.
+  PetscErrorCode Train();
+
+  /// Collective. The global loss (mean over the global batch, plus L2 on the batch's ego rows)
+  /// of `batch` with `negatives` at the current parameters; leaves the gradient on this rank's
+  /// ego rows in GradEgo(). The building block of a step, public for gradient checks.
+  PetscErrorCode LossAndGradient(const Batch& batch, const Negatives& negatives, double* loss);
+  const RowMatrix& GradEgo() const { return grad_; }
+
+  Model& GetModel() { return *model_; }
+  Sampler& GetSampler() { return *sampler_; }
+  const Graph& GetGraph() const { return graph_; }
+  Evaluator& GetEvaluator() { return evaluator_; }
+  const Batcher& GetBatcher() const { return batcher_; }
+  uint64_t Seed() const { return seed_; }
+
+  /// Results of the run, valid after Train.
+  struct Outcome {
+    int epochs_run = 0, best_epoch = 0;
+    double best_value = 0;
+    bool stopped_early = false;
+    EvalResult best_valid, best_test, final_test;
+    double final_loss = 0;
+    double seconds_total = 0;
+    PhaseSeconds phases;
+  };
+  const Outcome& GetOutcome() const { return outcome_; }
+
+ private:
+  PetscErrorCode SetUpObjects();
+  PetscErrorCode Step(uint32_t epoch, int64_t step, double lr, double* loss);
+  PetscErrorCode EvaluateSplit(EvalSplit split, EvalResult* result);
+  PetscErrorCode WriteSummary() const;
+  const double* FinalRow(int32_t item) const;
+
+  MPI_Comm comm_;
+  PetscMPIInt rank_ = 0, size_ = 1;
+  // Options.
+  std::string dataset_path_, model_type_ = kModelLightGCN, sampler_type_ = kSamplerUniform,
+                             loss_type_ = kLossBPR, optimizer_type_ = kOptimizerAdam;
+  std::string eval_metric_ = "recall@20", metrics_path_ = "metrics.h5", summary_path_;
+  int epochs_ = 100, eval_interval_ = 1, patience_ = 0;
+  int64_t batch_size_ = 2048;
+  uint64_t seed_ = 2024;
+
+  Graph graph_;
+  std::unique_ptr<Model> model_;
+  std::unique_ptr<Sampler> sampler_;
+  std::unique_ptr<Loss> loss_;
+  std::unique_ptr<Optimizer> optimizer_;
+  Evaluator evaluator_;
+  Batcher batcher_;
+  std::unique_ptr<Halo> halo_;
+  std::unique_ptr<MetricsLog> metrics_log_;
+
+  // Per-step work arrays, kept to avoid reallocation.
+  Batch batch_;
+  Negatives negatives_;
+  std::vector<int32_t> needed_items_;
+  RowMatrix grad_, ghost_final_, ghost_grad_, row_count_, ghost_count_, negative_values_,
+      negative_grads_;
+  std::vector<int64_t> touched_;
+  Outcome outcome_;
+};
+
+}  // namespace recns

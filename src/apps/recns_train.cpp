@@ -1,0 +1,48 @@
+static char help[] =
+    "recns_train: trains a graph recommender with negative sampling, in parallel over MPI ranks.\n"
+    "Usage: mpirun -n P recns_train DATASET.h5 [options]   (or -dataset DATASET.h5;\n"
+    "       decks: -options_file input/NAME.opts; profile: -log_view)\n"
+    "Exit codes: 0 success, 2 bad input (one line on rank 0), 3 internal error (job aborted).\n\n";
+
+// 1. Initialise PETSc and the library; the first plain argument names the dataset.
+// 2. Read every option and create the model, sampler, loss and optimizer by name.
+// 3. With -help, stop after listing the options; otherwise load the dataset and train.
+// 4. Report unused options (a misspelt option must not pass silently) and finish.
+#include <petscsys.h>
+
+#include "recns/error.hpp"
+#include "recns/package.hpp"
+#include "recns/trainer.hpp"
+
+static PetscErrorCode ReportUnusedOptions() {
+  PetscInt count;
+  char** names;
+  char** values;
+  PetscFunctionBeginUser;
+  PetscCall(PetscOptionsLeftGet(nullptr, &count, &names, &values));
+  for (PetscInt n = 0; n < count; ++n)
+    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "warning: option -%s was given but never used\n", names[n]));
+  PetscCall(PetscOptionsLeftRestore(nullptr, &count, &names, &values));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode Run(int argc, char** argv) {
+  PetscFunctionBeginUser;
+  PetscCall(recns::InitializePackage());
+  if (argc > 1 && argv[1][0] != '-') PetscCall(PetscOptionsSetValue(nullptr, "-dataset", argv[1]));
+  recns::Trainer trainer(PETSC_COMM_WORLD);
+  PetscCall(trainer.SetFromOptions());
+  PetscBool help = PETSC_FALSE;
+  PetscCall(PetscOptionsHasHelp(nullptr, &help));
+  if (help) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(trainer.SetUp());
+  PetscCall(trainer.Train());
+  PetscCall(ReportUnusedOptions());
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+int main(int argc, char** argv) {
+  if (PetscInitialize(&argc, &argv, nullptr, help) != PETSC_SUCCESS) return recns::kExitInternal;
+  if (recns::InstallQuietErrorHandler() != PETSC_SUCCESS) return recns::kExitInternal;
+  return recns::FinishProgram("recns_train", Run(argc, argv));
+}

@@ -1,0 +1,75 @@
+// Per-step halo of item rows over a PetscSF (ARCHITECTURE decision 3).
+#include "recns/halo.hpp"
+
+#include "recns/package.hpp"
+
+namespace recns {
+
+Halo::~Halo() {
+  PetscSFDestroy(&sf_);
+  for (auto& unit : units_) MPI_Type_free(&unit.second);
+}
+
+PetscErrorCode Halo::SetItems(const std::vector<int32_t>& items) {
+  PetscFunctionBeginUser;
+  ghost_items_.clear();
+  ghost_row_.clear();
+  for (int32_t item : items)
+    if (!layout_.OwnsItem(item) && ghost_row_.emplace(item, (int64_t)ghost_items_.size()).second)
+      ghost_items_.push_back(item);
+  std::vector<PetscSFNode> remote(ghost_items_.size());
+  for (size_t g = 0; g < ghost_items_.size(); ++g) {
+    const int owner = layout_.ItemOwner(ghost_items_[g]);
+    remote[g].rank = owner;
+    remote[g].index = (PetscInt)layout_.ItemRowAtOwner(ghost_items_[g], owner);
+  }
+  PetscCall(PetscSFDestroy(&sf_));
+  PetscCall(PetscSFCreate(layout_.Comm(), &sf_));
+  PetscCall(PetscSFSetFromOptions(sf_));
+  PetscCall(PetscSFSetGraph(sf_, (PetscInt)layout_.LocalRows(), (PetscInt)remote.size(), nullptr,
+                            PETSC_OWN_POINTER, remote.data(), PETSC_COPY_VALUES));
+  PetscCall(PetscSFSetUp(sf_));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode Halo::UnitType(PetscInt width, MPI_Datatype* unit) {
+  PetscFunctionBeginUser;
+  if (width == 1) {  // PETSc reduces only on contiguous types of two or more scalars, or on a scalar
+    *unit = MPIU_SCALAR;
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  auto it = units_.find(width);
+  if (it == units_.end()) {
+    MPI_Datatype type;
+    PetscCallMPI(MPI_Type_contiguous((PetscMPIInt)width, MPIU_SCALAR, &type));
+    PetscCallMPI(MPI_Type_commit(&type));
+    it = units_.emplace(width, type).first;
+  }
+  *unit = it->second;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode Halo::Bcast(const RowMatrix& owned, RowMatrix* ghost) {
+  PetscFunctionBeginUser;
+  PetscCall(PetscLogEventBegin(Events().halo_bcast, 0, 0, 0, 0));
+  MPI_Datatype unit;
+  PetscCall(UnitType((PetscInt)owned.cols(), &unit));
+  ghost->resize(Ghosts(), owned.cols());
+  PetscCall(PetscSFBcastBegin(sf_, unit, owned.data(), ghost->data(), MPI_REPLACE));
+  PetscCall(PetscSFBcastEnd(sf_, unit, owned.data(), ghost->data(), MPI_REPLACE));
+  PetscCall(PetscLogEventEnd(Events().halo_bcast, 0, 0, 0, 0));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode Halo::ReduceAdd(const RowMatrix& ghost, RowMatrix* owned) {
+  PetscFunctionBeginUser;
+  PetscCall(PetscLogEventBegin(Events().halo_reduce, 0, 0, 0, 0));
+  MPI_Datatype unit;
+  PetscCall(UnitType((PetscInt)owned->cols(), &unit));
+  PetscCall(PetscSFReduceBegin(sf_, unit, ghost.data(), owned->data(), MPI_SUM));
+  PetscCall(PetscSFReduceEnd(sf_, unit, ghost.data(), owned->data(), MPI_SUM));
+  PetscCall(PetscLogEventEnd(Events().halo_reduce, 0, 0, 0, 0));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+}  // namespace recns

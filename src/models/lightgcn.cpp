@@ -1,0 +1,87 @@
+// LightGCN (He et al., SIGIR'20; ALGORITHMS §1.2, decision 8): E^(l+1) = Â E^(l) for
+// l = 0..L-1 with Â = D^-1/2 A D^-1/2 (no self-loops, no weights, no nonlinearity) and
+// E* = (1/(L+1)) Σ_l E^(l). Â is symmetric, so the backward pass uses the same products:
+// dL/dE0 = (1/(L+1)) Σ_l Â^l G  with G = dL/dE*.
+#include "recns/error.hpp"
+#include "recns/model.hpp"
+#include "recns/package.hpp"
+
+namespace recns {
+namespace {
+
+class LightGCNModel final : public Model {
+ public:
+  using Model::Model;
+  const char* Type() const override { return kModelLightGCN; }
+
+  PetscErrorCode Forward() override {
+    PetscFunctionBeginUser;
+    PetscCall(PetscLogEventBegin(Events().forward, 0, 0, 0, 0));
+    const double weight = 1.0 / (layers_ + 1);
+    final_ = weight * ego_;
+    const RowMatrix* previous = &ego_;
+    for (int l = 0; l < layers_; ++l) {
+      PetscCall(propagator_.Apply(*previous, &work_[l % 2]));
+      final_ += weight * work_[l % 2];
+      previous = &work_[l % 2];
+    }
+    PetscCall(PetscLogEventEnd(Events().forward, 0, 0, 0, 0));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+
+  const RowMatrix& Final() const override { return final_; }
+
+  PetscErrorCode Backward(RowMatrix* grad) override {
+    PetscFunctionBeginUser;
+    PetscCall(PetscLogEventBegin(Events().backward, 0, 0, 0, 0));
+    const double weight = 1.0 / (layers_ + 1);
+    grad_final_ = *grad;
+    *grad *= weight;
+    const RowMatrix* previous = &grad_final_;
+    for (int l = 0; l < layers_; ++l) {
+      PetscCall(propagator_.Apply(*previous, &work_[l % 2]));
+      *grad += weight * work_[l % 2];
+      previous = &work_[l % 2];
+    }
+    PetscCall(PetscLogEventEnd(Events().backward, 0, 0, 0, 0));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+
+  bool RowLocalGradient() const override { return false; }
+
+  std::string Describe() const override {
+    return Model::Describe() + Format(", %d layers", layers_);
+  }
+
+ protected:
+  PetscErrorCode SetFromOptionsImpl(PetscOptionItems* PetscOptionsObject) override {
+    PetscFunctionBeginUser;
+    PetscInt layers = layers_;
+    PetscOptionsHeadBegin(PetscOptionsObject, "LightGCN options");
+    PetscCall(PetscOptionsInt("-model_layers", "Number of propagation layers L", "Model", layers,
+                              &layers, nullptr));
+    PetscOptionsHeadEnd();
+    RECNS_CHECK_INPUT(layers >= 0, comm_, "-model_layers must be >= 0 (got %d)", (int)layers);
+    layers_ = (int)layers;
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+
+  PetscErrorCode SetUpImpl() override {
+    PetscFunctionBeginUser;
+    PetscCall(propagator_.SetUp(graph_->Adjacency(), dim_));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+
+ private:
+  int layers_ = 3;
+  Propagator propagator_;
+  RowMatrix final_, grad_final_, work_[2];
+};
+
+}  // namespace
+
+std::unique_ptr<Model> CreateModel_LightGCN(MPI_Comm comm) {
+  return std::make_unique<LightGCNModel>(comm);
+}
+
+}  // namespace recns

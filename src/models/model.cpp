@@ -1,0 +1,58 @@
+// Generic model code: options and initialisation.
+#include "recns/model.hpp"
+
+#include <cmath>
+
+#include "recns/error.hpp"
+#include "recns/rng.hpp"
+
+namespace recns {
+
+PetscErrorCode Model::SetFromOptions() {
+  PetscFunctionBeginUser;
+  const char* inits[] = {"normal", "xavier"};
+  PetscInt init = init_ == "xavier" ? 1 : 0;
+  PetscInt dim = dim_;
+  PetscOptionsBegin(comm_, nullptr, "Model options", nullptr);
+  PetscCall(PetscOptionsInt("-model_dim", "Embedding dimension d", "Model", dim, &dim, nullptr));
+  PetscCall(PetscOptionsEList("-model_init",
+                              "Initial ego rows: normal(0, init_std^2), or xavier (normal with "
+                              "std sqrt(2/(rows+d)) per table)",
+                              "Model", inits, 2, inits[init], &init, nullptr));
+  PetscCall(PetscOptionsReal("-model_init_std", "Standard deviation of the normal initialisation",
+                             "Model", init_std_, &init_std_, nullptr));
+  PetscCall(SetFromOptionsImpl(PetscOptionsObject));
+  PetscOptionsEnd();
+  RECNS_CHECK_INPUT(dim > 0, comm_, "-model_dim must be positive (got %d)", (int)dim);
+  RECNS_CHECK_INPUT(init_std_ > 0, comm_, "-model_init_std must be positive (got %g)", init_std_);
+  dim_ = (int)dim;
+  init_ = inits[init];
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode Model::SetUp(const Graph& graph, uint64_t seed) {
+  PetscFunctionBeginUser;
+  graph_ = &graph;
+  const Layout& layout = graph.GetLayout();
+  ego_.resize(layout.LocalRows(), dim_);
+  const bool xavier = init_ == "xavier";
+  const double user_std = xavier ? std::sqrt(2.0 / (layout.NumUsers() + dim_)) : init_std_;
+  const double item_std = xavier ? std::sqrt(2.0 / (layout.NumItems() + dim_)) : init_std_;
+  for (int64_t r = 0; r < layout.LocalRows(); ++r) {
+    const bool user = r < layout.LocalUsers();
+    const int64_t id = user ? layout.UserBegin() + r : layout.ItemBegin() + (r - layout.LocalUsers());
+    const RngPurpose purpose = user ? RngPurpose::kInitUser : RngPurpose::kInitItem;
+    const double std_dev = user ? user_std : item_std;
+    for (int c = 0; c < dim_; ++c)
+      ego_(r, c) = std_dev * NormalFromBlock(RandomBlock(seed, purpose, 0, (uint64_t)id, (uint32_t)c));
+  }
+  PetscCall(SetUpImpl());
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+std::string Model::Describe() const {
+  return Format("%s, d=%d, init %s", Type(), dim_,
+                init_ == "xavier" ? "xavier" : Format("normal(std %g)", init_std_).c_str());
+}
+
+}  // namespace recns

@@ -1,0 +1,17 @@
+// The built-in models: one line per type.
+#include "recns/model.hpp"
+
+namespace recns {
+
+std::unique_ptr<Model> CreateModel_MF(MPI_Comm comm);
+std::unique_ptr<Model> CreateModel_LightGCN(MPI_Comm comm);
+
+void ModelRegisterAll() {
+  static bool done = false;
+  if (done) return;
+  ModelRegistry::Get().Add(kModelMF, CreateModel_MF);
+  ModelRegistry::Get().Add(kModelLightGCN, CreateModel_LightGCN);
+  done = true;
+}
+
+}  // namespace recns

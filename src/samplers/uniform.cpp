@@ -1,0 +1,32 @@
+// Uniform negative sampling (RNS, ALGORITHMS §4.1): each negative is uniform over I \ I_u^+ by
+// exact rejection of the user's training items. No state, no gradient through the choice.
+#include "recns/sampler.hpp"
+
+namespace recns {
+namespace {
+
+class UniformSampler final : public Sampler {
+ public:
+  using Sampler::Sampler;
+  const char* Type() const override { return kSamplerUniform; }
+  PetscErrorCode Sample(const SampleContext& context, const Batch& batch,
+                        Negatives* negatives) override {
+    PetscFunctionBeginUser;
+    negatives->Reset(num_negatives_);
+    for (size_t b = 0; b < batch.Size(); ++b) {
+      uint32_t draw = 0;
+      for (int s = 0; s < num_negatives_; ++s)
+        negatives->AddItem(DrawUniformNegative(*graph_, context.seed, context.epoch,
+                                               batch.pair[b], batch.user[b], &draw));
+    }
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Sampler> CreateSampler_Uniform(MPI_Comm comm) {
+  return std::make_unique<UniformSampler>(comm);
+}
+
+}  // namespace recns

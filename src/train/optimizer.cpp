@@ -1,0 +1,133 @@
+// SGD and Adam on the owned ego rows.
+#include "recns/optimizer.hpp"
+
+#include <cmath>
+
+#include "recns/error.hpp"
+
+namespace recns {
+
+PetscErrorCode Optimizer::SetFromOptions() {
+  PetscFunctionBeginUser;
+  PetscInt every = decay_every_;
+  PetscOptionsBegin(comm_, nullptr, "Optimizer options", nullptr);
+  PetscCall(PetscOptionsReal("-optimizer_lr", "Learning rate", "Optimizer", lr_, &lr_, nullptr));
+  PetscCall(PetscOptionsInt("-optimizer_lr_decay_every",
+                            "Multiply the learning rate by -optimizer_lr_decay_rate every this "
+                            "many epochs (0: constant)",
+                            "Optimizer", every, &every, nullptr));
+  PetscCall(PetscOptionsReal("-optimizer_lr_decay_rate", "Step-decay factor", "Optimizer",
+                             decay_rate_, &decay_rate_, nullptr));
+  PetscCall(PetscOptionsReal("-optimizer_weight_decay",
+                             "Coupled L2 on every ego row at every step, added to the gradient "
+                             "(PyTorch weight_decay); the batch L2 is -loss_l2",
+                             "Optimizer", weight_decay_, &weight_decay_, nullptr));
+  PetscCall(SetFromOptionsImpl(PetscOptionsObject));
+  PetscOptionsEnd();
+  RECNS_CHECK_INPUT(lr_ > 0, comm_, "-optimizer_lr must be positive (got %g)", lr_);
+  RECNS_CHECK_INPUT(every >= 0, comm_, "-optimizer_lr_decay_every must be >= 0 (got %d)", (int)every);
+  RECNS_CHECK_INPUT(decay_rate_ > 0, comm_, "-optimizer_lr_decay_rate must be positive (got %g)",
+                    decay_rate_);
+  RECNS_CHECK_INPUT(weight_decay_ >= 0, comm_, "-optimizer_weight_decay must be >= 0 (got %g)",
+                    weight_decay_);
+  decay_every_ = (int)every;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+double Optimizer::LearningRate(int epoch) const {
+  if (decay_every_ <= 0) return lr_;
+  return lr_ * std::pow(decay_rate_, epoch / decay_every_);
+}
+
+namespace {
+
+class SGDOptimizer final : public Optimizer {
+ public:
+  using Optimizer::Optimizer;
+  const char* Type() const override { return kOptimizerSGD; }
+  PetscErrorCode SetUp(Eigen::Index, Eigen::Index) override { return PETSC_SUCCESS; }
+  PetscErrorCode Step(double lr, const RowMatrix& grad, const std::vector<int64_t>* rows,
+                      RowMatrix* params) override {
+    PetscFunctionBeginUser;
+    if (weight_decay_ > 0) rows = nullptr;  // the decay touches every row
+    if (rows) {
+      for (int64_t r : *rows)
+        params->row(r) -= lr * (grad.row(r) + weight_decay_ * params->row(r));
+    } else {
+      *params -= lr * (grad + weight_decay_ * *params);
+    }
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+};
+
+class AdamOptimizer final : public Optimizer {
+ public:
+  using Optimizer::Optimizer;
+  const char* Type() const override { return kOptimizerAdam; }
+  PetscErrorCode SetUp(Eigen::Index rows, Eigen::Index cols) override {
+    first_ = RowMatrix::Zero(rows, cols);
+    second_ = RowMatrix::Zero(rows, cols);
+    steps_ = 0;
+    return PETSC_SUCCESS;
+  }
+  PetscErrorCode Step(double lr, const RowMatrix& grad, const std::vector<int64_t>*,
+                      RowMatrix* params) override {
+    PetscFunctionBeginUser;
+    ++steps_;
+    const double c1 = 1.0 - std::pow(beta1_, (double)steps_);
+    const double c2 = 1.0 - std::pow(beta2_, (double)steps_);
+    const Eigen::Index n = params->size();
+    double* p = params->data();
+    const double* g = grad.data();
+    double* m = first_.data();
+    double* v = second_.data();
+    for (Eigen::Index x = 0; x < n; ++x) {
+      const double gx = g[x] + weight_decay_ * p[x];
+      m[x] = beta1_ * m[x] + (1 - beta1_) * gx;
+      v[x] = beta2_ * v[x] + (1 - beta2_) * gx * gx;
+      p[x] -= lr * (m[x] / c1) / (std::sqrt(v[x] / c2) + epsilon_);
+    }
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+
+ protected:
+  PetscErrorCode SetFromOptionsImpl(PetscOptionItems* PetscOptionsObject) override {
+    PetscFunctionBeginUser;
+    PetscOptionsHeadBegin(PetscOptionsObject, "Adam options");
+    PetscCall(PetscOptionsReal("-optimizer_adam_beta1", "Decay of the first moment", "Optimizer",
+                               beta1_, &beta1_, nullptr));
+    PetscCall(PetscOptionsReal("-optimizer_adam_beta2", "Decay of the second moment", "Optimizer",
+                               beta2_, &beta2_, nullptr));
+    PetscCall(PetscOptionsReal("-optimizer_adam_epsilon", "Added to sqrt(v) after bias correction",
+                               "Optimizer", epsilon_, &epsilon_, nullptr));
+    PetscOptionsHeadEnd();
+    RECNS_CHECK_INPUT(beta1_ >= 0 && beta1_ < 1 && beta2_ >= 0 && beta2_ < 1, comm_,
+                      "-optimizer_adam_beta1 and -optimizer_adam_beta2 must be in [0, 1)");
+    RECNS_CHECK_INPUT(epsilon_ > 0, comm_, "-optimizer_adam_epsilon must be positive");
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+
+ private:
+  double beta1_ = 0.9, beta2_ = 0.999, epsilon_ = 1e-8;
+  RowMatrix first_, second_;
+  int64_t steps_ = 0;
+};
+
+std::unique_ptr<Optimizer> CreateOptimizer_SGD(MPI_Comm comm) {
+  return std::make_unique<SGDOptimizer>(comm);
+}
+std::unique_ptr<Optimizer> CreateOptimizer_Adam(MPI_Comm comm) {
+  return std::make_unique<AdamOptimizer>(comm);
+}
+
+}  // namespace
+
+void OptimizerRegisterAll() {
+  static bool done = false;
+  if (done) return;
+  OptimizerRegistry::Get().Add(kOptimizerSGD, CreateOptimizer_SGD);
+  OptimizerRegistry::Get().Add(kOptimizerAdam, CreateOptimizer_Adam);
+  done = true;
+}
+
+}  // namespace recns

@@ -1,0 +1,482 @@
+// The training loop (ARCHITECTURE §1): per step, the global batch's pairs of this rank ->
+// negatives -> forward -> halo of remote item rows -> loss -> gradients back to their owners ->
+// model backward -> L2 on the batch's ego rows (ALGORITHMS decision 8) -> optimizer.
+#include "recns/trainer.hpp"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "recns/error.hpp"
+#include "recns/json.hpp"
+#include "recns/metrics_log.hpp"
+#include "recns/package.hpp"
+
+namespace recns {
+
+namespace {
+
+/// Adds the seconds since `start` to `phase` and returns the time now.
+double Lap(double start, double* phase) {
+  const double now = MPI_Wtime();
+  *phase += now - start;
+  return now;
+}
+
+std::string Duration(double seconds) {
+  const long s = std::lround(seconds);
+  if (s >= 3600) return Format("%ldh%02ldm", s / 3600, (s / 60) % 60);
+  if (s >= 60) return Format("%ldm%02lds", s / 60, s % 60);
+  return Format("%lds", s);
+}
+
+bool MetricBetter(double value, double best) { return std::isfinite(value) && value > best; }
+
+}  // namespace
+
+Trainer::Trainer(MPI_Comm comm) : comm_(comm), evaluator_(comm) {
+  MPI_Comm_rank(comm, &rank_);
+  MPI_Comm_size(comm, &size_);
+}
+
+Trainer::~Trainer() = default;
+
+// --- options ------------------------------------------------------------------------------------
+
+PetscErrorCode Trainer::SetFromOptions() {
+  PetscFunctionBeginUser;
+  PetscCall(InitializePackage());
+  char path[PETSC_MAX_PATH_LEN] = "";
+  char metric[64], metrics_path[PETSC_MAX_PATH_LEN], summary[PETSC_MAX_PATH_LEN] = "";
+  PetscCall(PetscStrncpy(metric, eval_metric_.c_str(), sizeof metric));
+  PetscCall(PetscStrncpy(metrics_path, metrics_path_.c_str(), sizeof metrics_path));
+  PetscInt epochs = epochs_, interval = eval_interval_, patience = patience_, seed = (PetscInt)seed_;
+  PetscInt batch = (PetscInt)batch_size_;
+  PetscOptionsBegin(comm_, nullptr, "recns_train: training options", nullptr);
+  PetscCall(PetscOptionsString("-dataset",
+                               "Dataset file (recns HDF5, made by recns_convert); may also be "
+                               "given as the first argument",
+                               "Trainer", path, path, sizeof path, nullptr));
+  PetscCall(OptionsTypeName(PetscOptionsObject, "-model_type", "Model", "Model",
+                            ModelRegistry::Get().Names(), &model_type_));
+  PetscCall(OptionsTypeName(PetscOptionsObject, "-sampler_type", "Negative sampler", "Sampler",
+                            SamplerRegistry::Get().Names(), &sampler_type_));
+  PetscCall(OptionsTypeName(PetscOptionsObject, "-loss_type", "Loss", "Loss", LossRegistry::Get().Names(),
+                            &loss_type_));
+  PetscCall(OptionsTypeName(PetscOptionsObject, "-optimizer_type", "Optimizer", "Optimizer",
+                            OptimizerRegistry::Get().Names(), &optimizer_type_));
+  PetscCall(PetscOptionsInt("-train_epochs", "Epochs (each visits every training pair once)",
+                            "Trainer", epochs, &epochs, nullptr));
+  PetscCall(PetscOptionsInt("-train_batch_size", "Positive pairs per global step", "Trainer", batch,
+                            &batch, nullptr));
+  PetscCall(PetscOptionsInt("-train_seed",
+                            "Seed of every random choice (initialisation, order, negatives)",
+                            "Trainer", seed, &seed, nullptr));
+  PetscCall(PetscOptionsInt("-eval_interval",
+                            "Evaluate every this many epochs (0: only after the last epoch)",
+                            "Trainer", interval, &interval, nullptr));
+  PetscCall(PetscOptionsString("-eval_metric",
+                               "Metric that selects the best epoch and drives early stopping",
+                               "Trainer", metric, metric, sizeof metric, nullptr));
+  PetscCall(PetscOptionsInt("-eval_patience",
+                            "Stop after this many evaluations without improvement (0: never)",
+                            "Trainer", patience, &patience, nullptr));
+  PetscCall(PetscOptionsString("-metrics_file",
+                               "HDF5 file receiving one row per evaluated epoch (\"\": none)",
+                               "Trainer", metrics_path, metrics_path, sizeof metrics_path, nullptr));
+  PetscCall(PetscOptionsString("-summary", "JSON file receiving the run's outcome (\"\": none)",
+                               "Trainer", summary, summary, sizeof summary, nullptr));
+  PetscOptionsEnd();
+  RECNS_CHECK_INPUT(epochs >= 0, comm_, "-train_epochs must be >= 0 (got %d)", (int)epochs);
+  RECNS_CHECK_INPUT(batch >= 1, comm_, "-train_batch_size must be >= 1 (got %d)", (int)batch);
+  RECNS_CHECK_INPUT(interval >= 0, comm_, "-eval_interval must be >= 0 (got %d)", (int)interval);
+  RECNS_CHECK_INPUT(patience >= 0, comm_, "-eval_patience must be >= 0 (got %d)", (int)patience);
+  RECNS_CHECK_INPUT(seed >= 0, comm_, "-train_seed must be >= 0 (got %d)", (int)seed);
+  dataset_path_ = path;
+  epochs_ = (int)epochs;
+  batch_size_ = batch;
+  seed_ = (uint64_t)seed;
+  eval_interval_ = (int)interval;
+  patience_ = (int)patience;
+  eval_metric_ = metric;
+  metrics_path_ = metrics_path;
+  summary_path_ = summary;
+
+  PetscCall(ModelRegistry::Get().Create("model", model_type_, comm_, &model_));
+  PetscCall(SamplerRegistry::Get().Create("sampler", sampler_type_, comm_, &sampler_));
+  PetscCall(LossRegistry::Get().Create("loss", loss_type_, comm_, &loss_));
+  PetscCall(OptimizerRegistry::Get().Create("optimizer", optimizer_type_, comm_, &optimizer_));
+  PetscCall(model_->SetFromOptions());
+  PetscCall(sampler_->SetFromOptions());
+  PetscCall(loss_->SetFromOptions());
+  PetscCall(optimizer_->SetFromOptions());
+  PetscCall(evaluator_.SetFromOptions());
+  const auto names = evaluator_.MetricNames();
+  RECNS_CHECK_INPUT(std::find(names.begin(), names.end(), eval_metric_) != names.end(), comm_,
+                    "-eval_metric %s is not computed: choose recall, ndcg, precision or hr at "
+                    "one of the cut-offs of -eval_ks",
+                    eval_metric_.c_str());
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+// --- set-up -------------------------------------------------------------------------------------
+
+PetscErrorCode Trainer::SetUp() {
+  PetscFunctionBeginUser;
+  RECNS_CHECK_INPUT(!dataset_path_.empty(), comm_,
+                    "no dataset: give the input file as the first argument or with -dataset");
+  PetscCall(PetscLogStagePush(Events().stage_load));
+  PetscCall(graph_.Load(comm_, dataset_path_));
+  PetscCall(PetscLogStagePop());
+  PetscCall(SetUpObjects());
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode Trainer::SetUp(const Dataset& data) {
+  PetscFunctionBeginUser;
+  PetscCall(graph_.Build(comm_, data));
+  PetscCall(SetUpObjects());
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode Trainer::SetUpObjects() {
+  PetscFunctionBeginUser;
+  PetscCall(model_->SetUp(graph_, seed_));
+  PetscCall(sampler_->SetUp(graph_));
+  PetscCall(optimizer_->SetUp(model_->Ego().rows(), model_->Ego().cols()));
+  batcher_.SetUp(graph_, batch_size_, seed_);
+  halo_ = std::make_unique<Halo>(graph_.GetLayout());
+  grad_ = RowMatrix::Zero(model_->Ego().rows(), model_->Ego().cols());
+  row_count_ = RowMatrix::Zero(model_->Ego().rows(), 1);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+// --- one step -----------------------------------------------------------------------------------
+
+const double* Trainer::FinalRow(int32_t item) const {
+  const Layout& layout = graph_.GetLayout();
+  if (layout.OwnsItem(item)) return model_->Final().row(layout.LocalItemRow(item)).data();
+  return ghost_final_.row(halo_->GhostRow(item)).data();
+}
+
+PetscErrorCode Trainer::LossAndGradient(const Batch& batch, const Negatives& negatives,
+                                        double* loss) {
+  PetscFunctionBeginUser;
+  const Layout& layout = graph_.GetLayout();
+  const int d = model_->Dim(), k = negatives.k;
+  const bool sparse = model_->RowLocalGradient();
+  const bool distributed = size_ > 1;
+
+  // Gradient and L2 counts are zeroed where the last step left them non-zero.
+  if (sparse) {
+    for (int64_t r : touched_) {
+      grad_.row(r).setZero();
+      row_count_(r, 0) = 0;
+    }
+  } else {
+    grad_.setZero();
+    row_count_.setZero();
+  }
+
+  PhaseSeconds& phase = outcome_.phases;
+  double t = MPI_Wtime();
+  PetscCall(model_->Forward());
+  t = Lap(t, &phase.forward);
+
+  if (distributed) {
+    needed_items_.assign(batch.item.begin(), batch.item.end());
+    needed_items_.insert(needed_items_.end(), negatives.item.begin(), negatives.item.end());
+    PetscCall(halo_->SetItems(needed_items_));
+    PetscCall(halo_->Bcast(model_->Final(), &ghost_final_));
+    ghost_grad_ = RowMatrix::Zero(halo_->Ghosts(), d);
+    ghost_count_ = RowMatrix::Zero(halo_->Ghosts(), 1);
+    t = Lap(t, &phase.halo);
+  }
+
+  PetscCall(PetscLogEventBegin(Events().loss, 0, 0, 0, 0));
+  // The gradient and the L2 count of an item row go to the owned row or to its ghost.
+  auto item_grad = [&](int32_t item) -> double* {
+    return layout.OwnsItem(item) ? grad_.row(layout.LocalItemRow(item)).data()
+                                 : ghost_grad_.row(halo_->GhostRow(item)).data();
+  };
+  auto item_count = [&](int32_t item) -> double& {
+    return layout.OwnsItem(item) ? row_count_(layout.LocalItemRow(item), 0)
+                                 : ghost_count_(halo_->GhostRow(item), 0);
+  };
+  const double scale = 1.0 / (double)batch.global_size;
+  negative_values_.resize(k, d);
+  negative_grads_.resize(k, d);
+  double total = 0;
+  for (size_t b = 0; b < batch.Size(); ++b) {
+    for (int s = 0; s < k; ++s) {
+      auto value = negative_values_.row(s);
+      value.setZero();
+      for (int64_t t = negatives.offset[b * k + s]; t < negatives.offset[b * k + s + 1]; ++t)
+        value += negatives.weight[t] * Eigen::Map<const Eigen::RowVectorXd>(FinalRow(negatives.item[t]), d);
+    }
+    negative_grads_.setZero();
+    const int64_t user_row = batch.user[b];
+    total += scale * loss_->PairLoss(model_->Final().row(user_row).data(), FinalRow(batch.item[b]),
+                                     negative_values_.data(), k, d, scale,
+                                     grad_.row(user_row).data(), item_grad(batch.item[b]),
+                                     negative_grads_.data());
+    row_count_(user_row, 0) += 1;
+    item_count(batch.item[b]) += 1;
+    for (int s = 0; s < k; ++s)
+      for (int64_t t = negatives.offset[b * k + s]; t < negatives.offset[b * k + s + 1]; ++t) {
+        Eigen::Map<Eigen::RowVectorXd>(item_grad(negatives.item[t]), d) +=
+            negatives.weight[t] * negative_grads_.row(s);
+        item_count(negatives.item[t]) += 1;
+      }
+  }
+  PetscCall(PetscLogEventEnd(Events().loss, 0, 0, 0, 0));
+  t = Lap(t, &phase.loss);
+
+  if (distributed) {
+    PetscCall(halo_->ReduceAdd(ghost_grad_, &grad_));
+    PetscCall(halo_->ReduceAdd(ghost_count_, &row_count_));
+    t = Lap(t, &phase.halo);
+  }
+  touched_.clear();
+  for (int64_t r = 0; r < row_count_.rows(); ++r)
+    if (row_count_(r, 0) > 0) touched_.push_back(r);
+
+  PetscCall(model_->Backward(&grad_));
+
+  // L2 on the batch's ego rows, each counted once per occurrence (decision 8).
+  const RowMatrix& ego = model_->Ego();
+  for (int64_t r : touched_) {
+    const double weight = loss_->L2() * scale * row_count_(r, 0);
+    grad_.row(r) += weight * ego.row(r);
+    total += 0.5 * weight * ego.row(r).squaredNorm();
+  }
+  if (!sparse) touched_.clear();  // every row may carry gradient after propagation
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &total, 1, MPI_DOUBLE, MPI_SUM, comm_));
+  *loss = total;
+  Lap(t, &phase.backward);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode Trainer::Step(uint32_t epoch, int64_t step, double lr, double* loss) {
+  PetscFunctionBeginUser;
+  PhaseSeconds& phase = outcome_.phases;
+  double t = MPI_Wtime();
+  PetscCall(PetscLogEventBegin(Events().batch, 0, 0, 0, 0));
+  batcher_.Fill(epoch, step, &batch_);
+  PetscCall(PetscLogEventEnd(Events().batch, 0, 0, 0, 0));
+  t = Lap(t, &phase.batch);
+  PetscCall(PetscLogEventBegin(Events().sample, 0, 0, 0, 0));
+  SampleContext context{&graph_, model_.get(), halo_.get(), seed_, epoch};
+  PetscCall(sampler_->Sample(context, batch_, &negatives_));
+  PetscCall(PetscLogEventEnd(Events().sample, 0, 0, 0, 0));
+  t = Lap(t, &phase.sample);
+  PetscCall(LossAndGradient(batch_, negatives_, loss));
+  t = MPI_Wtime();
+  PetscCall(PetscLogEventBegin(Events().optimize, 0, 0, 0, 0));
+  PetscCall(optimizer_->Step(lr, grad_, model_->RowLocalGradient() ? &touched_ : nullptr,
+                             &model_->Ego()));
+  PetscCall(PetscLogEventEnd(Events().optimize, 0, 0, 0, 0));
+  Lap(t, &phase.optimize);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+// --- the loop -----------------------------------------------------------------------------------
+
+PetscErrorCode Trainer::EvaluateSplit(EvalSplit split, EvalResult* result) {
+  PetscFunctionBeginUser;
+  const double start = MPI_Wtime();
+  PetscCall(PetscLogStagePush(Events().stage_eval));
+  PetscCall(model_->Forward());
+  PetscCall(evaluator_.Evaluate(graph_, model_->Final(), split, result));
+  PetscCall(PetscLogStagePop());
+  outcome_.phases.evaluate += MPI_Wtime() - start;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode Trainer::Train() {
+  PetscFunctionBeginUser;
+  const double run_start = MPI_Wtime();
+  const bool has_valid = graph_.Info().has_valid;
+  const EvalSplit watch_split = has_valid ? EvalSplit::kValid : EvalSplit::kTest;
+  const auto metric_names = evaluator_.MetricNames();
+
+  std::vector<std::string> columns = {"epoch", "step", "loss", "learning_rate", "seconds_train",
+                                      "seconds_eval"};
+  for (const auto& name : metric_names) columns.push_back("valid_" + name);
+  for (const auto& name : metric_names) columns.push_back("test_" + name);
+  if (!metrics_path_.empty()) PetscCall(MetricsLog::Create(comm_, metrics_path_, columns, &metrics_log_));
+
+  PetscCall(PetscPrintf(comm_,
+                        "recns_train: %s | %lld users, %lld items, %lld train pairs | %d ranks\n"
+                        "  model %s | sampler %s (k=%d) | loss %s, l2 %g | optimizer %s, lr %g | "
+                        "batch %lld, %lld steps/epoch | evaluating %s every %d epochs\n",
+                        graph_.Info().path.c_str(), (long long)graph_.Info().num_users,
+                        (long long)graph_.Info().num_items, (long long)graph_.Info().train_nnz,
+                        size_, model_->Describe().c_str(), sampler_->Type(),
+                        sampler_->NegativesPerPair(), loss_->Type(), loss_->L2(), optimizer_->Type(),
+                        optimizer_->BaseLearningRate(), (long long)batch_size_,
+                        (long long)batcher_.StepsPerEpoch(), has_valid ? "valid" : "test",
+                        eval_interval_));
+
+  RowMatrix best_ego;
+  double best = -std::numeric_limits<double>::infinity();
+  int evaluations_without_gain = 0;
+  const int64_t steps = batcher_.StepsPerEpoch();
+  double train_seconds = 0;
+  for (int epoch = 0; epoch < epochs_; ++epoch) {
+    const double epoch_start = MPI_Wtime();
+    const double lr = optimizer_->LearningRate(epoch);
+    double loss_sum = 0;
+    PetscCall(PetscLogStagePush(Events().stage_train));
+    for (int64_t s = 0; s < steps; ++s) {
+      double loss;
+      PetscCall(Step((uint32_t)epoch, s, lr, &loss));
+      loss_sum += loss;
+    }
+    PetscCall(PetscLogStagePop());
+    const double epoch_loss = loss_sum / (double)std::max<int64_t>(steps, 1);
+    const double seconds = MPI_Wtime() - epoch_start;
+    train_seconds += seconds;
+    outcome_.epochs_run = epoch + 1;
+    outcome_.final_loss = epoch_loss;
+
+    const bool evaluate = (eval_interval_ > 0 && (epoch + 1) % eval_interval_ == 0) || epoch + 1 == epochs_;
+    std::string line = Format("epoch %4d/%d  loss %.6f  %.2f s", epoch + 1, epochs_, epoch_loss, seconds);
+    EvalResult result;
+    double eval_seconds = std::numeric_limits<double>::quiet_NaN();
+    bool stop = false;
+    if (evaluate) {
+      const double eval_start = MPI_Wtime();
+      PetscCall(EvaluateSplit(watch_split, &result));
+      eval_seconds = MPI_Wtime() - eval_start;
+      line += Format("  | %s", has_valid ? "valid" : "test");
+      for (const auto& m : result.metrics)
+        if (m.first.rfind("recall@", 0) == 0 || m.first.rfind("ndcg@", 0) == 0)
+          line += Format(" %s %.4f", m.first.c_str(), m.second);
+      const double value = result.Get(eval_metric_);
+      if (MetricBetter(value, best)) {
+        best = value;
+        outcome_.best_epoch = epoch + 1;
+        outcome_.best_value = value;
+        if (has_valid) outcome_.best_valid = result; else outcome_.best_test = result;
+        best_ego = model_->Ego();
+        evaluations_without_gain = 0;
+      } else if (patience_ > 0 && ++evaluations_without_gain >= patience_) {
+        stop = true;
+      }
+    }
+    const double per_epoch = (MPI_Wtime() - run_start) / (epoch + 1);
+    if (epoch + 1 < epochs_ && !stop) line += "  ETA " + Duration(per_epoch * (epochs_ - epoch - 1));
+    PetscCall(PetscPrintf(comm_, "%s\n", line.c_str()));
+
+    if (metrics_log_ && evaluate) {
+      std::vector<double> row = {(double)(epoch + 1), (double)((epoch + 1) * steps), epoch_loss,
+                                 lr, seconds, eval_seconds};
+      for (const auto& name : metric_names) row.push_back(has_valid ? result.Get(name) : NAN);
+      for (const auto& name : metric_names) row.push_back(has_valid ? NAN : result.Get(name));
+      PetscCall(PetscLogEventBegin(Events().metrics_write, 0, 0, 0, 0));
+      PetscCall(metrics_log_->Append(row));
+      PetscCall(PetscLogEventEnd(Events().metrics_write, 0, 0, 0, 0));
+    }
+    if (stop) {
+      outcome_.stopped_early = true;
+      PetscCall(PetscPrintf(comm_, "early stop: %s has not improved for %d evaluations (best %.4f at epoch %d)\n",
+                            eval_metric_.c_str(), patience_, best, outcome_.best_epoch));
+      break;
+    }
+  }
+
+  // Test metrics at the final epoch, and at the best epoch when a validation split chose it.
+  if (outcome_.epochs_run > 0 || epochs_ == 0) PetscCall(EvaluateSplit(EvalSplit::kTest, &outcome_.final_test));
+  if (has_valid && best_ego.size() > 0) {
+    RowMatrix final_ego = model_->Ego();
+    model_->Ego() = best_ego;
+    PetscCall(EvaluateSplit(EvalSplit::kTest, &outcome_.best_test));
+    model_->Ego() = final_ego;
+  } else if (!has_valid && outcome_.best_epoch == 0) {
+    outcome_.best_test = outcome_.final_test;
+  }
+  if (metrics_log_) {
+    std::vector<double> row = {(double)outcome_.epochs_run, (double)(outcome_.epochs_run * steps),
+                               outcome_.final_loss, NAN, NAN, NAN};
+    for (size_t m = 0; m < metric_names.size(); ++m) row.push_back(NAN);
+    for (const auto& name : metric_names) row.push_back(outcome_.final_test.Get(name));
+    PetscCall(metrics_log_->Append(row));
+  }
+  outcome_.seconds_total = MPI_Wtime() - run_start;
+
+  std::string line = Format("final (epoch %d) test:", outcome_.epochs_run);
+  for (const auto& m : outcome_.final_test.metrics) line += Format(" %s %.4f", m.first.c_str(), m.second);
+  PetscCall(PetscPrintf(comm_, "%s\n", line.c_str()));
+  if (outcome_.best_epoch > 0) {
+    line = Format("best epoch %d by %s %s %.4f; its test:", outcome_.best_epoch,
+                  has_valid ? "valid" : "test", eval_metric_.c_str(), outcome_.best_value);
+    for (const auto& m : outcome_.best_test.metrics) line += Format(" %s %.4f", m.first.c_str(), m.second);
+    PetscCall(PetscPrintf(comm_, "%s\n", line.c_str()));
+  }
+  PetscCall(PetscPrintf(comm_, "trained %d epochs in %s (%.3f s/epoch)\n", outcome_.epochs_run,
+                        Duration(outcome_.seconds_total).c_str(),
+                        train_seconds / std::max(outcome_.epochs_run, 1)));
+  PetscCall(WriteSummary());
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+// --- summary ------------------------------------------------------------------------------------
+
+PetscErrorCode Trainer::WriteSummary() const {
+  PetscFunctionBeginUser;
+  if (summary_path_.empty()) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscErrorCode failed = PETSC_SUCCESS;
+  if (rank_ == 0) {
+    JsonWriter json;
+    char* options = nullptr;
+    PetscCall(PetscOptionsGetAll(nullptr, &options));
+    json.String("dataset", graph_.Info().path);
+    json.String("options", options ? options : "");
+    PetscCall(PetscFree(options));
+    json.Number("ranks", size_);
+    json.String("model", model_type_);
+    json.String("sampler", sampler_type_);
+    json.Number("epochs_run", outcome_.epochs_run);
+    json.Bool("stopped_early", outcome_.stopped_early);
+    json.Number("final_loss", outcome_.final_loss);
+    json.String("eval_metric", eval_metric_);
+    json.Number("best_epoch", outcome_.best_epoch);
+    auto metrics = [&](const char* key, const EvalResult& result) {
+      json.BeginObject(key);
+      for (const auto& m : result.metrics) json.Number(m.first, m.second);
+      json.EndObject();
+    };
+    json.BeginObject("best");
+    json.Number("epoch", outcome_.best_epoch);
+    if (graph_.Info().has_valid) metrics("valid", outcome_.best_valid);
+    metrics("test", outcome_.best_test);
+    json.EndObject();
+    json.BeginObject("final");
+    json.Number("epoch", outcome_.epochs_run);
+    metrics("test", outcome_.final_test);
+    json.EndObject();
+    const PhaseSeconds& p = outcome_.phases;
+    json.BeginObject("seconds");
+    json.Number("total", outcome_.seconds_total);
+    json.Number("batch", p.batch);
+    json.Number("sample", p.sample);
+    json.Number("forward", p.forward);
+    json.Number("halo", p.halo);
+    json.Number("loss", p.loss);
+    json.Number("backward", p.backward);
+    json.Number("optimize", p.optimize);
+    json.Number("evaluate", p.evaluate);
+    json.EndObject();
+    std::string text;
+    PetscCall(json.Finish(&text));
+    failed = WriteFileAtomically(summary_path_, text);
+  }
+  PetscCall(CheckAllRanks(comm_, failed == PETSC_SUCCESS,
+                          Format("%s: cannot write the summary", summary_path_.c_str())));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+}  // namespace recns

@@ -1,0 +1,223 @@
+// Distributed training: finite-difference gradient checks, propagation against a serial dense
+// product, and the same trajectory for 1, 2 and 4 ranks (run inside one job on sub-communicators,
+// so the ctest entry at np=4 compares 1, 2 and 4 ranks, at np=2 compares 1 and 2).
+#include <gtest/gtest.h>
+#include <petscsys.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "../test_util.hpp"
+#include "recns/convert.hpp"
+#include "recns/rng.hpp"
+#include "recns/trainer.hpp"
+
+namespace {
+
+using recns::Dataset;
+using recns::RowMatrix;
+
+/// Runs `body` with exactly the options in `text` (a fresh options database, popped afterwards).
+template <class Body>
+PetscErrorCode WithOptions(const std::string& text, Body body) {
+  PetscOptions options;
+  PetscFunctionBeginUser;
+  PetscCall(PetscOptionsCreate(&options));
+  PetscCall(PetscOptionsInsertString(options, text.c_str()));
+  PetscCall(PetscOptionsPush(options));
+  const PetscErrorCode code = body();
+  PetscCall(PetscOptionsPop());
+  PetscCall(PetscOptionsDestroy(&options));
+  PetscCall(code);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+
+/// A small deterministic dataset: every user has 2..5 train items and one test item.
+Dataset TinyDataset(int64_t users, int64_t items, uint64_t seed) {
+  Dataset data;
+  data.name = "tiny";
+  data.num_users = users;
+  data.num_items = items;
+  data.train.indptr = {0};
+  data.test.indptr = {0};
+  for (int64_t u = 0; u < users; ++u) {
+    std::vector<int32_t> row;
+    const auto b = recns::RandomBlock(seed, recns::RngPurpose::kSynthetic, 0, (uint64_t)u, 0);
+    const int count = 3 + (int)recns::UniformBelow(b.v[0], 4);
+    for (uint32_t draw = 1; (int)row.size() < count; ++draw) {
+      const auto c = recns::RandomBlock(seed, recns::RngPurpose::kSynthetic, 0, (uint64_t)u, draw);
+      const int32_t item = (int32_t)recns::UniformBelow(c.v[0], (uint32_t)items);
+      if (std::find(row.begin(), row.end(), item) == row.end()) row.push_back(item);
+    }
+    const int32_t test_item = row.back();
+    row.pop_back();
+    std::sort(row.begin(), row.end());
+    data.train.indices.insert(data.train.indices.end(), row.begin(), row.end());
+    data.train.indptr.push_back((int64_t)data.train.indices.size());
+    data.test.indices.push_back(test_item);
+    data.test.indptr.push_back((int64_t)data.test.indices.size());
+  }
+  return data;
+}
+
+/// Compares the gradient of the loss of one batch with central differences, entry by entry; the
+/// owner of each entry perturbs it while every rank evaluates the global loss.
+void CheckGradient(const std::string& model_options) {
+  const Dataset data = TinyDataset(9, 11, 3);
+  const std::string options = model_options +
+                              " -model_dim 3 -loss_l2 0.3 -sampler_num_negatives 2"
+                              " -train_batch_size 12 -model_init_std 0.5";
+  auto check = [&]() -> PetscErrorCode {
+              PetscFunctionBeginUser;
+              recns::Trainer trainer(PETSC_COMM_WORLD);
+              PetscCall(trainer.SetFromOptions());
+              PetscCall(trainer.SetUp(data));
+              recns::Batch batch;
+              recns::Negatives negatives;
+              trainer.GetBatcher().Fill(0, 0, &batch);
+              recns::SampleContext context{&trainer.GetGraph(), &trainer.GetModel(), nullptr,
+                                           trainer.Seed(), 0};
+              PetscCall(trainer.GetSampler().Sample(context, batch, &negatives));
+              double loss;
+              PetscCall(trainer.LossAndGradient(batch, negatives, &loss));
+              const RowMatrix gradient = trainer.GradEgo();
+              RowMatrix& ego = trainer.GetModel().Ego();
+              const recns::Layout& layout = trainer.GetGraph().GetLayout();
+              const double h = 1e-6;
+              int checked = 0;
+              for (int owner = 0; owner < layout.Size(); ++owner) {
+                int64_t rows = layout.LocalRows();
+                PetscCallMPI(MPI_Bcast(&rows, 1, MPI_INT64_T, owner, PETSC_COMM_WORLD));
+                for (int64_t r = 0; r < rows; ++r)
+                  for (int c = 0; c < ego.cols(); ++c) {
+                    const bool mine = layout.Rank() == owner;
+                    const double saved = mine ? ego(r, c) : 0;
+                    double plus, minus;
+                    if (mine) ego(r, c) = saved + h;
+                    PetscCall(trainer.LossAndGradient(batch, negatives, &plus));
+                    if (mine) ego(r, c) = saved - h;
+                    PetscCall(trainer.LossAndGradient(batch, negatives, &minus));
+                    if (mine) {
+                      ego(r, c) = saved;
+                      const double numeric = (plus - minus) / (2 * h);
+                      EXPECT_NEAR(gradient(r, c), numeric, 1e-7 + 1e-6 * std::fabs(numeric))
+                          << "row " << r << " of rank " << owner << ", column " << c;
+                    }
+                    ++checked;
+                  }
+              }
+              EXPECT_EQ(checked, (int)(layout.NumNodes() * ego.cols()));
+              EXPECT_GT(gradient.norm(), 0.0);
+              PetscFunctionReturn(PETSC_SUCCESS);
+  };
+  ASSERT_PETSC_OK(WithOptions(options, check));
+}
+
+TEST(gradient_test, MFWithBPRAndL2) { CheckGradient("-model_type mf"); }
+
+TEST(gradient_test, LightGCNWithBPRAndL2) { CheckGradient("-model_type lightgcn -model_layers 2"); }
+
+TEST(propagation_test, EqualsSerialDenseProduct) {
+  const Dataset data = TinyDataset(13, 10, 5);
+  recns::Graph graph;
+  ASSERT_PETSC_OK(graph.Build(PETSC_COMM_WORLD, data));
+  const recns::Layout& layout = graph.GetLayout();
+  // Dense Â in dataset order: users 0..U-1 then items U..U+I-1.
+  const int64_t U = data.num_users, N = data.num_users + data.num_items;
+  std::vector<double> degree(N, 0);
+  for (int64_t u = 0; u < U; ++u)
+    for (int64_t p = data.train.indptr[u]; p < data.train.indptr[u + 1]; ++p) {
+      degree[u] += 1;
+      degree[U + data.train.indices[p]] += 1;
+    }
+  Eigen::MatrixXd dense = Eigen::MatrixXd::Zero(N, N);
+  for (int64_t u = 0; u < U; ++u)
+    for (int64_t p = data.train.indptr[u]; p < data.train.indptr[u + 1]; ++p) {
+      const int64_t i = U + data.train.indices[p];
+      dense(u, i) = dense(i, u) = 1.0 / std::sqrt(degree[u] * degree[i]);
+    }
+  const int columns = 5;
+  Eigen::MatrixXd x(N, columns);
+  for (int64_t n = 0; n < N; ++n)
+    for (int c = 0; c < columns; ++c)
+      x(n, c) = recns::NormalFromBlock(recns::RandomBlock(9, recns::RngPurpose::kSynthetic, 1, (uint64_t)n, c));
+  const Eigen::MatrixXd expected = dense * x;
+  auto dataset_row = [&](int64_t local) {
+    return local < layout.LocalUsers() ? layout.UserBegin() + local
+                                       : U + layout.ItemBegin() + (local - layout.LocalUsers());
+  };
+  RowMatrix in(layout.LocalRows(), columns), out;
+  for (int64_t r = 0; r < layout.LocalRows(); ++r) in.row(r) = x.row(dataset_row(r));
+  recns::Propagator propagator;
+  ASSERT_PETSC_OK(propagator.SetUp(graph.Adjacency(), columns));
+  ASSERT_PETSC_OK(propagator.Apply(in, &out));
+  for (int64_t r = 0; r < layout.LocalRows(); ++r)
+    for (int c = 0; c < columns; ++c)
+      EXPECT_NEAR(out(r, c), expected(dataset_row(r), c), 1e-13) << "local row " << r;
+}
+
+/// Trains on sub-communicators of 1, 2 and 4 ranks (as many as the job has) and compares the
+/// loss and every test metric with the 1-rank run.
+void CheckSameForAnyRankCount(const Dataset& data, const std::string& options, double tolerance) {
+  int world_rank, world_size;
+  MPI_Comm_rank(PETSC_COMM_WORLD, &world_rank);
+  MPI_Comm_size(PETSC_COMM_WORLD, &world_size);
+  const std::string scratch = recns::test::ScratchDir(PETSC_COMM_WORLD, "ranks");
+  std::vector<std::pair<int, recns::Trainer::Outcome>> outcomes;
+  for (int ranks : {1, 2, 4}) {
+    if (ranks > world_size) break;
+    MPI_Comm sub;
+    MPI_Comm_split(PETSC_COMM_WORLD, world_rank < ranks ? 0 : MPI_UNDEFINED, world_rank, &sub);
+    if (sub != MPI_COMM_NULL) {
+      recns::Trainer::Outcome outcome;
+      const std::string all = options + " -metrics_file " + scratch + "/metrics" + std::to_string(ranks) + ".h5";
+      auto train = [&]() -> PetscErrorCode {
+                  PetscFunctionBeginUser;
+                  recns::Trainer trainer(sub);
+                  PetscCall(trainer.SetFromOptions());
+                  PetscCall(trainer.SetUp(data));
+                  PetscCall(trainer.Train());
+                  outcome = trainer.GetOutcome();
+                  PetscFunctionReturn(PETSC_SUCCESS);
+      };
+      ASSERT_PETSC_OK(WithOptions(all, train));
+      if (world_rank == 0) outcomes.emplace_back(ranks, outcome);
+      MPI_Comm_free(&sub);
+    }
+    MPI_Barrier(PETSC_COMM_WORLD);
+  }
+  if (world_rank != 0) return;
+  const auto& reference = outcomes.front().second;
+  ASSERT_GT(reference.final_test.users, 0);
+  for (const auto& [ranks, outcome] : outcomes) {
+    EXPECT_NEAR(outcome.final_loss, reference.final_loss, tolerance * std::fabs(reference.final_loss))
+        << ranks << " ranks";
+    EXPECT_EQ(outcome.final_test.users, reference.final_test.users);
+    ASSERT_EQ(outcome.final_test.metrics.size(), reference.final_test.metrics.size());
+    for (size_t m = 0; m < outcome.final_test.metrics.size(); ++m)
+      EXPECT_NEAR(outcome.final_test.metrics[m].second, reference.final_test.metrics[m].second,
+                  tolerance * std::fabs(reference.final_test.metrics[m].second))
+          << reference.final_test.metrics[m].first << " at " << ranks << " ranks";
+  }
+}
+
+TEST(rank_agreement_test, TinyMFWithSGD) {
+  CheckSameForAnyRankCount(TinyDataset(40, 30, 11),
+                           "-model_type mf -model_dim 8 -optimizer_type sgd -optimizer_lr 0.05 "
+                           "-train_epochs 3 -train_batch_size 7 -sampler_num_negatives 2",
+                           1e-9);
+}
+
+TEST(rank_agreement_test, LastfmLightGCNThreeEpochs) {
+  RECNS_REQUIRE_SHARED_DATA(folder, "lastfm");
+  Dataset data;
+  ASSERT_PETSC_OK(recns::ConvertLightGcn(folder, recns::ConvertOptions{}, &data));
+  CheckSameForAnyRankCount(data,
+                           "-model_type lightgcn -model_dim 64 -model_layers 3 -train_epochs 3 "
+                           "-train_batch_size 2048 -eval_interval 3 -optimizer_lr 0.001",
+                           1e-6);
+}
+
+}  // namespace
