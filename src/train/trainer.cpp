@@ -371,7 +371,7 @@ PetscErrorCode Trainer::Train() {
     if (epoch + 1 < epochs_ && !stop) line += "  ETA " + Duration(per_epoch * (epochs_ - epoch - 1));
     PetscCall(PetscPrintf(comm_, "%s\n", line.c_str()));
 
-    if (metrics_log_ && evaluate) {
+    if (metrics_log_) {
       std::vector<double> row = {(double)(epoch + 1), (double)((epoch + 1) * steps), epoch_loss,
                                  lr, seconds, eval_seconds};
       for (const auto& name : metric_names) row.push_back(has_valid ? result.Get(name) : NAN);
@@ -389,8 +389,10 @@ PetscErrorCode Trainer::Train() {
   }
 
   // Test metrics at the final epoch, and at the best epoch when a validation split chose it.
-  if (outcome_.epochs_run > 0 || epochs_ == 0) PetscCall(EvaluateSplit(EvalSplit::kTest, &outcome_.final_test));
-  if (has_valid && best_ego.size() > 0) {
+  PetscCall(EvaluateSplit(EvalSplit::kTest, &outcome_.final_test));
+  if (has_valid && outcome_.best_epoch == outcome_.epochs_run) {
+    outcome_.best_test = outcome_.final_test;
+  } else if (has_valid && best_ego.size() > 0) {
     RowMatrix final_ego = model_->Ego();
     model_->Ego() = best_ego;
     PetscCall(EvaluateSplit(EvalSplit::kTest, &outcome_.best_test));

@@ -13,7 +13,7 @@ run() { timeout 120 mpirun -q -n "$@"; }
 "$bin/recns_convert" -format synthetic -synthetic_users 60 -synthetic_items 90 \
   -synthetic_mean_degree 8 -synthetic_communities 4 -valid_fraction 0.1 -output "$work/small.h5" >/dev/null
 
-# 1. A short run on 2 ranks writes one metrics row per evaluation plus the final one, and a summary.
+# 1. A short run on 2 ranks writes one metrics row per epoch plus the final one, and a summary.
 run 2 "$bin/recns_train" "$work/small.h5" -model_type lightgcn -model_dim 8 -model_layers 2 \
   -train_epochs 4 -eval_interval 2 -train_batch_size 32 -metrics_file "$work/metrics.h5" \
   -summary "$work/summary.json" > "$work/out.txt" || fail "a valid run failed: $(cat "$work/out.txt")"
@@ -29,9 +29,11 @@ assert summary["best"]["epoch"] in (2, 4) and "valid" in summary["best"]
 with h5py.File(f"{work}/metrics.h5") as f:
     assert f.attrs["format"] == "recns-metrics"
     epochs = list(f["epochs/epoch"][:])
-    assert epochs == [2, 4, 4], epochs
-    assert not math.isnan(f["epochs/valid_recall@20"][0]) and math.isnan(f["epochs/test_recall@20"][0])
-    assert not math.isnan(f["epochs/test_recall@20"][2])
+    assert epochs == [1, 2, 3, 4, 4], epochs
+    valid, test = f["epochs/valid_recall@20"][:], f["epochs/test_recall@20"][:]
+    assert [math.isnan(v) for v in valid] == [True, False, True, False, True], valid
+    assert [math.isnan(t) for t in test] == [True] * 4 + [False], test
+    assert all(not math.isnan(loss) for loss in f["epochs/loss"][:])
 EOF
 
 # 2. -help lists every option with no dataset needed, and exits 0.
