@@ -9,6 +9,8 @@
 #include <string>
 #include <sys/stat.h>
 
+#include "recns/error.hpp"
+
 namespace recns::test {
 
 /// Path of a file under the shared data folder (RECNS_SHARED_DATA), or "" when it is absent.
@@ -38,6 +40,21 @@ inline std::string InputError(PetscErrorCode code) {
     const PetscErrorCode code_ = (expression);                                    \
     ASSERT_EQ(code_, 0) << ::recns::test::LastErrorMessage(code_);               \
   } while (0)
+
+/// Runs `body` with exactly the options in `text` (a fresh options database, popped afterwards).
+template <class Body>
+inline PetscErrorCode WithOptions(const std::string& text, Body body) {
+  PetscOptions options;
+  PetscFunctionBeginUser;
+  PetscCall(PetscOptionsCreate(&options));
+  PetscCall(PetscOptionsInsertString(options, text.c_str()));
+  PetscCall(PetscOptionsPush(options));
+  const PetscErrorCode code = body();
+  PetscCall(PetscOptionsPop());
+  PetscCall(PetscOptionsDestroy(&options));
+  PetscCall(code);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
 
 /// Skips the current test with a clear message when a shared dataset is missing.
 #define RECNS_REQUIRE_SHARED_DATA(var, relative)                                              \

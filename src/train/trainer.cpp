@@ -311,14 +311,15 @@ PetscErrorCode Trainer::Train() {
   PetscCall(PetscPrintf(comm_,
                         "recns_train: %s | %lld users, %lld items, %lld train pairs | %d ranks\n"
                         "  model %s | sampler %s (k=%d) | loss %s, l2 %g | optimizer %s, lr %g | "
-                        "batch %lld, %lld steps/epoch | evaluating %s every %d epochs\n",
+                        "batch %lld, %lld steps/epoch | evaluating %s %s\n",
                         graph_.Info().path.c_str(), (long long)graph_.Info().num_users,
                         (long long)graph_.Info().num_items, (long long)graph_.Info().train_nnz,
                         size_, model_->Describe().c_str(), sampler_->Type(),
                         sampler_->NegativesPerPair(), loss_->Type(), loss_->L2(), optimizer_->Type(),
                         optimizer_->BaseLearningRate(), (long long)batch_size_,
                         (long long)batcher_.StepsPerEpoch(), has_valid ? "valid" : "test",
-                        eval_interval_));
+                        eval_interval_ > 0 ? Format("every %d epochs", eval_interval_).c_str()
+                                           : "after the last epoch"));
 
   RowMatrix best_ego;
   double best = -std::numeric_limits<double>::infinity();

@@ -17,22 +17,7 @@ namespace {
 
 using recns::Dataset;
 using recns::RowMatrix;
-
-/// Runs `body` with exactly the options in `text` (a fresh options database, popped afterwards).
-template <class Body>
-PetscErrorCode WithOptions(const std::string& text, Body body) {
-  PetscOptions options;
-  PetscFunctionBeginUser;
-  PetscCall(PetscOptionsCreate(&options));
-  PetscCall(PetscOptionsInsertString(options, text.c_str()));
-  PetscCall(PetscOptionsPush(options));
-  const PetscErrorCode code = body();
-  PetscCall(PetscOptionsPop());
-  PetscCall(PetscOptionsDestroy(&options));
-  PetscCall(code);
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
+using recns::test::WithOptions;
 
 /// A small deterministic dataset: every user has 2..5 train items and one test item.
 Dataset TinyDataset(int64_t users, int64_t items, uint64_t seed) {
