@@ -5,8 +5,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 source scripts/env.sh
-bash scripts/install_deps.sh
-bash scripts/build.sh
+bash scripts/setup.sh
 [ -f input/demo.h5 ] || build/recns_convert -options_file input/demo_data.opts -output input/demo.h5
 mpirun -n 2 build/recns_train input/demo.h5 -options_file input/demo.opts \
   -metrics_file demo_metrics.h5 -summary demo_summary.json

@@ -6,7 +6,6 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 source scripts/env.sh
-bash scripts/install_deps.sh
-bash scripts/build.sh
+bash scripts/setup.sh
 cd build
 ctest --output-on-failure --timeout 600 "$@"
