@@ -30,8 +30,6 @@ class Evaluator {
   explicit Evaluator(MPI_Comm comm) : comm_(comm) {}
   /// Collective. Reads -eval_ks (the cut-offs K, default 10,20).
   PetscErrorCode SetFromOptions();
-  const std::vector<int>& Ks() const { return ks_; }
-  void SetKs(std::vector<int> ks) { ks_ = std::move(ks); }
   /// The metric names in the order Evaluate reports them.
   std::vector<std::string> MetricNames() const;
   /// Collective. Ranks every item for every local user with items in `split`, using the final

@@ -48,15 +48,13 @@ class Layout {
   int64_t ItemRowAtOwner(int64_t item, int owner) const {
     return (user_begin_[owner + 1] - user_begin_[owner]) + (item - item_begin_[owner]);
   }
-  /// Global node id of a user / item (dataset ids).
-  int64_t UserNode(int64_t user) const;
+  /// Global node id of an item (dataset id).
   int64_t ItemNode(int64_t item) const;
   /// Local row of an owned item (dataset id).
   int64_t LocalItemRow(int64_t item) const { return LocalUsers() + (item - ItemBegin()); }
   bool OwnsItem(int64_t item) const { return item >= ItemBegin() && item < ItemEnd(); }
 
-  /// Per-rank block starts (size P+1).
-  const std::vector<int64_t>& UserStarts() const { return user_begin_; }
+  /// Per-rank block starts of the items (size P+1).
   const std::vector<int64_t>& ItemStarts() const { return item_begin_; }
 
  private:

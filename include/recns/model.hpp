@@ -50,7 +50,6 @@ class Model {
   RowMatrix& Ego() { return ego_; }
   const RowMatrix& Ego() const { return ego_; }
   int Dim() const { return dim_; }
-  void SetDim(int dim) { dim_ = dim; }
 
  protected:
   virtual PetscErrorCode SetFromOptionsImpl(PetscOptionItems*) { return PETSC_SUCCESS; }

@@ -36,8 +36,6 @@ class Optimizer {
                               RowMatrix* params) = 0;
   /// The learning rate for (0-based) epoch `epoch` under the step-decay schedule.
   double LearningRate(int epoch) const;
-  /// Coupled L2 on every parameter (PyTorch's weight_decay): added to the gradient.
-  double WeightDecay() const { return weight_decay_; }
   double BaseLearningRate() const { return lr_; }
 
  protected:

@@ -55,7 +55,6 @@ class Trainer {
   Model& GetModel() { return *model_; }
   Sampler& GetSampler() { return *sampler_; }
   const Graph& GetGraph() const { return graph_; }
-  Evaluator& GetEvaluator() { return evaluator_; }
   const Batcher& GetBatcher() const { return batcher_; }
   uint64_t Seed() const { return seed_; }
 

@@ -55,13 +55,6 @@ int Layout::ItemOwner(int64_t item) const {
          1;
 }
 
-int64_t Layout::UserNode(int64_t user) const {
-  const int r = static_cast<int>(std::upper_bound(user_begin_.begin(), user_begin_.end(), user) -
-                                 user_begin_.begin()) -
-                1;
-  return node_begin_[r] + (user - user_begin_[r]);
-}
-
 int64_t Layout::ItemNode(int64_t item) const {
   const int r = ItemOwner(item);
   return node_begin_[r] + (user_begin_[r + 1] - user_begin_[r]) + (item - item_begin_[r]);
