@@ -29,6 +29,12 @@ class Halo {
   int64_t Ghosts() const { return static_cast<int64_t>(ghost_items_.size()); }
   /// Ghost row of a remote item given to SetItems.
   int64_t GhostRow(int32_t item) const { return ghost_row_.at(item); }
+  /// The row of an item given to SetItems: in `owned` when this rank owns it, else in `ghost`.
+  template <class Matrix>
+  auto Row(int32_t item, Matrix& owned, Matrix& ghost) const -> decltype(owned.data()) {
+    return layout_.OwnsItem(item) ? owned.row(layout_.LocalItemRow(item)).data()
+                                  : ghost.row(GhostRow(item)).data();
+  }
 
   /// Collective. ghost(g, :) = owner row of ghost item g (owned: LocalRows × width).
   PetscErrorCode Bcast(const RowMatrix& owned, RowMatrix* ghost);
@@ -43,5 +49,10 @@ class Halo {
   PetscSF sf_ = nullptr;
   std::map<PetscInt, MPI_Datatype> units_;  // contiguous row types, one per row width
 };
+
+/// Collective. Every item's row of `owned` (this rank's LocalRows × d) on every rank, in dataset
+/// id order (NumItems × d); the rank blocks of items are contiguous and ordered, so one
+/// MPI_Allgatherv places them.
+PetscErrorCode AllgatherItemRows(const Layout& layout, const RowMatrix& owned, RowMatrix* all);
 
 }  // namespace recns

@@ -7,7 +7,11 @@ namespace recns {
 
 /// PetscLogEvents of the training and evaluation phases; -log_view reports them.
 struct LogEvents {
-  PetscLogEvent load, graph_build, batch, sample, forward, halo_bcast, loss, halo_reduce,
+  PetscLogEvent load, graph_build, batch, sample, forward,
+      sample_rows,       // fetching candidate rows for a scoring sampler (inside Sample)
+      sample_score,      // a sampler's scoring and selection rule (inside Sample)
+      sample_epoch_end,  // a sampler's per-epoch state update
+      halo_bcast, loss, halo_reduce,
       backward, optimize, evaluate, metrics_write;
   PetscLogStage stage_load, stage_train, stage_eval;
 };

@@ -71,6 +71,38 @@ inline double NormalFromBlock(const RngBlock& b) {
   return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
 }
 
+/// The words of one counter stream (seed, purpose, epoch, index), in order: word w is word w % 4
+/// of the block with draw number w / 4. Samplers read a pair's stream through it, so every choice
+/// depends only on the pair, never on the rank that makes it.
+class RandomStream {
+ public:
+  RandomStream(uint64_t seed, RngPurpose purpose, uint32_t epoch, uint64_t index)
+      : seed_(seed), purpose_(purpose), epoch_(epoch), index_(index) {}
+  uint32_t NextWord() {
+    if (used_ == 4) {
+      block_ = RandomBlock(seed_, purpose_, epoch_, index_, next_draw_++);
+      used_ = 0;
+    }
+    return block_.v[used_++];
+  }
+  /// Uniform integer in [0, n).
+  uint32_t NextBelow(uint32_t n) { return UniformBelow(NextWord(), n); }
+  /// Uniform double in [0, 1).
+  double NextUniform() {
+    const uint32_t hi = NextWord();
+    return UniformFromWords(hi, NextWord());
+  }
+
+ private:
+  uint64_t seed_;
+  RngPurpose purpose_;
+  uint32_t epoch_;
+  uint64_t index_;
+  uint32_t next_draw_ = 0;
+  int used_ = 4;
+  RngBlock block_{};
+};
+
 /// A seeded bijection of [0, n) (a Feistel network on the next power of four, with cycle walking
 /// back into range). Used for epoch orders: element `position` of the permuted list.
 class RandomPermutation {

@@ -12,15 +12,18 @@
 #include <memory>
 #include <vector>
 
+#include <string>
+
 #include "recns/graph.hpp"
+#include "recns/halo.hpp"
 #include "recns/registry.hpp"
+#include "recns/rng.hpp"
 
 namespace recns {
 
 constexpr const char* kSamplerUniform = "uniform";
 
 class Model;
-class Halo;
 
 /// This rank's share of one global step: the pairs of the global batch whose user it owns.
 struct Batch {
@@ -57,13 +60,17 @@ struct Negatives {
   }
 };
 
-/// What a sampler may look at when it samples one step.
+/// What a sampler may look at when it samples one step. The model's final embeddings are those
+/// of the current parameters: the trainer runs the forward pass before sampling.
 struct SampleContext {
   const Graph* graph = nullptr;
-  const Model* model = nullptr;  ///< current final embeddings of owned rows (scoring samplers)
-  Halo* halo = nullptr;          ///< for candidate rows owned by other ranks
+  const Model* model = nullptr;
   uint64_t seed = 0;
   uint32_t epoch = 0;
+  /// The counter stream of one positive pair's random choices in this epoch.
+  RandomStream PairStream(int64_t pair) const {
+    return RandomStream(seed, RngPurpose::kNegative, epoch, (uint64_t)pair);
+  }
 };
 
 class Sampler {
@@ -74,6 +81,8 @@ class Sampler {
   virtual ~Sampler() = default;
 
   virtual const char* Type() const = 0;
+  /// Not collective. The type and its parameters, for the run's header line.
+  virtual std::string Describe() const { return Type(); }
   /// Collective. Reads -sampler_num_negatives and the type's own -sampler_<type>_* options.
   PetscErrorCode SetFromOptions();
   /// Collective. Checks that every user has a negative at all, then the type's own set-up.
@@ -81,22 +90,45 @@ class Sampler {
   /// Collective. Fills k negatives for every pair of `batch`, in pair order.
   virtual PetscErrorCode Sample(const SampleContext& context, const Batch& batch,
                                 Negatives* negatives) = 0;
+  /// Collective. Called after the last step of every epoch, at the parameters the epoch ended
+  /// with (samplers with per-epoch state, such as SRNS's score history, update it here).
+  virtual PetscErrorCode EndEpoch(const SampleContext&) { return PETSC_SUCCESS; }
   int NegativesPerPair() const { return num_negatives_; }
   void SetNegativesPerPair(int k) { num_negatives_ = k; }
 
  protected:
   virtual PetscErrorCode SetFromOptionsImpl(PetscOptionItems*) { return PETSC_SUCCESS; }
   virtual PetscErrorCode SetUpImpl() { return PETSC_SUCCESS; }
+
+  /// Collective. Makes the current final rows of `items` (dataset ids, repeats allowed) readable
+  /// through ItemRow: owned rows in place, remote ones fetched through this sampler's halo.
+  PetscErrorCode GatherItemRows(const SampleContext& context, const std::vector<int32_t>& items);
+  /// The final row of an item given to the last GatherItemRows.
+  const double* ItemRow(int32_t item) const;
+  /// Collective. Every item's current final row on every rank, in dataset id order (n_i × d):
+  /// for the samplers whose rule ranks the whole catalogue. `*rows` points into the model's own
+  /// rows on one rank (no copy) and into `buffer` otherwise; valid until the next step.
+  PetscErrorCode GatherAllItemRows(const SampleContext& context, RowMatrix* buffer,
+                                   const double** rows) const;
+  PetscErrorCode GatherAllItemRows(const SampleContext& context, RowMatrix* all) const;
+  /// The final row of a local user.
+  static const double* UserRow(const SampleContext& context, int32_t local_user);
+  /// True when `item` is one of the local user's training items.
+  bool IsPositive(int32_t local_user, int32_t item) const;
+
   MPI_Comm comm_;
   const Graph* graph_ = nullptr;
   int num_negatives_ = 1;
+
+ private:
+  std::unique_ptr<Halo> halo_;
+  RowMatrix ghost_rows_;
+  const RowMatrix* owned_rows_ = nullptr;
 };
 
-/// A uniform item of I \ I_u^+ by exact rejection, drawn from the counter stream of
-/// (seed, epoch, pair); `draw` is the next draw number of that stream and is advanced. Shared by
-/// every sampler that needs uniform candidates.
-int32_t DrawUniformNegative(const Graph& graph, uint64_t seed, uint32_t epoch, int64_t pair,
-                            int32_t local_user, uint32_t* draw);
+/// A uniform item of I \ I_u^+ by exact rejection of the local user's training items, drawn
+/// from `stream`. Shared by every sampler that needs uniform candidates.
+int32_t DrawUniformNegative(const Graph& graph, int32_t local_user, RandomStream* stream);
 
 using SamplerRegistry = Registry<Sampler>;
 void SamplerRegisterAll();

@@ -4,6 +4,7 @@
 
 #include <petscsys.h>
 
+#include <cmath>
 #include <memory>
 #include <string>
 #include <vector>
@@ -65,6 +66,8 @@ class Trainer {
     bool stopped_early = false;
     EvalResult best_valid, best_test, final_test;
     double final_loss = 0;
+    /// The last epoch's sampling quality (NaN unless -eval_sampling_quality).
+    double sampling_tnr = NAN, sampling_inf = NAN;
     double seconds_total = 0;
     PhaseSeconds phases;
   };
@@ -73,6 +76,11 @@ class Trainer {
  private:
   PetscErrorCode SetUpObjects();
   PetscErrorCode Step(uint32_t epoch, int64_t step, double lr, double* loss);
+  PetscErrorCode Forward();
+  PetscErrorCode LossAndGradientAfterForward(const Batch& batch, const Negatives& negatives,
+                                             double* loss);
+  void RecordSamplingQuality(int32_t local_user, const double* user, double positive_score,
+                             const double* negative, const Negatives& negatives, int64_t slot);
   PetscErrorCode EvaluateSplit(EvalSplit split, EvalResult* result);
   PetscErrorCode WriteSummary() const;
   const double* FinalRow(int32_t item) const;
@@ -86,6 +94,8 @@ class Trainer {
   int epochs_ = 100, eval_interval_ = 1, patience_ = 0;
   int64_t batch_size_ = 2048;
   uint64_t seed_ = 2024;
+  PetscBool sampling_quality_ = PETSC_FALSE;
+  double quality_[3] = {0, 0, 0};  // this epoch's true negatives, false negatives, Σ info·sgn
 
   Graph graph_;
   std::unique_ptr<Model> model_;

@@ -29,6 +29,9 @@ PetscErrorCode InitializePackage() {
   PetscCall(PetscLogEventRegister("GraphBuild", id, &events.graph_build));
   PetscCall(PetscLogEventRegister("Batch", id, &events.batch));
   PetscCall(PetscLogEventRegister("Sample", id, &events.sample));
+  PetscCall(PetscLogEventRegister("SampleRows", id, &events.sample_rows));
+  PetscCall(PetscLogEventRegister("SampleScore", id, &events.sample_score));
+  PetscCall(PetscLogEventRegister("SampleEpochEnd", id, &events.sample_epoch_end));
   PetscCall(PetscLogEventRegister("Propagate", id, &events.forward));
   PetscCall(PetscLogEventRegister("HaloBcast", id, &events.halo_bcast));
   PetscCall(PetscLogEventRegister("Loss", id, &events.loss));

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "recns/error.hpp"
+#include "recns/halo.hpp"
 #include "recns/package.hpp"
 
 namespace recns {
@@ -50,16 +51,8 @@ PetscErrorCode Evaluator::Evaluate(const Graph& graph, const RowMatrix& final, E
   const int d = (int)final.cols();
   const int64_t num_items = layout.NumItems();
 
-  // All item rows, in dataset id order (the rank blocks are contiguous and ordered).
-  RowMatrix items(num_items, d);
-  std::vector<PetscMPIInt> counts(layout.Size()), displs(layout.Size());
-  for (int r = 0; r < layout.Size(); ++r) {
-    counts[r] = (PetscMPIInt)((layout.ItemStarts()[r + 1] - layout.ItemStarts()[r]) * d);
-    displs[r] = (PetscMPIInt)(layout.ItemStarts()[r] * d);
-  }
-  PetscCallMPI(MPI_Allgatherv(final.data() + layout.LocalUsers() * d, counts[layout.Rank()],
-                              MPI_DOUBLE, items.data(), counts.data(), displs.data(), MPI_DOUBLE,
-                              comm_));
+  RowMatrix items;
+  PetscCall(AllgatherItemRows(layout, final, &items));
 
   const Csr& truth = split == EvalSplit::kTest ? slice.test : slice.valid;
   PetscCheck(truth.Present(), comm_, PETSC_ERR_ARG_WRONG, "evaluation split is absent");

@@ -72,4 +72,19 @@ PetscErrorCode Halo::ReduceAdd(const RowMatrix& ghost, RowMatrix* owned) {
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode AllgatherItemRows(const Layout& layout, const RowMatrix& owned, RowMatrix* all) {
+  PetscFunctionBeginUser;
+  const int64_t d = owned.cols();
+  all->resize(layout.NumItems(), d);
+  std::vector<PetscMPIInt> counts(layout.Size()), displs(layout.Size());
+  for (int r = 0; r < layout.Size(); ++r) {
+    counts[r] = (PetscMPIInt)((layout.ItemStarts()[r + 1] - layout.ItemStarts()[r]) * d);
+    displs[r] = (PetscMPIInt)(layout.ItemStarts()[r] * d);
+  }
+  PetscCallMPI(MPI_Allgatherv(owned.data() + layout.LocalUsers() * d, counts[layout.Rank()],
+                              MPI_DOUBLE, all->data(), counts.data(), displs.data(), MPI_DOUBLE,
+                              layout.Comm()));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 }  // namespace recns

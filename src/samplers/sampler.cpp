@@ -4,7 +4,8 @@
 #include <algorithm>
 
 #include "recns/error.hpp"
-#include "recns/rng.hpp"
+#include "recns/model.hpp"
+#include "recns/package.hpp"
 
 namespace recns {
 
@@ -39,17 +40,64 @@ PetscErrorCode Sampler::SetUp(const Graph& graph) {
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-int32_t DrawUniformNegative(const Graph& graph, uint64_t seed, uint32_t epoch, int64_t pair,
-                            int32_t local_user, uint32_t* draw) {
+int32_t DrawUniformNegative(const Graph& graph, int32_t local_user, RandomStream* stream) {
   int64_t count;
   const int32_t* positives = graph.TrainItems(local_user, &count);
   const uint32_t num_items = (uint32_t)graph.GetLayout().NumItems();
   for (;;) {
-    const uint32_t d = (*draw)++;
-    const RngBlock block = RandomBlock(seed, RngPurpose::kNegative, epoch, (uint64_t)pair, d / 4);
-    const int32_t candidate = (int32_t)UniformBelow(block.v[d % 4], num_items);
+    const int32_t candidate = (int32_t)stream->NextBelow(num_items);
     if (!std::binary_search(positives, positives + count, candidate)) return candidate;
   }
+}
+
+bool Sampler::IsPositive(int32_t local_user, int32_t item) const {
+  int64_t count;
+  const int32_t* positives = graph_->TrainItems(local_user, &count);
+  return std::binary_search(positives, positives + count, item);
+}
+
+const double* Sampler::UserRow(const SampleContext& context, int32_t local_user) {
+  return context.model->Final().row(local_user).data();
+}
+
+PetscErrorCode Sampler::GatherItemRows(const SampleContext& context,
+                                       const std::vector<int32_t>& items) {
+  PetscFunctionBeginUser;
+  PetscCall(PetscLogEventBegin(Events().sample_rows, 0, 0, 0, 0));
+  owned_rows_ = &context.model->Final();
+  if (graph_->GetLayout().Size() > 1) {
+    if (!halo_) halo_ = std::make_unique<Halo>(graph_->GetLayout());
+    PetscCall(halo_->SetItems(items));
+    PetscCall(halo_->Bcast(*owned_rows_, &ghost_rows_));
+  }
+  PetscCall(PetscLogEventEnd(Events().sample_rows, 0, 0, 0, 0));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+const double* Sampler::ItemRow(int32_t item) const {
+  return halo_ ? halo_->Row(item, *owned_rows_, ghost_rows_)
+               : owned_rows_->row(graph_->GetLayout().LocalItemRow(item)).data();
+}
+
+PetscErrorCode Sampler::GatherAllItemRows(const SampleContext& context, RowMatrix* buffer,
+                                          const double** rows) const {
+  PetscFunctionBeginUser;
+  const Layout& layout = graph_->GetLayout();
+  if (layout.Size() == 1) {
+    *rows = context.model->Final().row(layout.LocalUsers()).data();
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  PetscCall(GatherAllItemRows(context, buffer));
+  *rows = buffer->data();
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode Sampler::GatherAllItemRows(const SampleContext& context, RowMatrix* all) const {
+  PetscFunctionBeginUser;
+  PetscCall(PetscLogEventBegin(Events().sample_rows, 0, 0, 0, 0));
+  PetscCall(AllgatherItemRows(graph_->GetLayout(), context.model->Final(), all));
+  PetscCall(PetscLogEventEnd(Events().sample_rows, 0, 0, 0, 0));
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 }  // namespace recns

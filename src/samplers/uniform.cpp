@@ -14,10 +14,9 @@ class UniformSampler final : public Sampler {
     PetscFunctionBeginUser;
     negatives->Reset(num_negatives_);
     for (size_t b = 0; b < batch.Size(); ++b) {
-      uint32_t draw = 0;
+      RandomStream stream = context.PairStream(batch.pair[b]);
       for (int s = 0; s < num_negatives_; ++s)
-        negatives->AddItem(DrawUniformNegative(*graph_, context.seed, context.epoch,
-                                               batch.pair[b], batch.user[b], &draw));
+        negatives->AddItem(DrawUniformNegative(*graph_, batch.user[b], &stream));
     }
     PetscFunctionReturn(PETSC_SUCCESS);
   }

@@ -88,6 +88,11 @@ PetscErrorCode Trainer::SetFromOptions() {
                                "Trainer", metrics_path, metrics_path, sizeof metrics_path, nullptr));
   PetscCall(PetscOptionsString("-summary", "JSON file receiving the run's outcome (\"\": none)",
                                "Trainer", summary, summary, sizeof summary, nullptr));
+  PetscCall(PetscOptionsBool("-eval_sampling_quality",
+                             "Per epoch, the true-negative rate and informativeness of the sampled "
+                             "negatives (BNS paper eq 33-34; a negative is false when it is in the "
+                             "user's test split), in the epoch line and the metrics file",
+                             "Trainer", sampling_quality_, &sampling_quality_, nullptr));
   PetscOptionsEnd();
   RECNS_CHECK_INPUT(epochs >= 0, comm_, "-train_epochs must be >= 0 (got %d)", (int)epochs);
   RECNS_CHECK_INPUT(batch >= 1, comm_, "-train_batch_size must be >= 1 (got %d)", (int)batch);
@@ -156,13 +161,45 @@ PetscErrorCode Trainer::SetUpObjects() {
 // --- one step -----------------------------------------------------------------------------------
 
 const double* Trainer::FinalRow(int32_t item) const {
-  const Layout& layout = graph_.GetLayout();
-  if (layout.OwnsItem(item)) return model_->Final().row(layout.LocalItemRow(item)).data();
-  return ghost_final_.row(halo_->GhostRow(item)).data();
+  if (size_ > 1) return halo_->Row(item, model_->Final(), ghost_final_);
+  return model_->Final().row(graph_.GetLayout().LocalItemRow(item)).data();
+}
+
+PetscErrorCode Trainer::Forward() {
+  PetscFunctionBeginUser;
+  const double t = MPI_Wtime();
+  PetscCall(model_->Forward());
+  outcome_.phases.forward += MPI_Wtime() - t;
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode Trainer::LossAndGradient(const Batch& batch, const Negatives& negatives,
                                         double* loss) {
+  PetscFunctionBeginUser;
+  PetscCall(Forward());
+  PetscCall(LossAndGradientAfterForward(batch, negatives, loss));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+void Trainer::RecordSamplingQuality(int32_t local_user, const double* user, double positive_score,
+                                    const double* negative, const Negatives& negatives,
+                                    int64_t slot) {
+  const int d = model_->Dim();
+  // The negative's label is that of its heaviest item row (the only one for classic samplers).
+  int64_t heaviest = negatives.offset[slot];
+  for (int64_t t = heaviest + 1; t < negatives.offset[slot + 1]; ++t)
+    if (negatives.weight[t] > negatives.weight[heaviest]) heaviest = t;
+  const Csr& test = graph_.Slice().test;
+  const int32_t* begin = test.indices.data() + test.indptr[local_user];
+  const int32_t* end = test.indices.data() + test.indptr[local_user + 1];
+  const bool false_negative = std::binary_search(begin, end, negatives.item[heaviest]);
+  const double info = 1.0 - Sigmoid(positive_score - Dot(user, negative, d));
+  quality_[false_negative ? 1 : 0] += 1;
+  quality_[2] += false_negative ? -info : info;
+}
+
+PetscErrorCode Trainer::LossAndGradientAfterForward(const Batch& batch, const Negatives& negatives,
+                                                    double* loss) {
   PetscFunctionBeginUser;
   const Layout& layout = graph_.GetLayout();
   const int d = model_->Dim(), k = negatives.k;
@@ -182,9 +219,6 @@ PetscErrorCode Trainer::LossAndGradient(const Batch& batch, const Negatives& neg
 
   PhaseSeconds& phase = outcome_.phases;
   double t = MPI_Wtime();
-  PetscCall(model_->Forward());
-  t = Lap(t, &phase.forward);
-
   if (distributed) {
     needed_items_.assign(batch.item.begin(), batch.item.end());
     needed_items_.insert(needed_items_.end(), negatives.item.begin(), negatives.item.end());
@@ -198,12 +232,12 @@ PetscErrorCode Trainer::LossAndGradient(const Batch& batch, const Negatives& neg
   PetscCall(PetscLogEventBegin(Events().loss, 0, 0, 0, 0));
   // The gradient and the L2 count of an item row go to the owned row or to its ghost.
   auto item_grad = [&](int32_t item) -> double* {
-    return layout.OwnsItem(item) ? grad_.row(layout.LocalItemRow(item)).data()
-                                 : ghost_grad_.row(halo_->GhostRow(item)).data();
+    return distributed ? halo_->Row(item, grad_, ghost_grad_)
+                       : grad_.row(layout.LocalItemRow(item)).data();
   };
   auto item_count = [&](int32_t item) -> double& {
-    return layout.OwnsItem(item) ? row_count_(layout.LocalItemRow(item), 0)
-                                 : ghost_count_(halo_->GhostRow(item), 0);
+    return *(distributed ? halo_->Row(item, row_count_, ghost_count_)
+                         : row_count_.row(layout.LocalItemRow(item)).data());
   };
   const double scale = 1.0 / (double)batch.global_size;
   negative_values_.resize(k, d);
@@ -218,6 +252,13 @@ PetscErrorCode Trainer::LossAndGradient(const Batch& batch, const Negatives& neg
     }
     negative_grads_.setZero();
     const int64_t user_row = batch.user[b];
+    if (sampling_quality_) {
+      const double* user = model_->Final().row(user_row).data();
+      const double positive_score = Dot(user, FinalRow(batch.item[b]), d);
+      for (int s = 0; s < k; ++s)
+        RecordSamplingQuality(batch.user[b], user, positive_score, negative_values_.row(s).data(),
+                              negatives, (int64_t)b * k + s);
+    }
     total += scale * loss_->PairLoss(model_->Final().row(user_row).data(), FinalRow(batch.item[b]),
                                      negative_values_.data(), k, d, scale,
                                      grad_.row(user_row).data(), item_grad(batch.item[b]),
@@ -266,13 +307,15 @@ PetscErrorCode Trainer::Step(uint32_t epoch, int64_t step, double lr, double* lo
   PetscCall(PetscLogEventBegin(Events().batch, 0, 0, 0, 0));
   batcher_.Fill(epoch, step, &batch_);
   PetscCall(PetscLogEventEnd(Events().batch, 0, 0, 0, 0));
-  t = Lap(t, &phase.batch);
+  Lap(t, &phase.batch);
+  // Forward first: scoring samplers choose with the current parameters.
+  PetscCall(Forward());
+  t = MPI_Wtime();
   PetscCall(PetscLogEventBegin(Events().sample, 0, 0, 0, 0));
-  SampleContext context{&graph_, model_.get(), halo_.get(), seed_, epoch};
-  PetscCall(sampler_->Sample(context, batch_, &negatives_));
+  PetscCall(sampler_->Sample(SampleContext{&graph_, model_.get(), seed_, epoch}, batch_, &negatives_));
   PetscCall(PetscLogEventEnd(Events().sample, 0, 0, 0, 0));
-  t = Lap(t, &phase.sample);
-  PetscCall(LossAndGradient(batch_, negatives_, loss));
+  Lap(t, &phase.sample);
+  PetscCall(LossAndGradientAfterForward(batch_, negatives_, loss));
   t = MPI_Wtime();
   PetscCall(PetscLogEventBegin(Events().optimize, 0, 0, 0, 0));
   PetscCall(optimizer_->Step(lr, grad_, model_->RowLocalGradient() ? &touched_ : nullptr,
@@ -306,6 +349,7 @@ PetscErrorCode Trainer::Train() {
                                       "seconds_eval"};
   for (const auto& name : metric_names) columns.push_back("valid_" + name);
   for (const auto& name : metric_names) columns.push_back("test_" + name);
+  if (sampling_quality_) columns.insert(columns.end(), {"sampling_tnr", "sampling_inf"});
   if (!metrics_path_.empty()) PetscCall(MetricsLog::Create(comm_, metrics_path_, columns, &metrics_log_));
 
   PetscCall(PetscPrintf(comm_,
@@ -314,7 +358,7 @@ PetscErrorCode Trainer::Train() {
                         "batch %lld, %lld steps/epoch | evaluating %s %s\n",
                         graph_.Info().path.c_str(), (long long)graph_.Info().num_users,
                         (long long)graph_.Info().num_items, (long long)graph_.Info().train_nnz,
-                        size_, model_->Describe().c_str(), sampler_->Type(),
+                        size_, model_->Describe().c_str(), sampler_->Describe().c_str(),
                         sampler_->NegativesPerPair(), loss_->Type(), loss_->L2(), optimizer_->Type(),
                         optimizer_->BaseLearningRate(), (long long)batch_size_,
                         (long long)batcher_.StepsPerEpoch(), has_valid ? "valid" : "test",
@@ -330,13 +374,27 @@ PetscErrorCode Trainer::Train() {
     const double epoch_start = MPI_Wtime();
     const double lr = optimizer_->LearningRate(epoch);
     double loss_sum = 0;
+    quality_[0] = quality_[1] = quality_[2] = 0;
     PetscCall(PetscLogStagePush(Events().stage_train));
     for (int64_t s = 0; s < steps; ++s) {
       double loss;
       PetscCall(Step((uint32_t)epoch, s, lr, &loss));
       loss_sum += loss;
     }
+    PetscCall(Forward());
+    PetscCall(PetscLogEventBegin(Events().sample_epoch_end, 0, 0, 0, 0));
+    PetscCall(sampler_->EndEpoch(SampleContext{&graph_, model_.get(), seed_, (uint32_t)epoch}));
+    PetscCall(PetscLogEventEnd(Events().sample_epoch_end, 0, 0, 0, 0));
     PetscCall(PetscLogStagePop());
+    double tnr = NAN, inf = NAN;
+    if (sampling_quality_) {
+      PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, quality_, 3, MPI_DOUBLE, MPI_SUM, comm_));
+      const double sampled = quality_[0] + quality_[1];
+      tnr = quality_[0] / sampled;
+      inf = quality_[2] / sampled;
+    }
+    outcome_.sampling_tnr = tnr;
+    outcome_.sampling_inf = inf;
     const double epoch_loss = loss_sum / (double)std::max<int64_t>(steps, 1);
     const double seconds = MPI_Wtime() - epoch_start;
     train_seconds += seconds;
@@ -345,6 +403,7 @@ PetscErrorCode Trainer::Train() {
 
     const bool evaluate = (eval_interval_ > 0 && (epoch + 1) % eval_interval_ == 0) || epoch + 1 == epochs_;
     std::string line = Format("epoch %4d/%d  loss %.6f  %.2f s", epoch + 1, epochs_, epoch_loss, seconds);
+    if (sampling_quality_) line += Format("  tnr %.4f inf %.4f", tnr, inf);
     EvalResult result;
     double eval_seconds = std::numeric_limits<double>::quiet_NaN();
     bool stop = false;
@@ -377,6 +436,7 @@ PetscErrorCode Trainer::Train() {
                                  lr, seconds, eval_seconds};
       for (const auto& name : metric_names) row.push_back(has_valid ? result.Get(name) : NAN);
       for (const auto& name : metric_names) row.push_back(has_valid ? NAN : result.Get(name));
+      if (sampling_quality_) row.insert(row.end(), {tnr, inf});
       PetscCall(PetscLogEventBegin(Events().metrics_write, 0, 0, 0, 0));
       PetscCall(metrics_log_->Append(row));
       PetscCall(PetscLogEventEnd(Events().metrics_write, 0, 0, 0, 0));
@@ -406,6 +466,7 @@ PetscErrorCode Trainer::Train() {
                                outcome_.final_loss, NAN, NAN, NAN};
     for (size_t m = 0; m < metric_names.size(); ++m) row.push_back(NAN);
     for (const auto& name : metric_names) row.push_back(outcome_.final_test.Get(name));
+    if (sampling_quality_) row.insert(row.end(), {NAN, NAN});
     PetscCall(metrics_log_->Append(row));
   }
   outcome_.seconds_total = MPI_Wtime() - run_start;
@@ -445,6 +506,10 @@ PetscErrorCode Trainer::WriteSummary() const {
     json.Number("epochs_run", outcome_.epochs_run);
     json.Bool("stopped_early", outcome_.stopped_early);
     json.Number("final_loss", outcome_.final_loss);
+    if (sampling_quality_) {
+      json.Number("sampling_tnr", outcome_.sampling_tnr);
+      json.Number("sampling_inf", outcome_.sampling_inf);
+    }
     json.String("eval_metric", eval_metric_);
     json.Number("best_epoch", outcome_.best_epoch);
     auto metrics = [&](const char* key, const EvalResult& result) {

@@ -86,7 +86,7 @@ TEST(uniform_sampler_test, NegativesAvoidPositivesAndAreUniform) {
   const int epochs = 4000;
   recns::Negatives negatives;
   for (int epoch = 0; epoch < epochs; ++epoch) {
-    recns::SampleContext context{&graph, nullptr, nullptr, 9, (uint32_t)epoch};
+    recns::SampleContext context{&graph, nullptr, 9, (uint32_t)epoch};
     ASSERT_PETSC_OK(sampler->Sample(context, batch, &negatives));
     ASSERT_EQ(negatives.item.size(), 5u);
     for (int32_t item : negatives.item) ++hits[item];
