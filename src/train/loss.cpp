@@ -1,7 +1,10 @@
-// Losses. BPR (Rendle et al., UAI'09) with k negatives averages over them:
-//   loss(u, i) = (1/k) Σ_j softplus(s_uj - s_ui),  s = <e_u, e_x>.
+// Losses of one positive pair and its k negatives, s = <e_u, e_x> (ALGORITHMS §2, §8).
 #include "recns/loss.hpp"
 
+#include <algorithm>
+#include <vector>
+
+#include "recns/embedding.hpp"
 #include "recns/error.hpp"
 
 namespace recns {
@@ -21,13 +24,20 @@ PetscErrorCode Loss::SetFromOptions() {
 
 namespace {
 
-double Dot(const double* a, const double* b, int d) {
-  double s = 0;
-  for (int c = 0; c < d; ++c) s += a[c] * b[c];
-  return s;
+/// Adds g times the gradient of the margin s_un - s_ui = <u, n> - <u, pos> to the three rows.
+void AddPairGradient(double g, const double* u, const double* pos, const double* n, int d,
+                     double* grad_u, double* grad_pos, double* grad_n) {
+  for (int c = 0; c < d; ++c) {
+    grad_u[c] += g * (n[c] - pos[c]);
+    grad_pos[c] -= g * u[c];
+    grad_n[c] += g * u[c];
+  }
 }
 
-class BPRLoss final : public Loss {
+/// BPR averaged over the k negatives, with an optional soft factor τ on the margin:
+/// loss = (1/k) Σ_j softplus(τ (s_uj - s_ui)). τ = 1 is BPR; τ = 1 - α < 1 is soft BPR (SDNS,
+/// ALGORITHMS §8), identical to BPR on the positive-mixed negative α e_i + (1 - α) e_j.
+class BPRLoss : public Loss {
  public:
   using Loss::Loss;
   const char* Type() const override { return kLossBPR; }
@@ -38,21 +48,72 @@ class BPRLoss final : public Loss {
     double loss = 0;
     for (int j = 0; j < k; ++j) {
       const double* n = neg + (size_t)j * d;
-      const double margin = Dot(u, n, d) - positive;
+      const double margin = soft_ * (Dot(u, n, d) - positive);
       loss += Softplus(margin);
-      const double g = scale * Sigmoid(margin) / k;  // d loss / d s_uj = -d loss / d s_ui
-      double* gn = grad_neg + (size_t)j * d;
-      for (int c = 0; c < d; ++c) {
-        grad_u[c] += g * (n[c] - pos[c]);
-        grad_pos[c] -= g * u[c];
-        gn[c] += g * u[c];
-      }
+      // d loss / d s_uj = -d loss / d s_ui
+      AddPairGradient(scale * soft_ * Sigmoid(margin) / k, u, pos, n, d, grad_u, grad_pos,
+                      grad_neg + (size_t)j * d);
     }
     return loss / k;
   }
+
+ protected:
+  double soft_ = 1.0;
+};
+
+class SoftBPRLoss final : public BPRLoss {
+ public:
+  using BPRLoss::BPRLoss;
+  const char* Type() const override { return kLossSoftBPR; }
+
+ protected:
+  PetscErrorCode SetFromOptionsImpl(PetscOptionItems* PetscOptionsObject) override {
+    PetscFunctionBeginUser;
+    soft_ = 0.1;
+    PetscCall(PetscOptionsReal("-loss_soft_bpr_tau",
+                               "Soft BPR factor tau = 1 - alpha in (0, 1]: loss = "
+                               "softplus(-tau (s_ui - s_uj)); the SDNS paper tunes it in "
+                               "{0.05, 0.1, 0.2, 0.3, 0.4}",
+                               "Loss", soft_, &soft_, nullptr));
+    RECNS_CHECK_INPUT(soft_ > 0 && soft_ <= 1, comm_, "-loss_soft_bpr_tau must be in (0, 1] (got %g)",
+                      soft_);
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+};
+
+/// The K-pair loss (ALGORITHMS §2): loss = ln(1 + Σ_j exp(s_uj - s_ui)); BPR when k = 1.
+class KPairLoss final : public Loss {
+ public:
+  using Loss::Loss;
+  const char* Type() const override { return kLossKPair; }
+  double PairLoss(const double* u, const double* pos, const double* neg, int k, int d,
+                  double scale, double* grad_u, double* grad_pos,
+                  double* grad_neg) const override {
+    const double positive = Dot(u, pos, d);
+    margins_.resize(k);
+    double top = 0;  // the implicit 0 margin of the "1 +"
+    for (int j = 0; j < k; ++j) {
+      margins_[j] = Dot(u, neg + (size_t)j * d, d) - positive;
+      top = std::max(top, margins_[j]);
+    }
+    double sum = std::exp(-top);
+    for (int j = 0; j < k; ++j) sum += std::exp(margins_[j] - top);
+    for (int j = 0; j < k; ++j) {
+      const double* n = neg + (size_t)j * d;
+      // The softmax weight of margin j.
+      AddPairGradient(scale * std::exp(margins_[j] - top) / sum, u, pos, n, d, grad_u, grad_pos,
+                      grad_neg + (size_t)j * d);
+    }
+    return top + std::log(sum);
+  }
+
+ private:
+  mutable std::vector<double> margins_;
 };
 
 std::unique_ptr<Loss> CreateLoss_BPR(MPI_Comm comm) { return std::make_unique<BPRLoss>(comm); }
+std::unique_ptr<Loss> CreateLoss_SoftBPR(MPI_Comm comm) { return std::make_unique<SoftBPRLoss>(comm); }
+std::unique_ptr<Loss> CreateLoss_KPair(MPI_Comm comm) { return std::make_unique<KPairLoss>(comm); }
 
 }  // namespace
 
@@ -60,6 +121,8 @@ void LossRegisterAll() {
   static bool done = false;
   if (done) return;
   LossRegistry::Get().Add(kLossBPR, CreateLoss_BPR);
+  LossRegistry::Get().Add(kLossSoftBPR, CreateLoss_SoftBPR);
+  LossRegistry::Get().Add(kLossKPair, CreateLoss_KPair);
   done = true;
 }
 
