@@ -4,11 +4,22 @@
 namespace recns {
 
 std::unique_ptr<Sampler> CreateSampler_Uniform(MPI_Comm comm);
+std::unique_ptr<Sampler> CreateSampler_PNS(MPI_Comm comm);
+std::unique_ptr<Sampler> CreateSampler_DNS(MPI_Comm comm);
+std::unique_ptr<Sampler> CreateSampler_AOBPR(MPI_Comm comm);
+std::unique_ptr<Sampler> CreateSampler_SRNS(MPI_Comm comm);
+std::unique_ptr<Sampler> CreateSampler_BNS(MPI_Comm comm);
 
 void SamplerRegisterAll() {
   static bool done = false;
   if (done) return;
-  SamplerRegistry::Get().Add(kSamplerUniform, CreateSampler_Uniform);
+  SamplerRegistry& registry = SamplerRegistry::Get();
+  registry.Add(kSamplerUniform, CreateSampler_Uniform);
+  registry.Add("pns", CreateSampler_PNS);
+  registry.Add("dns", CreateSampler_DNS);
+  registry.Add("aobpr", CreateSampler_AOBPR);
+  registry.Add("srns", CreateSampler_SRNS);
+  registry.Add("bns", CreateSampler_BNS);
   done = true;
 }
 
