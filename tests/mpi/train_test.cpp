@@ -62,7 +62,7 @@ void CheckGradient(const std::string& model_options) {
               recns::Batch batch;
               recns::Negatives negatives;
               trainer.GetBatcher().Fill(0, 0, &batch);
-              recns::SampleContext context{&trainer.GetGraph(), &trainer.GetModel(), nullptr,
+              recns::SampleContext context{&trainer.GetGraph(), &trainer.GetModel(),
                                            trainer.Seed(), 0};
               PetscCall(trainer.GetSampler().Sample(context, batch, &negatives));
               double loss;
@@ -103,6 +103,11 @@ void CheckGradient(const std::string& model_options) {
 TEST(gradient_test, MFWithBPRAndL2) { CheckGradient("-model_type mf"); }
 
 TEST(gradient_test, LightGCNWithBPRAndL2) { CheckGradient("-model_type lightgcn -model_layers 2"); }
+
+TEST(gradient_test, SoftBPRAndKPairLosses) {
+  CheckGradient("-model_type lightgcn -model_layers 2 -loss_type soft_bpr -loss_soft_bpr_tau 0.3");
+  CheckGradient("-model_type mf -loss_type kpair");
+}
 
 TEST(propagation_test, EqualsSerialDenseProduct) {
   const Dataset data = TinyDataset(13, 10, 5);
@@ -179,6 +184,10 @@ void CheckSameForAnyRankCount(const Dataset& data, const std::string& options, d
   for (const auto& [ranks, outcome] : outcomes) {
     EXPECT_NEAR(outcome.final_loss, reference.final_loss, tolerance * std::fabs(reference.final_loss))
         << ranks << " ranks";
+    if (!std::isnan(reference.sampling_tnr)) {
+      EXPECT_EQ(outcome.sampling_tnr, reference.sampling_tnr) << ranks << " ranks";
+      EXPECT_NEAR(outcome.sampling_inf, reference.sampling_inf, tolerance) << ranks << " ranks";
+    }
     EXPECT_EQ(outcome.final_test.users, reference.final_test.users);
     ASSERT_EQ(outcome.final_test.metrics.size(), reference.final_test.metrics.size());
     for (size_t m = 0; m < outcome.final_test.metrics.size(); ++m)
@@ -193,6 +202,58 @@ TEST(rank_agreement_test, TinyMFWithSGD) {
                            "-model_type mf -model_dim 8 -optimizer_type sgd -optimizer_lr 0.05 "
                            "-train_epochs 3 -train_batch_size 7 -sampler_num_negatives 2",
                            1e-9);
+}
+
+// When a user's test split holds every item it has not trained on, every sampled negative is a
+// false negative: TNR = 0 and INF = -mean info, with info = 1 - σ(x_ui - x_uj) in (0, 1).
+TEST(sampling_quality_test, EveryNegativeFalseWhenTestHoldsTheRest) {
+  Dataset data;
+  data.name = "all-false";
+  data.num_users = 6;
+  data.num_items = 8;
+  data.train.indptr = {0};
+  data.test.indptr = {0};
+  for (int32_t u = 0; u < 6; ++u) {
+    for (int32_t j = 0; j < 8; ++j)
+      (j == u || j == u + 1 ? data.train : data.test).indices.push_back(j);
+    data.train.indptr.push_back((int64_t)data.train.indices.size());
+    data.test.indptr.push_back((int64_t)data.test.indices.size());
+  }
+  recns::Trainer::Outcome outcome;
+  ASSERT_PETSC_OK(WithOptions("-model_type mf -model_dim 4 -train_epochs 1 -train_batch_size 4 "
+                              "-eval_sampling_quality -metrics_file \"\"",
+                              [&]() -> PetscErrorCode {
+                                PetscFunctionBeginUser;
+                                recns::Trainer trainer(PETSC_COMM_WORLD);
+                                PetscCall(trainer.SetFromOptions());
+                                PetscCall(trainer.SetUp(data));
+                                PetscCall(trainer.Train());
+                                outcome = trainer.GetOutcome();
+                                PetscFunctionReturn(PETSC_SUCCESS);
+                              }));
+  EXPECT_EQ(outcome.sampling_tnr, 0.0);
+  EXPECT_LT(outcome.sampling_inf, 0.0);
+  EXPECT_GT(outcome.sampling_inf, -1.0);
+}
+
+// Every sampler (and the losses that come with them) follows the same trajectory at any rank
+// count: its choices depend only on the pair and the model, never on which rank makes them.
+TEST(rank_agreement_test, EverySampler) {
+  const Dataset data = TinyDataset(40, 30, 11);
+  const std::string common =
+      "-model_type lightgcn -model_layers 2 -model_dim 8 -train_epochs 3 -train_batch_size 16 "
+      "-eval_sampling_quality -optimizer_lr 0.02 ";
+  for (const char* sampler :
+       {"-sampler_type pns", "-sampler_type dns -sampler_dns_candidates 4",
+        "-sampler_type dns -loss_type soft_bpr -loss_soft_bpr_tau 0.2",
+        "-sampler_type aobpr -sampler_aobpr_mode exact", "-sampler_type aobpr -sampler_aobpr_mode factor",
+        "-sampler_type srns -sampler_srns_pool_size 80 -sampler_srns_warmup 1",
+        "-sampler_type bns -sampler_bns_cdf exact",
+        "-sampler_type bns -sampler_bns_cdf subsample -sampler_bns_cdf_samples 20",
+        "-sampler_type uniform -sampler_num_negatives 3 -loss_type kpair"}) {
+    SCOPED_TRACE(sampler);
+    CheckSameForAnyRankCount(data, common + sampler, 1e-9);
+  }
 }
 
 TEST(rank_agreement_test, LastfmLightGCNThreeEpochs) {
