@@ -62,6 +62,7 @@ class Trainer {
   /// Results of the run, valid after Train.
   struct Outcome {
     int epochs_run = 0, best_epoch = 0;
+    int64_t steps_run = 0;
     double best_value = 0;
     bool stopped_early = false;
     EvalResult best_valid, best_test, final_test;
@@ -92,7 +93,7 @@ class Trainer {
                              loss_type_ = kLossBPR, optimizer_type_ = kOptimizerAdam;
   std::string eval_metric_ = "recall@20", metrics_path_ = "metrics.h5", summary_path_;
   int epochs_ = 100, eval_interval_ = 1, patience_ = 0;
-  int64_t batch_size_ = 2048;
+  int64_t batch_size_ = 2048, max_steps_ = 0;
   uint64_t seed_ = 2024;
   PetscBool sampling_quality_ = PETSC_FALSE;
   double quality_[3] = {0, 0, 0};  // this epoch's true negatives, false negatives, Σ info·sgn

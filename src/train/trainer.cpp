@@ -53,7 +53,7 @@ PetscErrorCode Trainer::SetFromOptions() {
   PetscCall(PetscStrncpy(metric, eval_metric_.c_str(), sizeof metric));
   PetscCall(PetscStrncpy(metrics_path, metrics_path_.c_str(), sizeof metrics_path));
   PetscInt epochs = epochs_, interval = eval_interval_, patience = patience_, seed = (PetscInt)seed_;
-  PetscInt batch = (PetscInt)batch_size_;
+  PetscInt batch = (PetscInt)batch_size_, max_steps = (PetscInt)max_steps_;
   PetscOptionsBegin(comm_, nullptr, "recns_train: training options", nullptr);
   PetscCall(PetscOptionsString("-dataset",
                                "Dataset file (recns HDF5, made by recns_convert); may also be "
@@ -71,6 +71,10 @@ PetscErrorCode Trainer::SetFromOptions() {
                             "Trainer", epochs, &epochs, nullptr));
   PetscCall(PetscOptionsInt("-train_batch_size", "Positive pairs per global step", "Trainer", batch,
                             &batch, nullptr));
+  PetscCall(PetscOptionsInt("-train_max_steps",
+                            "Stop after this many global steps, even within an epoch (0: no "
+                            "limit); the test split is evaluated at the end as usual",
+                            "Trainer", max_steps, &max_steps, nullptr));
   PetscCall(PetscOptionsInt("-train_seed",
                             "Seed of every random choice (initialisation, order, negatives)",
                             "Trainer", seed, &seed, nullptr));
@@ -95,6 +99,7 @@ PetscErrorCode Trainer::SetFromOptions() {
                              "Trainer", sampling_quality_, &sampling_quality_, nullptr));
   PetscOptionsEnd();
   RECNS_CHECK_INPUT(epochs >= 0, comm_, "-train_epochs must be >= 0 (got %d)", (int)epochs);
+  RECNS_CHECK_INPUT(max_steps >= 0, comm_, "-train_max_steps must be >= 0 (got %d)", (int)max_steps);
   RECNS_CHECK_INPUT(batch >= 1, comm_, "-train_batch_size must be >= 1 (got %d)", (int)batch);
   RECNS_CHECK_INPUT(interval >= 0, comm_, "-eval_interval must be >= 0 (got %d)", (int)interval);
   RECNS_CHECK_INPUT(patience >= 0, comm_, "-eval_patience must be >= 0 (got %d)", (int)patience);
@@ -102,6 +107,7 @@ PetscErrorCode Trainer::SetFromOptions() {
   dataset_path_ = path;
   epochs_ = (int)epochs;
   batch_size_ = batch;
+  max_steps_ = max_steps;
   seed_ = (uint64_t)seed;
   eval_interval_ = (int)interval;
   patience_ = (int)patience;
@@ -370,21 +376,30 @@ PetscErrorCode Trainer::Train() {
   int evaluations_without_gain = 0;
   const int64_t steps = batcher_.StepsPerEpoch();
   double train_seconds = 0;
+  int64_t steps_done = 0;
+  bool step_limit = false;
   for (int epoch = 0; epoch < epochs_; ++epoch) {
     const double epoch_start = MPI_Wtime();
     const double lr = optimizer_->LearningRate(epoch);
     double loss_sum = 0;
     quality_[0] = quality_[1] = quality_[2] = 0;
     PetscCall(PetscLogStagePush(Events().stage_train));
-    for (int64_t s = 0; s < steps; ++s) {
+    int64_t epoch_steps = 0;
+    for (; epoch_steps < steps && !(max_steps_ > 0 && steps_done == max_steps_); ++epoch_steps) {
       double loss;
-      PetscCall(Step((uint32_t)epoch, s, lr, &loss));
+      PetscCall(Step((uint32_t)epoch, epoch_steps, lr, &loss));
       loss_sum += loss;
+      ++steps_done;
     }
-    PetscCall(Forward());
-    PetscCall(PetscLogEventBegin(Events().sample_epoch_end, 0, 0, 0, 0));
-    PetscCall(sampler_->EndEpoch(SampleContext{&graph_, model_.get(), seed_, (uint32_t)epoch}));
-    PetscCall(PetscLogEventEnd(Events().sample_epoch_end, 0, 0, 0, 0));
+    outcome_.steps_run = steps_done;
+    const bool partial = epoch_steps < steps;
+    step_limit = max_steps_ > 0 && steps_done == max_steps_;
+    if (!partial) {
+      PetscCall(Forward());
+      PetscCall(PetscLogEventBegin(Events().sample_epoch_end, 0, 0, 0, 0));
+      PetscCall(sampler_->EndEpoch(SampleContext{&graph_, model_.get(), seed_, (uint32_t)epoch}));
+      PetscCall(PetscLogEventEnd(Events().sample_epoch_end, 0, 0, 0, 0));
+    }
     PetscCall(PetscLogStagePop());
     double tnr = NAN, inf = NAN;
     if (sampling_quality_) {
@@ -395,13 +410,13 @@ PetscErrorCode Trainer::Train() {
     }
     outcome_.sampling_tnr = tnr;
     outcome_.sampling_inf = inf;
-    const double epoch_loss = loss_sum / (double)std::max<int64_t>(steps, 1);
+    const double epoch_loss = loss_sum / (double)std::max<int64_t>(epoch_steps, 1);
     const double seconds = MPI_Wtime() - epoch_start;
     train_seconds += seconds;
     outcome_.epochs_run = epoch + 1;
     outcome_.final_loss = epoch_loss;
 
-    const bool evaluate = (eval_interval_ > 0 && (epoch + 1) % eval_interval_ == 0) || epoch + 1 == epochs_;
+    const bool evaluate = !partial && ((eval_interval_ > 0 && (epoch + 1) % eval_interval_ == 0) || epoch + 1 == epochs_);
     std::string line = Format("epoch %4d/%d  loss %.6f  %.2f s", epoch + 1, epochs_, epoch_loss, seconds);
     if (sampling_quality_) line += Format("  tnr %.4f inf %.4f", tnr, inf);
     EvalResult result;
@@ -428,11 +443,12 @@ PetscErrorCode Trainer::Train() {
       }
     }
     const double per_epoch = (MPI_Wtime() - run_start) / (epoch + 1);
-    if (epoch + 1 < epochs_ && !stop) line += "  ETA " + Duration(per_epoch * (epochs_ - epoch - 1));
+    if (partial) line += Format("  (%lld of %lld steps)", (long long)epoch_steps, (long long)steps);
+    if (epoch + 1 < epochs_ && !stop && !step_limit) line += "  ETA " + Duration(per_epoch * (epochs_ - epoch - 1));
     PetscCall(PetscPrintf(comm_, "%s\n", line.c_str()));
 
     if (metrics_log_) {
-      std::vector<double> row = {(double)(epoch + 1), (double)((epoch + 1) * steps), epoch_loss,
+      std::vector<double> row = {(double)(epoch + 1), (double)steps_done, epoch_loss,
                                  lr, seconds, eval_seconds};
       for (const auto& name : metric_names) row.push_back(has_valid ? result.Get(name) : NAN);
       for (const auto& name : metric_names) row.push_back(has_valid ? NAN : result.Get(name));
@@ -440,6 +456,10 @@ PetscErrorCode Trainer::Train() {
       PetscCall(PetscLogEventBegin(Events().metrics_write, 0, 0, 0, 0));
       PetscCall(metrics_log_->Append(row));
       PetscCall(PetscLogEventEnd(Events().metrics_write, 0, 0, 0, 0));
+    }
+    if (step_limit && epoch + 1 < epochs_) {
+      PetscCall(PetscPrintf(comm_, "stopped after %lld steps (-train_max_steps)\n", (long long)steps_done));
+      break;
     }
     if (stop) {
       outcome_.stopped_early = true;
@@ -462,7 +482,7 @@ PetscErrorCode Trainer::Train() {
     outcome_.best_test = outcome_.final_test;
   }
   if (metrics_log_) {
-    std::vector<double> row = {(double)outcome_.epochs_run, (double)(outcome_.epochs_run * steps),
+    std::vector<double> row = {(double)outcome_.epochs_run, (double)steps_done,
                                outcome_.final_loss, NAN, NAN, NAN};
     for (size_t m = 0; m < metric_names.size(); ++m) row.push_back(NAN);
     for (const auto& name : metric_names) row.push_back(outcome_.final_test.Get(name));

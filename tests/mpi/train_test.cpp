@@ -236,6 +236,29 @@ TEST(sampling_quality_test, EveryNegativeFalseWhenTestHoldsTheRest) {
   EXPECT_GT(outcome.sampling_inf, -1.0);
 }
 
+// -train_max_steps stops inside an epoch, after exactly that many global steps, and the run still
+// ends with the test evaluation; a limit at an epoch boundary completes that epoch.
+TEST(max_steps_test, StopsWithinAnEpoch) {
+  const Dataset data = TinyDataset(40, 30, 11);  // 144 pairs: 9 steps of 16 per epoch
+  for (const auto& [limit, epochs] : {std::pair<int, int>{5, 1}, {9, 1}, {13, 2}}) {
+    recns::Trainer::Outcome outcome;
+    ASSERT_PETSC_OK(WithOptions("-model_type mf -model_dim 4 -train_epochs 4 -train_batch_size 16 "
+                                "-metrics_file \"\" -train_max_steps " + std::to_string(limit),
+                                [&]() -> PetscErrorCode {
+                                  PetscFunctionBeginUser;
+                                  recns::Trainer trainer(PETSC_COMM_WORLD);
+                                  PetscCall(trainer.SetFromOptions());
+                                  PetscCall(trainer.SetUp(data));
+                                  PetscCall(trainer.Train());
+                                  outcome = trainer.GetOutcome();
+                                  PetscFunctionReturn(PETSC_SUCCESS);
+                                }));
+    EXPECT_EQ(outcome.steps_run, limit);
+    EXPECT_EQ(outcome.epochs_run, epochs) << "limit " << limit;
+    EXPECT_GT(outcome.final_test.users, 0);
+  }
+}
+
 // Every sampler (and the losses that come with them) follows the same trajectory at any rank
 // count: its choices depend only on the pair and the model, never on which rank makes them.
 TEST(rank_agreement_test, EverySampler) {
