@@ -6,7 +6,8 @@
 # the sampled negatives recorded every epoch.
 # Writes OUT/table.md (mean ± std over seeds beside the paper), OUT/results.json
 # (model -> sampler -> metric -> {mean, std}) and OUT/sampling_quality.png.
-# About 70 minutes on 2 cores (JOBS runs at a time, one rank each).
+# Runs JOBS trainings at a time, one rank each, unbound (Open MPI would pin every one-rank job to
+# core 0).  About 70 minutes on 2 cores.
 # Environment: RECNS_SHARED_DATA (default ../shared/data), OUT (default results/bns_table),
 # MODELS (default "mf lightgcn"), SAMPLERS (default "uniform pns aobpr dns srns bns"),
 # SEEDS (default "1 2 3"), JOBS (default 2), RECNS_BIN_DIR (default build, made if absent).
@@ -41,7 +42,7 @@ declare -A sampler_options=(
 run() {  # model sampler seed
   local name="$1_$2_s$3"
   [ -f "$out/$name.summary.json" ] && return 0
-  mpirun -q -n 1 "$bin/recns_train" "$out/ml100k.h5" -options_file "input/ml100k_$1.opts" \
+  mpirun -q --bind-to none -n 1 "$bin/recns_train" "$out/ml100k.h5" -options_file "input/ml100k_$1.opts" \
     -sampler_type "$2" ${sampler_options[$2]} -train_seed "$3" -eval_sampling_quality \
     -metrics_file "$out/$name.metrics.h5" -summary "$out/$name.summary.json" > "$out/$name.log" 2>&1 ||
     { echo "reproduce_bns_table: $name failed, see $out/$name.log" >&2; return 1; }
