@@ -73,8 +73,12 @@ def main():
             name = f"| {MODEL_NAMES[model]} | {SAMPLER_NAMES[sampler]} |"
             lines.append(f"{name} paper | " + " | ".join(f"{v:.4f}" for v in paper) + " | | |")
             delta = [stats[c]["mean"] / paper[COLUMNS.index(c)] - 1 for c in ("recall@20", "ndcg@20")]
-            lines.append(f"{name} recns ({len(runs)} seeds) | " +
-                         " | ".join(f"{stats[c]['mean']:.4f} ± {stats[c]['std']:.4f}" for c in COLUMNS) +
+            def cell(c):
+                if len(runs) == 1:
+                    return f"{stats[c]['mean']:.4f}"
+                return f"{stats[c]['mean']:.4f} ± {stats[c]['std']:.4f}"
+            seeds = f"{len(runs)} seed" + ("s" if len(runs) > 1 else "")
+            lines.append(f"{name} recns ({seeds}) | " + " | ".join(cell(c) for c in COLUMNS) +
                          f" | {delta[0]:+.1%} | {delta[1]:+.1%} |")
     json.dump(results, open(f"{out}/results.json", "w"), indent=2)
     open(f"{out}/table.md", "w").write("\n".join(lines) + "\n")
