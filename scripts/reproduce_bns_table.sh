@@ -7,7 +7,7 @@
 # Writes OUT/table.md (mean ± std over seeds beside the paper), OUT/results.json
 # (model -> sampler -> metric -> {mean, std}) and OUT/sampling_quality.png.
 # Runs JOBS trainings at a time, one rank each, unbound (Open MPI would pin every one-rank job to
-# core 0).  About 70 minutes on 2 cores.
+# core 0). About 100 minutes on 2 cores (LightGCN with BNS or AOBPR: about 10 minutes a run).
 # Environment: RECNS_SHARED_DATA (default ../shared/data), OUT (default results/bns_table),
 # MODELS (default "mf lightgcn"), SAMPLERS (default "uniform pns aobpr dns srns bns"),
 # SEEDS (default "1 2 3"), JOBS (default 2), RECNS_BIN_DIR (default build, made if absent).
