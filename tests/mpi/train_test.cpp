@@ -204,6 +204,20 @@ TEST(rank_agreement_test, TinyMFWithSGD) {
                            1e-9);
 }
 
+/// Trains on every rank of the world with `options` (no metrics file) and returns the outcome.
+PetscErrorCode TrainOutcome(const Dataset& data, const std::string& options,
+                            recns::Trainer::Outcome* outcome) {
+  return WithOptions(options + " -metrics_file \"\"", [&]() -> PetscErrorCode {
+    PetscFunctionBeginUser;
+    recns::Trainer trainer(PETSC_COMM_WORLD);
+    PetscCall(trainer.SetFromOptions());
+    PetscCall(trainer.SetUp(data));
+    PetscCall(trainer.Train());
+    *outcome = trainer.GetOutcome();
+    PetscFunctionReturn(PETSC_SUCCESS);
+  });
+}
+
 // When a user's test split holds every item it has not trained on, every sampled negative is a
 // false negative: TNR = 0 and INF = -mean info, with info = 1 - σ(x_ui - x_uj) in (0, 1).
 TEST(sampling_quality_test, EveryNegativeFalseWhenTestHoldsTheRest) {
@@ -220,17 +234,8 @@ TEST(sampling_quality_test, EveryNegativeFalseWhenTestHoldsTheRest) {
     data.test.indptr.push_back((int64_t)data.test.indices.size());
   }
   recns::Trainer::Outcome outcome;
-  ASSERT_PETSC_OK(WithOptions("-model_type mf -model_dim 4 -train_epochs 1 -train_batch_size 4 "
-                              "-eval_sampling_quality -metrics_file \"\"",
-                              [&]() -> PetscErrorCode {
-                                PetscFunctionBeginUser;
-                                recns::Trainer trainer(PETSC_COMM_WORLD);
-                                PetscCall(trainer.SetFromOptions());
-                                PetscCall(trainer.SetUp(data));
-                                PetscCall(trainer.Train());
-                                outcome = trainer.GetOutcome();
-                                PetscFunctionReturn(PETSC_SUCCESS);
-                              }));
+  ASSERT_PETSC_OK(TrainOutcome(data, "-model_type mf -model_dim 4 -train_epochs 1 "
+                                     "-train_batch_size 4 -eval_sampling_quality", &outcome));
   EXPECT_EQ(outcome.sampling_tnr, 0.0);
   EXPECT_LT(outcome.sampling_inf, 0.0);
   EXPECT_GT(outcome.sampling_inf, -1.0);
@@ -242,17 +247,9 @@ TEST(max_steps_test, StopsWithinAnEpoch) {
   const Dataset data = TinyDataset(40, 30, 11);  // 144 pairs: 9 steps of 16 per epoch
   for (const auto& [limit, epochs] : {std::pair<int, int>{5, 1}, {9, 1}, {13, 2}}) {
     recns::Trainer::Outcome outcome;
-    ASSERT_PETSC_OK(WithOptions("-model_type mf -model_dim 4 -train_epochs 4 -train_batch_size 16 "
-                                "-metrics_file \"\" -train_max_steps " + std::to_string(limit),
-                                [&]() -> PetscErrorCode {
-                                  PetscFunctionBeginUser;
-                                  recns::Trainer trainer(PETSC_COMM_WORLD);
-                                  PetscCall(trainer.SetFromOptions());
-                                  PetscCall(trainer.SetUp(data));
-                                  PetscCall(trainer.Train());
-                                  outcome = trainer.GetOutcome();
-                                  PetscFunctionReturn(PETSC_SUCCESS);
-                                }));
+    ASSERT_PETSC_OK(TrainOutcome(data, "-model_type mf -model_dim 4 -train_epochs 4 "
+                                       "-train_batch_size 16 -train_max_steps " + std::to_string(limit),
+                                 &outcome));
     EXPECT_EQ(outcome.steps_run, limit);
     EXPECT_EQ(outcome.epochs_run, epochs) << "limit " << limit;
     EXPECT_GT(outcome.final_test.users, 0);
