@@ -113,6 +113,8 @@ class Sampler {
   PetscErrorCode GatherAllItemRows(const SampleContext& context, RowMatrix* all) const;
   /// The final row of a local user.
   static const double* UserRow(const SampleContext& context, int32_t local_user);
+  /// The uniform sampler's negatives: k draws of DrawUniformNegative from each pair's stream.
+  void SampleUniformly(const SampleContext& context, const Batch& batch, Negatives* negatives) const;
   /// True when `item` is one of the local user's training items.
   bool IsPositive(int32_t local_user, int32_t item) const;
 

@@ -174,15 +174,11 @@ void BayesianSampler::DrawCandidates(const SampleContext& context, const Batch& 
 PetscErrorCode BayesianSampler::Sample(const SampleContext& context, const Batch& batch,
                                        Negatives* negatives) {
   PetscFunctionBeginUser;
-  negatives->Reset(num_negatives_);
   if ((int)context.epoch < uniform_epochs_) {  // BNS-2's warm-up is the uniform sampler
-    for (size_t b = 0; b < batch.Size(); ++b) {
-      RandomStream stream = context.PairStream(batch.pair[b]);
-      for (int s = 0; s < num_negatives_; ++s)
-        negatives->AddItem(DrawUniformNegative(*graph_, batch.user[b], &stream));
-    }
+    SampleUniformly(context, batch, negatives);
     PetscFunctionReturn(PETSC_SUCCESS);
   }
+  negatives->Reset(num_negatives_);
 
   candidate_.clear();
   cdf_sample_.clear();

@@ -50,6 +50,16 @@ int32_t DrawUniformNegative(const Graph& graph, int32_t local_user, RandomStream
   }
 }
 
+void Sampler::SampleUniformly(const SampleContext& context, const Batch& batch,
+                              Negatives* negatives) const {
+  negatives->Reset(num_negatives_);
+  for (size_t b = 0; b < batch.Size(); ++b) {
+    RandomStream stream = context.PairStream(batch.pair[b]);
+    for (int s = 0; s < num_negatives_; ++s)
+      negatives->AddItem(DrawUniformNegative(*graph_, batch.user[b], &stream));
+  }
+}
+
 bool Sampler::IsPositive(int32_t local_user, int32_t item) const {
   int64_t count;
   const int32_t* positives = graph_->TrainItems(local_user, &count);

@@ -12,12 +12,7 @@ class UniformSampler final : public Sampler {
   PetscErrorCode Sample(const SampleContext& context, const Batch& batch,
                         Negatives* negatives) override {
     PetscFunctionBeginUser;
-    negatives->Reset(num_negatives_);
-    for (size_t b = 0; b < batch.Size(); ++b) {
-      RandomStream stream = context.PairStream(batch.pair[b]);
-      for (int s = 0; s < num_negatives_; ++s)
-        negatives->AddItem(DrawUniformNegative(*graph_, batch.user[b], &stream));
-    }
+    SampleUniformly(context, batch, negatives);
     PetscFunctionReturn(PETSC_SUCCESS);
   }
 };
