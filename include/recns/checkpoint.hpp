@@ -1,0 +1,136 @@
+// Checkpoint files (ARCHITECTURE §4): one parallel HDF5 file per checkpoint, written collectively
+// (MPI-IO) to a temporary name and renamed once complete, so a crash never leaves a half-written
+// file under a checkpoint's name.
+//
+// Every array is stored in dataset id order (users, items, or training pairs in train-CSR order),
+// each rank writing and reading its own contiguous slice: a checkpoint written by P ranks is read
+// back by any number of ranks. Schema:
+//   /           attrs: format="recns-checkpoint", version, epoch, step, steps, seed, ranks,
+//                      options (the full deck), dataset identity, eval_metric, eval_value
+//   /model      attrs: type, structural sizes    datasets: user_embedding [U,d], item_embedding [I,d]
+//   /optimizer  attrs: type, step                datasets: the moments, in the same shapes
+//   /sampler    attrs: type                      datasets: the sampler's own state
+//   /trainer    attrs: best metric and epoch, patience counter, learning rate, partial-epoch sums
+//               groups: best_valid, best_test (one attribute per metric), metrics (the rows
+//               written so far to the metrics file, one dataset per column)
+#pragma once
+
+#include <petscsys.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "recns/embedding.hpp"
+
+namespace recns {
+
+class Graph;
+
+constexpr const char* kCheckpointFormat = "recns-checkpoint";
+constexpr int kCheckpointVersion = 1;
+
+/// The global array a rank's rows belong to.
+enum class RowScope {
+  kUsers,       ///< one row per user; this rank holds its users' rows
+  kItems,       ///< one row per item; this rank holds its items' rows
+  kTrainPairs,  ///< one row per training pair in train-CSR order; this rank holds its users' pairs
+  kShared,      ///< the same rows on every rank: rank 0 writes them, every rank reads them all
+  kRanks,       ///< one row per rank (partial sums); written only, read back whole as kShared
+};
+
+/// An open checkpoint file. Every call is collective on the graph's communicator, with the same
+/// names and attribute values on every rank. Problems of the file (missing objects, other
+/// shapes, another format) are collective PETSC_ERR_USER_INPUT errors naming the file.
+class CheckpointFile {
+ public:
+  /// Creates a file that becomes `path` at Commit; until then it is a hidden temporary beside it.
+  static PetscErrorCode Create(const Graph& graph, const std::string& path,
+                               std::unique_ptr<CheckpointFile>* file);
+  /// Opens `path` for reading and checks its format and version.
+  static PetscErrorCode Open(const Graph& graph, const std::string& path,
+                             std::unique_ptr<CheckpointFile>* file);
+  ~CheckpointFile();
+  CheckpointFile(const CheckpointFile&) = delete;
+  CheckpointFile& operator=(const CheckpointFile&) = delete;
+
+  const std::string& Path() const { return path_; }
+
+  /// Attributes of the group `group` ("/" or "/model"; created when first written).
+  PetscErrorCode WriteAttribute(const std::string& group, const std::string& name, int64_t value);
+  PetscErrorCode WriteAttribute(const std::string& group, const std::string& name, double value);
+  PetscErrorCode WriteAttribute(const std::string& group, const std::string& name,
+                                const std::string& value);
+  PetscErrorCode ReadAttribute(const std::string& group, const std::string& name, int64_t* value);
+  PetscErrorCode ReadAttribute(const std::string& group, const std::string& name, double* value);
+  PetscErrorCode ReadAttribute(const std::string& group, const std::string& name,
+                               std::string* value);
+  /// Every attribute name of `group`, sorted.
+  PetscErrorCode AttributeNames(const std::string& group, std::vector<std::string>* names);
+
+  /// This rank's `rows` rows of `width` values of the global array `scope`, as dataset `name`
+  /// ("/sampler/memory"). T is double, float, int32_t or int64_t. For kShared, `rows` is the
+  /// whole array's row count.
+  template <class T>
+  PetscErrorCode WriteRows(const std::string& name, RowScope scope, const T* data, int64_t rows,
+                           int64_t width);
+  template <class T>
+  PetscErrorCode ReadRows(const std::string& name, RowScope scope, T* data, int64_t rows,
+                          int64_t width);
+
+  /// A matrix of this rank's owned rows (local users, then local items: ego rows, moments) as
+  /// the datasets `<group>/user_<name>` and `<group>/item_<name>`.
+  PetscErrorCode WriteOwnedRows(const std::string& group, const std::string& name,
+                                const RowMatrix& rows);
+  /// Reads into `rows`, which must already have this rank's shape.
+  PetscErrorCode ReadOwnedRows(const std::string& group, const std::string& name,
+                               RowMatrix* rows);
+
+  /// Closes a created file, makes it durable and renames it to its final path (rank 0).
+  PetscErrorCode Commit();
+  /// Flushes what was written so far (a kill point in tests comes after it).
+  PetscErrorCode Flush();
+
+ private:
+  struct Impl;
+  CheckpointFile(const Graph& graph, std::string path);
+  PetscErrorCode Fail(const std::string& problem) const;
+  PetscErrorCode Group(const std::string& group, bool create, int64_t* id);
+  PetscErrorCode Slice(RowScope scope, int64_t rows, int64_t* global_rows, int64_t* offset) const;
+  template <class T>
+  PetscErrorCode Transfer(bool write, const std::string& name, RowScope scope, T* data,
+                          int64_t rows, int64_t width);
+
+  const Graph& graph_;
+  std::string path_, temporary_;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// A checkpoint found in a checkpoint folder.
+struct CheckpointEntry {
+  std::string path;
+  int64_t steps = 0;          ///< global steps trained when it was written
+  double eval_value = 0;      ///< the -eval_metric value of its epoch (NaN when not evaluated)
+};
+
+/// The file name of the checkpoint after `steps` global steps, `epoch` of them complete epochs.
+std::string CheckpointName(int64_t epoch, int64_t steps);
+
+/// Not collective. The recns checkpoints of `folder` (files named by CheckpointName), newest
+/// first. Files with a checkpoint's name that cannot be used (truncated, not HDF5, another
+/// format or version) are listed in `skipped` with the reason, and left alone.
+PetscErrorCode ScanCheckpoints(const std::string& folder, std::vector<CheckpointEntry>* usable,
+                               std::vector<std::string>* skipped);
+
+/// Not collective. Removes every checkpoint of `folder` but the `keep` newest and the one with
+/// the best eval_value; returns the names removed.
+PetscErrorCode PruneCheckpoints(const std::string& folder, int keep,
+                                std::vector<std::string>* removed);
+
+/// Not collective. Removes temporary files left in `folder` by a checkpoint write that never
+/// finished (a killed job); returns their names.
+PetscErrorCode RemovePartialCheckpoints(const std::string& folder,
+                                        std::vector<std::string>* removed);
+
+}  // namespace recns

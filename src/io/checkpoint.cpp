@@ -1,0 +1,542 @@
+// Checkpoint files (see checkpoint.hpp). All ranks open the file through MPI-IO and transfer
+// their slices with collective writes and reads; metadata (groups, attributes) is created with
+// the same arguments on every rank, as parallel HDF5 requires.
+#include "recns/checkpoint.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <hdf5.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <type_traits>
+
+#include "io/hdf5.hpp"
+#include "recns/error.hpp"
+#include "recns/graph.hpp"
+
+namespace recns {
+
+namespace {
+
+constexpr const char* kNamePrefix = "checkpoint-";
+constexpr const char* kNameSuffix = ".h5";
+constexpr const char* kTemporarySuffix = ".tmp";
+
+template <class T>
+struct Stored;
+template <>
+struct Stored<double> {
+  static hid_t Memory() { return H5T_NATIVE_DOUBLE; }
+  static hid_t File() { return H5T_IEEE_F64LE; }
+  static constexpr H5T_class_t kClass = H5T_FLOAT;
+};
+template <>
+struct Stored<float> {
+  static hid_t Memory() { return H5T_NATIVE_FLOAT; }
+  static hid_t File() { return H5T_IEEE_F32LE; }
+  static constexpr H5T_class_t kClass = H5T_FLOAT;
+};
+template <>
+struct Stored<int32_t> {
+  static hid_t Memory() { return H5T_NATIVE_INT32; }
+  static hid_t File() { return H5T_STD_I32LE; }
+  static constexpr H5T_class_t kClass = H5T_INTEGER;
+};
+template <>
+struct Stored<int64_t> {
+  static hid_t Memory() { return H5T_NATIVE_INT64; }
+  static hid_t File() { return H5T_STD_I64LE; }
+  static constexpr H5T_class_t kClass = H5T_INTEGER;
+};
+
+std::string Folder(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "." : path.substr(0, slash);
+}
+
+std::string BaseName(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+bool EndsWith(const std::string& text, const std::string& end) {
+  return text.size() >= end.size() && text.compare(text.size() - end.size(), end.size(), end) == 0;
+}
+
+bool IsCheckpointName(const std::string& name) {
+  long long epoch, steps;
+  char tail[8] = "";
+  return std::sscanf(name.c_str(), "checkpoint-e%lld-s%lld%7s", &epoch, &steps, tail) == 3 &&
+         std::strcmp(tail, kNameSuffix) == 0 && name == CheckpointName(epoch, steps);
+}
+
+std::vector<std::string> ListFolder(const std::string& folder) {
+  std::vector<std::string> names;
+  DIR* dir = opendir(folder.c_str());
+  if (!dir) return names;
+  while (const dirent* entry = readdir(dir)) names.emplace_back(entry->d_name);
+  closedir(dir);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+/// Makes a file's data (or a folder's entries) durable before the rename is relied on.
+bool SyncPath(const std::string& path, bool folder) {
+  const int fd = open(path.c_str(), folder ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+  if (fd < 0) return false;
+  const bool ok = fsync(fd) == 0;
+  return close(fd) == 0 && ok;
+}
+
+/// Reads the root attributes that identify a usable checkpoint; an empty string means usable.
+std::string InspectCheckpoint(const std::string& path, CheckpointEntry* entry) {
+  h5::Handle file;
+  H5E_BEGIN_TRY { file = h5::Handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose); }
+  H5E_END_TRY;
+  if (!file.ok()) return "it cannot be opened as HDF5 (truncated or damaged)";
+  std::string format;
+  int64_t version = 0, steps = 0;
+  if (h5::ReadStringAttribute(file.get(), "format", &format) != h5::AttributeStatus::kOk ||
+      format != kCheckpointFormat)
+    return "it is not a recns checkpoint (no format attribute '" + std::string(kCheckpointFormat) + "')";
+  if (h5::ReadIntAttribute(file.get(), "version", &version) != h5::AttributeStatus::kOk ||
+      version != kCheckpointVersion)
+    return Format("it has checkpoint version %lld; this build reads version %d", (long long)version,
+                  kCheckpointVersion);
+  if (h5::ReadIntAttribute(file.get(), "steps", &steps) != h5::AttributeStatus::kOk)
+    return "it has no steps attribute";
+  double value = NAN;
+  const h5::Handle attribute(H5Aopen(file.get(), "eval_value", H5P_DEFAULT), H5Aclose);
+  if (!attribute.ok() || H5Aread(attribute.get(), H5T_NATIVE_DOUBLE, &value) < 0)
+    return "it has no eval_value attribute";
+  entry->path = path;
+  entry->steps = steps;
+  entry->eval_value = value;
+  return "";
+}
+
+}  // namespace
+
+std::string CheckpointName(int64_t epoch, int64_t steps) {
+  return Format("%se%06lld-s%012lld%s", kNamePrefix, (long long)epoch, (long long)steps, kNameSuffix);
+}
+
+PetscErrorCode ScanCheckpoints(const std::string& folder, std::vector<CheckpointEntry>* usable,
+                               std::vector<std::string>* skipped) {
+  PetscFunctionBeginUser;
+  usable->clear();
+  skipped->clear();
+  for (const std::string& name : ListFolder(folder)) {
+    if (!IsCheckpointName(name)) continue;
+    CheckpointEntry entry;
+    const std::string path = folder + "/" + name;
+    const std::string problem = InspectCheckpoint(path, &entry);
+    if (problem.empty()) usable->push_back(entry);
+    else skipped->push_back(path + ": " + problem);
+  }
+  std::sort(usable->begin(), usable->end(), [](const CheckpointEntry& a, const CheckpointEntry& b) {
+    return a.steps != b.steps ? a.steps > b.steps : a.path > b.path;
+  });
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode PruneCheckpoints(const std::string& folder, int keep,
+                                std::vector<std::string>* removed) {
+  std::vector<CheckpointEntry> usable;
+  std::vector<std::string> skipped;
+  PetscFunctionBeginUser;
+  removed->clear();
+  PetscCall(ScanCheckpoints(folder, &usable, &skipped));
+  size_t best = usable.size();
+  for (size_t c = 0; c < usable.size(); ++c)
+    if (std::isfinite(usable[c].eval_value) &&
+        (best == usable.size() || usable[c].eval_value > usable[best].eval_value))
+      best = c;
+  for (size_t c = (size_t)std::max(keep, 0); c < usable.size(); ++c) {
+    if (c == best) continue;
+    if (std::remove(usable[c].path.c_str()) == 0) removed->push_back(usable[c].path);
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode RemovePartialCheckpoints(const std::string& folder,
+                                        std::vector<std::string>* removed) {
+  PetscFunctionBeginUser;
+  removed->clear();
+  for (const std::string& name : ListFolder(folder)) {
+    if (name.size() < 2 || name[0] != '.' || !EndsWith(name, kTemporarySuffix)) continue;
+    if (!IsCheckpointName(name.substr(1, name.size() - 1 - std::strlen(kTemporarySuffix)))) continue;
+    const std::string path = folder + "/" + name;
+    if (std::remove(path.c_str()) == 0) removed->push_back(path);
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+// --- CheckpointFile -----------------------------------------------------------------------------
+
+struct CheckpointFile::Impl {
+  h5::Handle file, transfer;  // the file and the collective transfer property list
+  bool writing = false;
+};
+
+CheckpointFile::CheckpointFile(const Graph& graph, std::string path)
+    : graph_(graph), path_(std::move(path)), impl_(std::make_unique<Impl>()) {}
+
+CheckpointFile::~CheckpointFile() {
+  // A file abandoned by an error is closed, and a temporary one removed (never under its name).
+  const bool writing = impl_->writing && impl_->file.ok();
+  impl_->file.Close();
+  if (writing && graph_.GetLayout().Rank() == 0) std::remove(temporary_.c_str());
+}
+
+PetscErrorCode CheckpointFile::Fail(const std::string& problem) const {
+  PetscFunctionBeginUser;
+  SETERRQ(graph_.GetLayout().Comm(), PETSC_ERR_USER_INPUT, "checkpoint '%s': %s", path_.c_str(),
+          problem.c_str());
+}
+
+static PetscErrorCode OpenParallel(MPI_Comm comm, const std::string& path, bool create,
+                                   h5::Handle* file, h5::Handle* transfer) {
+  PetscFunctionBeginUser;
+  h5::Handle access(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  RECNS_H5CALL(access.get());
+  RECNS_H5CALL(H5Pset_fapl_mpio(access.get(), comm, MPI_INFO_NULL));
+  RECNS_H5CALL(H5Pset_all_coll_metadata_ops(access.get(), true));
+  RECNS_H5CALL(H5Pset_coll_metadata_write(access.get(), true));
+  H5E_BEGIN_TRY {
+    *file = create ? h5::Handle(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access.get()), H5Fclose)
+                   : h5::Handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, access.get()), H5Fclose);
+  }
+  H5E_END_TRY;
+  *transfer = h5::Handle(H5Pcreate(H5P_DATASET_XFER), H5Pclose);
+  RECNS_H5CALL(transfer->get());
+  RECNS_H5CALL(H5Pset_dxpl_mpio(transfer->get(), H5FD_MPIO_COLLECTIVE));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode CheckpointFile::Create(const Graph& graph, const std::string& path,
+                                      std::unique_ptr<CheckpointFile>* out) {
+  PetscFunctionBeginUser;
+  std::unique_ptr<CheckpointFile> made(new CheckpointFile(graph, path));
+  made->temporary_ = Folder(path) + "/." + BaseName(path) + kTemporarySuffix;
+  const MPI_Comm comm = graph.GetLayout().Comm();
+  PetscCall(OpenParallel(comm, made->temporary_, true, &made->impl_->file, &made->impl_->transfer));
+  PetscCall(CheckAllRanks(comm, made->impl_->file.ok(),
+                          Format("cannot create checkpoint '%s' (is its folder writable, with space "
+                                 "left?)", made->temporary_.c_str())));
+  made->impl_->writing = true;
+  PetscCall(made->WriteAttribute("/", "format", std::string(kCheckpointFormat)));
+  PetscCall(made->WriteAttribute("/", "version", (int64_t)kCheckpointVersion));
+  *out = std::move(made);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode CheckpointFile::Open(const Graph& graph, const std::string& path,
+                                    std::unique_ptr<CheckpointFile>* out) {
+  PetscFunctionBeginUser;
+  std::unique_ptr<CheckpointFile> made(new CheckpointFile(graph, path));
+  PetscCall(OpenParallel(graph.GetLayout().Comm(), path, false, &made->impl_->file,
+                         &made->impl_->transfer));
+  if (!made->impl_->file.ok())
+    PetscCall(made->Fail("cannot be opened (missing, unreadable, truncated or not HDF5)"));
+  std::string format;
+  const h5::AttributeStatus status = h5::ReadStringAttribute(made->impl_->file.get(), "format", &format);
+  if (status != h5::AttributeStatus::kOk || format != kCheckpointFormat)
+    PetscCall(made->Fail(Format("not a recns checkpoint (format attribute '%s', expected '%s')",
+                                format.c_str(), kCheckpointFormat)));
+  int64_t version = 0;
+  if (h5::ReadIntAttribute(made->impl_->file.get(), "version", &version) != h5::AttributeStatus::kOk ||
+      version != kCheckpointVersion)
+    PetscCall(made->Fail(Format("checkpoint version %lld; this build reads version %d",
+                                (long long)version, kCheckpointVersion)));
+  *out = std::move(made);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode CheckpointFile::Flush() {
+  PetscFunctionBeginUser;
+  RECNS_H5CALL(H5Fflush(impl_->file.get(), H5F_SCOPE_GLOBAL));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode CheckpointFile::Commit() {
+  PetscFunctionBeginUser;
+  const MPI_Comm comm = graph_.GetLayout().Comm();
+  const bool closed = impl_->file.Close() >= 0;
+  impl_->writing = false;
+  std::string problem;
+  if (graph_.GetLayout().Rank() == 0) {
+    if (!closed || !SyncPath(temporary_, false))
+      problem = Format("cannot finish writing checkpoint '%s' (disk full or I/O error?)", temporary_.c_str());
+    else if (std::rename(temporary_.c_str(), path_.c_str()) != 0)
+      problem = Format("cannot rename '%s' to '%s': %s", temporary_.c_str(), path_.c_str(),
+                       std::strerror(errno));
+    else
+      SyncPath(Folder(path_), true);  // best effort: some file systems refuse to sync folders
+    if (!problem.empty()) std::remove(temporary_.c_str());
+  }
+  PetscCall(CheckAllRanks(comm, problem.empty(), problem));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode CheckpointFile::Group(const std::string& group, bool create, int64_t* id) {
+  PetscFunctionBeginUser;
+  const hid_t file = impl_->file.get();
+  *id = H5I_INVALID_HID;
+  if (group == "/") {
+    *id = H5Gopen2(file, "/", H5P_DEFAULT);
+    RECNS_H5CALL(*id);
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  if (h5::LinkExists(file, group)) {
+    *id = H5Gopen2(file, group.c_str(), H5P_DEFAULT);
+  } else {
+    if (!create) PetscCall(Fail("has no group " + group));
+    h5::Handle links(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+    RECNS_H5CALL(links.get());
+    RECNS_H5CALL(H5Pset_create_intermediate_group(links.get(), 1));
+    *id = H5Gcreate2(file, group.c_str(), links.get(), H5P_DEFAULT, H5P_DEFAULT);
+  }
+  RECNS_H5CALL(*id);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode CheckpointFile::WriteAttribute(const std::string& group, const std::string& name,
+                                              int64_t value) {
+  int64_t id;
+  PetscFunctionBeginUser;
+  PetscCall(Group(group, true, &id));
+  const h5::Handle handle(id, H5Gclose);
+  RECNS_H5CALL(h5::WriteIntAttribute(id, name.c_str(), H5T_STD_I64LE, value));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode CheckpointFile::WriteAttribute(const std::string& group, const std::string& name,
+                                              double value) {
+  int64_t id;
+  PetscFunctionBeginUser;
+  PetscCall(Group(group, true, &id));
+  const h5::Handle handle(id, H5Gclose);
+  const h5::Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  RECNS_H5CALL(space.get());
+  const h5::Handle attribute(
+      H5Acreate2(id, name.c_str(), H5T_IEEE_F64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  RECNS_H5CALL(attribute.get());
+  RECNS_H5CALL(H5Awrite(attribute.get(), H5T_NATIVE_DOUBLE, &value));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode CheckpointFile::WriteAttribute(const std::string& group, const std::string& name,
+                                              const std::string& value) {
+  int64_t id;
+  PetscFunctionBeginUser;
+  PetscCall(Group(group, true, &id));
+  const h5::Handle handle(id, H5Gclose);
+  RECNS_H5CALL(h5::WriteStringAttribute(id, name.c_str(), value));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode CheckpointFile::ReadAttribute(const std::string& group, const std::string& name,
+                                             int64_t* value) {
+  int64_t id;
+  PetscFunctionBeginUser;
+  PetscCall(Group(group, false, &id));
+  const h5::Handle handle(id, H5Gclose);
+  if (h5::ReadIntAttribute(id, name.c_str(), value) != h5::AttributeStatus::kOk)
+    PetscCall(Fail(Format("%s has no integer attribute '%s'", group.c_str(), name.c_str())));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode CheckpointFile::ReadAttribute(const std::string& group, const std::string& name,
+                                             double* value) {
+  int64_t id;
+  PetscFunctionBeginUser;
+  PetscCall(Group(group, false, &id));
+  const h5::Handle handle(id, H5Gclose);
+  h5::Handle attribute;
+  H5E_BEGIN_TRY { attribute = h5::Handle(H5Aopen(id, name.c_str(), H5P_DEFAULT), H5Aclose); }
+  H5E_END_TRY;
+  if (!attribute.ok() || H5Aread(attribute.get(), H5T_NATIVE_DOUBLE, value) < 0)
+    PetscCall(Fail(Format("%s has no numeric attribute '%s'", group.c_str(), name.c_str())));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode CheckpointFile::ReadAttribute(const std::string& group, const std::string& name,
+                                             std::string* value) {
+  int64_t id;
+  PetscFunctionBeginUser;
+  PetscCall(Group(group, false, &id));
+  const h5::Handle handle(id, H5Gclose);
+  if (h5::ReadStringAttribute(id, name.c_str(), value) != h5::AttributeStatus::kOk)
+    PetscCall(Fail(Format("%s has no string attribute '%s'", group.c_str(), name.c_str())));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode CheckpointFile::AttributeNames(const std::string& group,
+                                              std::vector<std::string>* names) {
+  int64_t id;
+  PetscFunctionBeginUser;
+  PetscCall(Group(group, false, &id));
+  const h5::Handle handle(id, H5Gclose);
+  names->clear();
+  const H5A_operator2_t collect = [](hid_t, const char* name, const H5A_info_t*, void* out) -> herr_t {
+    static_cast<std::vector<std::string>*>(out)->emplace_back(name);
+    return 0;
+  };
+  RECNS_H5CALL(H5Aiterate2(id, H5_INDEX_NAME, H5_ITER_INC, nullptr, collect, names));
+  std::sort(names->begin(), names->end());
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode CheckpointFile::Slice(RowScope scope, int64_t rows, int64_t* global_rows,
+                                     int64_t* offset) const {
+  const Layout& layout = graph_.GetLayout();
+  const std::vector<int64_t>& indptr = graph_.Info().train_indptr;
+  PetscFunctionBeginUser;
+  switch (scope) {
+    case RowScope::kUsers:
+      *global_rows = layout.NumUsers();
+      *offset = layout.UserBegin();
+      PetscCheck(rows == layout.LocalUsers(), PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "user rows");
+      break;
+    case RowScope::kItems:
+      *global_rows = layout.NumItems();
+      *offset = layout.ItemBegin();
+      PetscCheck(rows == layout.LocalItems(), PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "item rows");
+      break;
+    case RowScope::kTrainPairs:
+      *global_rows = indptr.back();
+      *offset = indptr[layout.UserBegin()];
+      PetscCheck(rows == indptr[layout.UserEnd()] - *offset, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ,
+                 "pair rows");
+      break;
+    case RowScope::kShared:
+      *global_rows = rows;
+      *offset = 0;
+      break;
+    case RowScope::kRanks:
+      *global_rows = layout.Size();
+      *offset = layout.Rank();
+      PetscCheck(rows == 1, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "one row per rank");
+      break;
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+template <class T>
+PetscErrorCode CheckpointFile::Transfer(bool write, const std::string& name, RowScope scope, T* data,
+                                        int64_t rows, int64_t width) {
+  int64_t global_rows, offset;
+  PetscFunctionBeginUser;
+  PetscCall(Slice(scope, rows, &global_rows, &offset));
+  const hid_t file = impl_->file.get();
+  const hsize_t shape[2] = {(hsize_t)global_rows, (hsize_t)width};
+  h5::Handle dataset;
+  if (write) {
+    h5::Handle links(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+    RECNS_H5CALL(links.get());
+    RECNS_H5CALL(H5Pset_create_intermediate_group(links.get(), 1));
+    const h5::Handle space(H5Screate_simple(2, shape, nullptr), H5Sclose);
+    RECNS_H5CALL(space.get());
+    dataset = h5::Handle(H5Dcreate2(file, name.c_str(), Stored<T>::File(), space.get(), links.get(),
+                                    H5P_DEFAULT, H5P_DEFAULT),
+                         H5Dclose);
+    RECNS_H5CALL(dataset.get());
+  } else {
+    if (!h5::LinkExists(file, name)) PetscCall(Fail("has no dataset " + name));
+    dataset = h5::Handle(H5Dopen2(file, name.c_str(), H5P_DEFAULT), H5Dclose);
+    RECNS_H5CALL(dataset.get());
+    const h5::Handle space(H5Dget_space(dataset.get()), H5Sclose);
+    const h5::Handle type(H5Dget_type(dataset.get()), H5Tclose);
+    RECNS_H5CALL(space.get());
+    RECNS_H5CALL(type.get());
+    hsize_t found[2] = {0, 0};
+    const int dims = H5Sget_simple_extent_ndims(space.get());
+    RECNS_H5CALL(dims);
+    if (dims == 2) RECNS_H5CALL(H5Sget_simple_extent_dims(space.get(), found, nullptr));
+    if (dims != 2 || found[0] != shape[0] || found[1] != shape[1] ||
+        H5Tget_class(type.get()) != Stored<T>::kClass)
+      PetscCall(Fail(Format("%s has shape %llux%llu of another kind than expected (%llux%llu %s)",
+                            name.c_str(), (unsigned long long)found[0], (unsigned long long)found[1],
+                            (unsigned long long)shape[0], (unsigned long long)shape[1],
+                            Stored<T>::kClass == H5T_FLOAT ? "floating-point" : "integer")));
+  }
+  T unused{};  // HDF5 wants a buffer even for an empty selection
+  if (!data) data = &unused;
+  // Rank 0 alone writes shared rows; every rank reads them.
+  const bool mine = rows > 0 && width > 0 && (scope != RowScope::kShared || !write ||
+                                              graph_.GetLayout().Rank() == 0);
+  const hsize_t start[2] = {(hsize_t)offset, 0}, count[2] = {(hsize_t)rows, (hsize_t)width};
+  const h5::Handle file_space(H5Dget_space(dataset.get()), H5Sclose);
+  const h5::Handle memory_space(H5Screate_simple(2, count, nullptr), H5Sclose);
+  RECNS_H5CALL(file_space.get());
+  RECNS_H5CALL(memory_space.get());
+  if (mine) {
+    RECNS_H5CALL(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, count, nullptr));
+  } else {
+    RECNS_H5CALL(H5Sselect_none(file_space.get()));
+    RECNS_H5CALL(H5Sselect_none(memory_space.get()));
+  }
+  if (write)
+    RECNS_H5CALL(H5Dwrite(dataset.get(), Stored<T>::Memory(), memory_space.get(), file_space.get(),
+                          impl_->transfer.get(), data));
+  else
+    RECNS_H5CALL(H5Dread(dataset.get(), Stored<T>::Memory(), memory_space.get(), file_space.get(),
+                         impl_->transfer.get(), data));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+template <class T>
+PetscErrorCode CheckpointFile::WriteRows(const std::string& name, RowScope scope, const T* data,
+                                         int64_t rows, int64_t width) {
+  return Transfer(true, name, scope, const_cast<T*>(data), rows, width);
+}
+
+template <class T>
+PetscErrorCode CheckpointFile::ReadRows(const std::string& name, RowScope scope, T* data,
+                                        int64_t rows, int64_t width) {
+  return Transfer(false, name, scope, data, rows, width);
+}
+
+#define RECNS_CHECKPOINT_ROWS(T)                                                                   \
+  template PetscErrorCode CheckpointFile::WriteRows<T>(const std::string&, RowScope, const T*,   \
+                                                       int64_t, int64_t);                        \
+  template PetscErrorCode CheckpointFile::ReadRows<T>(const std::string&, RowScope, T*, int64_t, \
+                                                      int64_t);
+RECNS_CHECKPOINT_ROWS(double)
+RECNS_CHECKPOINT_ROWS(float)
+RECNS_CHECKPOINT_ROWS(int32_t)
+RECNS_CHECKPOINT_ROWS(int64_t)
+#undef RECNS_CHECKPOINT_ROWS
+
+PetscErrorCode CheckpointFile::WriteOwnedRows(const std::string& group, const std::string& name,
+                                              const RowMatrix& rows) {
+  const Layout& layout = graph_.GetLayout();
+  PetscFunctionBeginUser;
+  PetscCall(WriteRows(group + "/user_" + name, RowScope::kUsers, rows.data(), layout.LocalUsers(),
+                      rows.cols()));
+  PetscCall(WriteRows(group + "/item_" + name, RowScope::kItems,
+                      rows.data() + layout.LocalUsers() * rows.cols(), layout.LocalItems(),
+                      rows.cols()));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode CheckpointFile::ReadOwnedRows(const std::string& group, const std::string& name,
+                                             RowMatrix* rows) {
+  const Layout& layout = graph_.GetLayout();
+  PetscFunctionBeginUser;
+  PetscCheck(rows->rows() == layout.LocalRows(), PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ,
+             "owned rows: %lld, expected %lld", (long long)rows->rows(), (long long)layout.LocalRows());
+  PetscCall(ReadRows(group + "/user_" + name, RowScope::kUsers, rows->data(), layout.LocalUsers(),
+                     rows->cols()));
+  PetscCall(ReadRows(group + "/item_" + name, RowScope::kItems,
+                     rows->data() + layout.LocalUsers() * rows->cols(), layout.LocalItems(),
+                     rows->cols()));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+}  // namespace recns
