@@ -8,12 +8,16 @@
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "recns/embedding.hpp"
 #include "recns/graph.hpp"
 #include "recns/registry.hpp"
 
 namespace recns {
+
+class CheckpointFile;
 
 constexpr const char* kModelMF = "mf";
 constexpr const char* kModelLightGCN = "lightgcn";
@@ -44,6 +48,12 @@ class Model {
   /// optimizer may update just the rows a batch touched.
   virtual bool RowLocalGradient() const = 0;
 
+  /// Collective. Writes the type, the structural sizes and the ego rows into `file`'s /model.
+  PetscErrorCode Save(CheckpointFile& file) const;
+  /// Collective. Reads the ego rows written by Save, after SetUp. Structural sizes that differ
+  /// from this model's (-model_dim, -model_layers) are an input error.
+  PetscErrorCode Load(CheckpointFile& file);
+
   /// Not collective. One line describing the model (rank 0 prints it).
   virtual std::string Describe() const;
 
@@ -54,6 +64,11 @@ class Model {
  protected:
   virtual PetscErrorCode SetFromOptionsImpl(PetscOptionItems*) { return PETSC_SUCCESS; }
   virtual PetscErrorCode SetUpImpl() { return PETSC_SUCCESS; }
+  /// The options that fix the parameters' shape, by name, with this model's values: a checkpoint
+  /// is only read by a model with the same ones.
+  virtual std::vector<std::pair<std::string, int64_t>> Structure() const {
+    return {{"model_dim", dim_}};
+  }
 
   MPI_Comm comm_;
   const Graph* graph_ = nullptr;

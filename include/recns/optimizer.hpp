@@ -13,6 +13,8 @@
 
 namespace recns {
 
+class CheckpointFile;
+
 constexpr const char* kOptimizerSGD = "sgd";
 constexpr const char* kOptimizerAdam = "adam";
 
@@ -34,6 +36,11 @@ class Optimizer {
   /// never does).
   virtual PetscErrorCode Step(double lr, const RowMatrix& grad, const std::vector<int64_t>* rows,
                               RowMatrix* params) = 0;
+  /// Collective. Writes the optimizer's state (moments, step count) into `file`'s /optimizer
+  /// group; SGD has none.
+  virtual PetscErrorCode Save(CheckpointFile&) const { return PETSC_SUCCESS; }
+  /// Collective. Restores what Save wrote; called after SetUp.
+  virtual PetscErrorCode Load(CheckpointFile&) { return PETSC_SUCCESS; }
   /// The learning rate for (0-based) epoch `epoch` under the step-decay schedule.
   double LearningRate(int epoch) const;
   double BaseLearningRate() const { return lr_; }

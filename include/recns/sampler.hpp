@@ -24,6 +24,7 @@ namespace recns {
 constexpr const char* kSamplerUniform = "uniform";
 
 class Model;
+class CheckpointFile;
 
 /// This rank's share of one global step: the pairs of the global batch whose user it owns.
 struct Batch {
@@ -93,6 +94,12 @@ class Sampler {
   /// Collective. Called after the last step of every epoch, at the parameters the epoch ended
   /// with (samplers with per-epoch state, such as SRNS's score history, update it here).
   virtual PetscErrorCode EndEpoch(const SampleContext&) { return PETSC_SUCCESS; }
+  /// Collective. Writes the state that carries over between steps (SRNS's memory, AOBPR's
+  /// factor rankings) into `file`'s /sampler group, per user or pair in dataset order so another
+  /// rank count can read it. Stateless samplers write nothing.
+  virtual PetscErrorCode Save(CheckpointFile&) const { return PETSC_SUCCESS; }
+  /// Collective. Restores what Save wrote; called after SetUp.
+  virtual PetscErrorCode Load(CheckpointFile&) { return PETSC_SUCCESS; }
   int NegativesPerPair() const { return num_negatives_; }
   void SetNegativesPerPair(int k) { num_negatives_ = k; }
 

@@ -49,6 +49,12 @@ class LightGCNModel final : public Model {
 
   bool RowLocalGradient() const override { return false; }
 
+  std::vector<std::pair<std::string, int64_t>> Structure() const override {
+    auto structure = Model::Structure();
+    structure.emplace_back("model_layers", layers_);
+    return structure;
+  }
+
   std::string Describe() const override {
     return Model::Describe() + Format(", %d layers", layers_);
   }

@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "recns/checkpoint.hpp"
 #include "recns/error.hpp"
 #include "recns/rng.hpp"
 
@@ -47,6 +48,34 @@ PetscErrorCode Model::SetUp(const Graph& graph, uint64_t seed) {
       ego_(r, c) = std_dev * NormalFromBlock(RandomBlock(seed, purpose, 0, (uint64_t)id, (uint32_t)c));
   }
   PetscCall(SetUpImpl());
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode Model::Save(CheckpointFile& file) const {
+  PetscFunctionBeginUser;
+  PetscCall(file.WriteAttribute("/model", "type", std::string(Type())));
+  for (const auto& [name, value] : Structure()) PetscCall(file.WriteAttribute("/model", name, value));
+  PetscCall(file.WriteOwnedRows("/model", "embedding", ego_));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode Model::Load(CheckpointFile& file) {
+  std::string type;
+  PetscFunctionBeginUser;
+  PetscCall(file.ReadAttribute("/model", "type", &type));
+  RECNS_CHECK_INPUT(type == Type(), comm_,
+                    "checkpoint '%s' holds a %s model; this run has -model_type %s (structural "
+                    "options cannot change on restart)",
+                    file.Path().c_str(), type.c_str(), Type());
+  for (const auto& [name, value] : Structure()) {
+    int64_t saved;
+    PetscCall(file.ReadAttribute("/model", name, &saved));
+    RECNS_CHECK_INPUT(saved == value, comm_,
+                      "checkpoint '%s' was written with -%s %lld; this run has %lld (structural "
+                      "options cannot change on restart)",
+                      file.Path().c_str(), name.c_str(), (long long)saved, (long long)value);
+  }
+  PetscCall(file.ReadOwnedRows("/model", "embedding", &ego_));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

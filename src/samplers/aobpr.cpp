@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "recns/checkpoint.hpp"
 #include "recns/embedding.hpp"
 #include "recns/error.hpp"
 #include "recns/model.hpp"
@@ -130,6 +131,42 @@ class AobprSampler final : public Sampler {
     if (!(x >= 1)) return 1;  // also U = 0 and a NaN, which cannot arise from finite λ
     if (x >= (double)num_items_) return num_items_;
     return (int64_t)std::ceil(x);
+  }
+
+  // Only the factor mode carries state between steps: the rankings of the last refresh (made
+  // from parameters that are gone by the next step) and the draw count that times the next one.
+  PetscErrorCode Save(CheckpointFile& file) const override {
+    PetscFunctionBeginUser;
+    if (!factor_) PetscFunctionReturn(PETSC_SUCCESS);
+    const int64_t factors = (int64_t)order_.size();
+    PetscCall(file.WriteAttribute("/sampler", "draws", draws_));
+    PetscCall(file.WriteAttribute("/sampler", "next_refresh", next_refresh_));
+    PetscCall(file.WriteAttribute("/sampler", "factors", factors));
+    if (factors == 0) PetscFunctionReturn(PETSC_SUCCESS);
+    std::vector<int32_t> order;
+    order.reserve((size_t)(factors * num_items_));
+    for (const std::vector<int32_t>& column : order_) order.insert(order.end(), column.begin(), column.end());
+    PetscCall(file.WriteRows("/sampler/factor_order", RowScope::kShared, order.data(), factors, num_items_));
+    PetscCall(file.WriteRows("/sampler/factor_sigma", RowScope::kShared, sigma_.data(), factors, 1));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+
+  PetscErrorCode Load(CheckpointFile& file) override {
+    PetscFunctionBeginUser;
+    if (!factor_) PetscFunctionReturn(PETSC_SUCCESS);
+    int64_t factors;
+    PetscCall(file.ReadAttribute("/sampler", "draws", &draws_));
+    PetscCall(file.ReadAttribute("/sampler", "next_refresh", &next_refresh_));
+    PetscCall(file.ReadAttribute("/sampler", "factors", &factors));
+    order_.clear();
+    if (factors == 0) PetscFunctionReturn(PETSC_SUCCESS);
+    std::vector<int32_t> order((size_t)(factors * num_items_));
+    sigma_.resize((size_t)factors);
+    PetscCall(file.ReadRows("/sampler/factor_order", RowScope::kShared, order.data(), factors, num_items_));
+    PetscCall(file.ReadRows("/sampler/factor_sigma", RowScope::kShared, sigma_.data(), factors, 1));
+    for (int64_t f = 0; f < factors; ++f)
+      order_.emplace_back(order.begin() + f * num_items_, order.begin() + (f + 1) * num_items_);
+    PetscFunctionReturn(PETSC_SUCCESS);
   }
 
   // ---- exact mode ----

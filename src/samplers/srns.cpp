@@ -26,14 +26,16 @@
 // Sample/EndEpoch (the first call that brings the seed) and recycled between epochs.
 //
 // Everything is a function of (seed, epoch, global user or pair id) and of the scores (recns::Dot,
-// summed in index order), so choices are identical at any rank count. The state is not part of a
-// checkpoint: a run resumed at epoch E rebuilds pools as of E with no snapshots.
+// summed in index order), so choices are identical at any rank count. A checkpoint holds the
+// memories, the snapshots and the positives' history, per user and per pair in dataset order; the
+// pools themselves are redrawn from their generations.
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <deque>
 #include <new>
 
+#include "recns/checkpoint.hpp"
 #include "recns/error.hpp"
 #include "recns/loss.hpp"
 #include "recns/model.hpp"
@@ -76,6 +78,8 @@ class SRNSSampler final : public Sampler {
   PetscErrorCode Sample(const SampleContext& context, const Batch& batch,
                         Negatives* negatives) override;
   PetscErrorCode EndEpoch(const SampleContext& context) override;
+  PetscErrorCode Save(CheckpointFile& file) const override;
+  PetscErrorCode Load(CheckpointFile& file) override;
 
   /// For the unit test only (see SRNSStateForTest).
   bool View(int32_t local_user, std::vector<int32_t>* pool, std::vector<int32_t>* memory,
@@ -106,6 +110,9 @@ class SRNSSampler final : public Sampler {
   };
 
   PetscErrorCode BuildState(const SampleContext& context);
+  /// Sizes the state for pools of generations first_generation .. first_generation + H and
+  /// draws the pools; the memory is left for the caller to fill.
+  PetscErrorCode Allocate(uint64_t seed, uint32_t first_generation);
   void DrawPool(uint32_t generation, std::vector<int32_t>* items) const;
   PetscErrorCode TakeBlock(size_t size, std::vector<float>* block);
   /// The local train-CSR index of (local user, positive item): where its score history lives.
@@ -214,20 +221,17 @@ PetscErrorCode SRNSSampler::TakeBlock(size_t size, std::vector<float>* block) {
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode SRNSSampler::BuildState(const SampleContext& context) {
+PetscErrorCode SRNSSampler::Allocate(uint64_t seed, uint32_t first_generation) {
   PetscFunctionBeginUser;
-  const Layout& layout = graph_->GetLayout();
-  const int64_t users = layout.LocalUsers(), V = pool_size_, S1 = s1_;
-  seed_ = context.seed;
+  const int64_t users = graph_->GetLayout().LocalUsers(), V = pool_size_, S1 = s1_;
+  seed_ = seed;
   pools_.clear();
   positive_history_.clear();
   spare_.clear();
   try {
-    // Pool generation g is current during epoch g; a state first built at epoch E (epoch 0, or a
-    // resumed run) starts as if nothing had been recorded before E.
     for (PetscInt g = 0; g <= history_; ++g) {
       Pool pool;
-      pool.generation = context.epoch + (uint32_t)g;
+      pool.generation = first_generation + (uint32_t)g;
       pool.items.resize((size_t)(users * V));
       pools_.push_back(std::move(pool));
     }
@@ -241,6 +245,16 @@ PetscErrorCode SRNSSampler::BuildState(const SampleContext& context) {
             (long long)users);
   }
   for (Pool& pool : pools_) DrawPool(pool.generation, &pool.items);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode SRNSSampler::BuildState(const SampleContext& context) {
+  PetscFunctionBeginUser;
+  const Layout& layout = graph_->GetLayout();
+  const int64_t users = layout.LocalUsers(), V = pool_size_, S1 = s1_;
+  // Pool generation g is current during epoch g; a state first built at epoch E starts as if
+  // nothing had been recorded before E.
+  PetscCall(Allocate(context.seed, context.epoch));
   // M_u starts as S1 distinct random pool indices.
   for (int64_t u = 0; u < users; ++u) {
     RandomStream stream(seed_, RngPurpose::kSampler, context.epoch,
@@ -254,6 +268,73 @@ PetscErrorCode SRNSSampler::BuildState(const SampleContext& context) {
       memory[m] = index;
     }
     for (int64_t m = 0; m < S1; ++m) taken_[memory[m]] = 0;
+  }
+  built_ = true;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode SRNSSampler::Save(CheckpointFile& file) const {
+  PetscFunctionBeginUser;
+  const Layout& layout = graph_->GetLayout();
+  const int64_t users = layout.LocalUsers(), pairs = (int64_t)graph_->Slice().train.indices.size();
+  PetscCall(file.WriteAttribute("/sampler", "built", (int64_t)built_));
+  if (!built_) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(file.WriteAttribute("/sampler", "pool_size", (int64_t)pool_size_));
+  PetscCall(file.WriteAttribute("/sampler", "s1", (int64_t)s1_));
+  PetscCall(file.WriteAttribute("/sampler", "history", (int64_t)history_));
+  PetscCall(file.WriteAttribute("/sampler", "seed", (int64_t)seed_));
+  PetscCall(file.WriteAttribute("/sampler", "first_generation", (int64_t)pools_.front().generation));
+  PetscCall(file.WriteRows("/sampler/memory", RowScope::kUsers, memory_.data(), users, s1_));
+  for (size_t j = 0; j < pools_.size(); ++j) {
+    const Pool& pool = pools_[j];
+    PetscCall(file.WriteAttribute("/sampler", Format("pool%zu_snapshots", j), (int64_t)pool.snapshots.size()));
+    for (size_t t = 0; t < pool.snapshots.size(); ++t)
+      PetscCall(file.WriteRows(Format("/sampler/pool%zu_snapshot%zu", j, t), RowScope::kUsers,
+                               pool.snapshots[t].data(), users, pool_size_));
+  }
+  PetscCall(file.WriteAttribute("/sampler", "positive_snapshots", (int64_t)positive_history_.size()));
+  for (size_t t = 0; t < positive_history_.size(); ++t)
+    PetscCall(file.WriteRows(Format("/sampler/positive_score%zu", t), RowScope::kTrainPairs,
+                             positive_history_[t].data(), pairs, 1));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode SRNSSampler::Load(CheckpointFile& file) {
+  int64_t built, value, seed, first_generation, count;
+  PetscFunctionBeginUser;
+  const Layout& layout = graph_->GetLayout();
+  const int64_t users = layout.LocalUsers(), pairs = (int64_t)graph_->Slice().train.indices.size();
+  PetscCall(file.ReadAttribute("/sampler", "built", &built));
+  built_ = false;
+  if (!built) PetscFunctionReturn(PETSC_SUCCESS);
+  const std::pair<const char*, PetscInt> sizes[] = {
+      {"pool_size", pool_size_}, {"s1", s1_}, {"history", history_}};
+  for (const auto& [name, mine] : sizes) {
+    PetscCall(file.ReadAttribute("/sampler", name, &value));
+    RECNS_CHECK_INPUT(value == (int64_t)mine, comm_,
+                      "checkpoint '%s' holds SRNS state for -sampler_srns_%s %lld; this run has %lld",
+                      file.Path().c_str(), name, (long long)value, (long long)mine);
+  }
+  PetscCall(file.ReadAttribute("/sampler", "seed", &seed));
+  PetscCall(file.ReadAttribute("/sampler", "first_generation", &first_generation));
+  PetscCall(Allocate((uint64_t)seed, (uint32_t)first_generation));
+  PetscCall(file.ReadRows("/sampler/memory", RowScope::kUsers, memory_.data(), users, s1_));
+  for (size_t j = 0; j < pools_.size(); ++j) {
+    PetscCall(file.ReadAttribute("/sampler", Format("pool%zu_snapshots", j), &count));
+    for (int64_t t = 0; t < count; ++t) {
+      std::vector<float> block;
+      PetscCall(TakeBlock((size_t)(users * pool_size_), &block));
+      PetscCall(file.ReadRows(Format("/sampler/pool%zu_snapshot%lld", j, (long long)t),
+                              RowScope::kUsers, block.data(), users, pool_size_));
+      pools_[j].snapshots.push_back(std::move(block));
+    }
+  }
+  PetscCall(file.ReadAttribute("/sampler", "positive_snapshots", &count));
+  for (int64_t t = 0; t < count; ++t) {
+    std::vector<float> scores((size_t)pairs);
+    PetscCall(file.ReadRows(Format("/sampler/positive_score%lld", (long long)t),
+                            RowScope::kTrainPairs, scores.data(), pairs, 1));
+    positive_history_.push_back(std::move(scores));
   }
   built_ = true;
   PetscFunctionReturn(PETSC_SUCCESS);

@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "recns/checkpoint.hpp"
 #include "recns/error.hpp"
 
 namespace recns {
@@ -87,6 +88,20 @@ class AdamOptimizer final : public Optimizer {
       v[x] = beta2_ * v[x] + (1 - beta2_) * gx * gx;
       p[x] -= lr * (m[x] / c1) / (std::sqrt(v[x] / c2) + epsilon_);
     }
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  PetscErrorCode Save(CheckpointFile& file) const override {
+    PetscFunctionBeginUser;
+    PetscCall(file.WriteAttribute("/optimizer", "step", steps_));
+    PetscCall(file.WriteOwnedRows("/optimizer", "first_moment", first_));
+    PetscCall(file.WriteOwnedRows("/optimizer", "second_moment", second_));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  PetscErrorCode Load(CheckpointFile& file) override {
+    PetscFunctionBeginUser;
+    PetscCall(file.ReadAttribute("/optimizer", "step", &steps_));
+    PetscCall(file.ReadOwnedRows("/optimizer", "first_moment", &first_));
+    PetscCall(file.ReadOwnedRows("/optimizer", "second_moment", &second_));
     PetscFunctionReturn(PETSC_SUCCESS);
   }
 
