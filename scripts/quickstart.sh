@@ -8,4 +8,4 @@ source scripts/env.sh
 bash scripts/setup.sh
 [ -f input/demo.h5 ] || build/recns_convert -options_file input/demo_data.opts -output input/demo.h5
 mpirun -n 2 build/recns_train input/demo.h5 -options_file input/demo.opts \
-  -metrics_file demo_metrics.h5 -summary demo_summary.json
+  -metrics_file demo_metrics.h5 -summary demo_summary.json -checkpoint_dir demo_checkpoints

@@ -21,7 +21,8 @@ build/recns_convert -format csv -train "$data/train.csv" -test "$data/test.csv" 
 for model in mf lightgcn; do
   echo "reproduce_ml100k: training $model on $ranks rank(s)"
   mpirun -q -n "$ranks" build/recns_train "$out/ml100k.h5" -options_file "input/ml100k_$model.opts" \
-    -metrics_file "$out/$model.metrics.h5" -summary "$out/$model.summary.json" | tee "$out/$model.log"
+    -metrics_file "$out/$model.metrics.h5" -summary "$out/$model.summary.json" \
+    -checkpoint_dir "$out/$model.checkpoints" | tee "$out/$model.log"
 done
 /usr/bin/python3 scripts/ml100k_table.py "$out"
 cat "$out/table.md"

@@ -9,9 +9,42 @@
 #include <string>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <vector>
+
+#include "recns/dataset.hpp"
 #include "recns/error.hpp"
+#include "recns/rng.hpp"
 
 namespace recns::test {
+
+/// A small deterministic dataset: every user has 2..5 train items and one test item.
+inline Dataset TinyDataset(int64_t users, int64_t items, uint64_t seed) {
+  Dataset data;
+  data.name = "tiny";
+  data.num_users = users;
+  data.num_items = items;
+  data.train.indptr = {0};
+  data.test.indptr = {0};
+  for (int64_t u = 0; u < users; ++u) {
+    std::vector<int32_t> row;
+    const auto b = recns::RandomBlock(seed, recns::RngPurpose::kSynthetic, 0, (uint64_t)u, 0);
+    const int count = 3 + (int)recns::UniformBelow(b.v[0], 4);
+    for (uint32_t draw = 1; (int)row.size() < count; ++draw) {
+      const auto c = recns::RandomBlock(seed, recns::RngPurpose::kSynthetic, 0, (uint64_t)u, draw);
+      const int32_t item = (int32_t)recns::UniformBelow(c.v[0], (uint32_t)items);
+      if (std::find(row.begin(), row.end(), item) == row.end()) row.push_back(item);
+    }
+    const int32_t test_item = row.back();
+    row.pop_back();
+    std::sort(row.begin(), row.end());
+    data.train.indices.insert(data.train.indices.end(), row.begin(), row.end());
+    data.train.indptr.push_back((int64_t)data.train.indices.size());
+    data.test.indices.push_back(test_item);
+    data.test.indptr.push_back((int64_t)data.test.indices.size());
+  }
+  return data;
+}
 
 /// Path of a file under the shared data folder (RECNS_SHARED_DATA), or "" when it is absent.
 inline std::string SharedData(const std::string& relative) {

@@ -12,7 +12,7 @@ struct LogEvents {
       sample_score,      // a sampler's scoring and selection rule (inside Sample)
       sample_epoch_end,  // a sampler's per-epoch state update
       halo_bcast, loss, halo_reduce,
-      backward, optimize, evaluate, metrics_write;
+      backward, optimize, evaluate, metrics_write, checkpoint;
   PetscLogStage stage_load, stage_train, stage_eval;
 };
 

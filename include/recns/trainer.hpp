@@ -1,10 +1,11 @@
 // The training loop: options, set-up, synchronous global steps, evaluation, early stopping,
-// per-epoch reporting (rank 0 line + metrics file) and the run summary.
+// per-epoch reporting (rank 0 line + metrics file), checkpoints and restarts, and the run summary.
 #pragma once
 
 #include <petscsys.h>
 
 #include <cmath>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,6 +22,7 @@
 namespace recns {
 
 class MetricsLog;
+class CheckpointFile;
 
 /// Wall seconds per phase of training, summed over the steps of a run.
 struct PhaseSeconds {
@@ -38,13 +40,15 @@ class Trainer {
   /// Collective. Reads every option (trainer, model, sampler, loss, optimizer, evaluation) and
   /// creates the selected types. Needs no dataset, so `-help` lists everything without one.
   PetscErrorCode SetFromOptions();
-  /// Collective. Loads the dataset named by -dataset and sets every object up.
+  /// Collective. Loads the dataset named by -dataset and sets every object up; with -restart,
+  /// restores the state of the chosen checkpoint.
   PetscErrorCode SetUp();
   /// Collective. The same on a dataset already in memory on every rank (tests).
   PetscErrorCode SetUp(const Dataset& data);
   /// Collective. Trains for -train_epochs epochs (or until early stopping), evaluating every
-  /// -eval_interval epochs, then evaluates the test split at the final and the best epoch and
-  /// writes the summary.
+  /// -eval_interval epochs and checkpointing as -checkpoint_* ask, then evaluates the test split
+  /// at the final and the best epoch and writes the summary. A stop signal (SIGTERM, SIGUSR1) on
+  /// any rank ends it early at a step boundary, after a checkpoint: Outcome().interrupted.
   PetscErrorCode Train();
 
   /// Collective. The global loss (mean over the global batch, plus L2 on the batch's ego rows)
@@ -59,6 +63,9 @@ class Trainer {
   const Batcher& GetBatcher() const { return batcher_; }
   uint64_t Seed() const { return seed_; }
 
+  /// Test hook: called on every rank after each global step with the number of steps done.
+  void SetStepHook(std::function<void(int64_t)> hook) { step_hook_ = std::move(hook); }
+
   /// Results of the run, valid after Train.
   struct Outcome {
     int epochs_run = 0, best_epoch = 0;
@@ -71,11 +78,46 @@ class Trainer {
     double sampling_tnr = NAN, sampling_inf = NAN;
     double seconds_total = 0;
     PhaseSeconds phases;
+    /// Stopped by a signal before the end (the run resumes from its last checkpoint).
+    bool interrupted = false;
+    /// Checkpoints written by this run, and the last one.
+    int checkpoints_written = 0;
+    std::string last_checkpoint;
   };
   const Outcome& GetOutcome() const { return outcome_; }
 
  private:
+  /// Where a run is: the cursor into the epochs and steps, the sums of a partial epoch, the
+  /// early-stopping bookkeeping and the metrics rows of finished epochs. A checkpoint saves it.
+  struct State {
+    int epoch = 0;           // the epoch in progress (0-based) = epochs completed
+    int64_t step = 0;        // the next step within it
+    int64_t steps_done = 0;  // global steps trained in all
+    double loss_sum = 0, epoch_seconds = 0, train_seconds = 0;
+    double quality[3] = {0, 0, 0};  // this epoch's true negatives, false negatives, Σ info·sgn
+    double best = -INFINITY;
+    int evaluations_without_gain = 0;
+    bool finished = false;  // early stop, or a restart of a finished run
+    RowMatrix best_ego;     // the ego rows of the best epoch (kept when a valid split chooses it)
+    std::vector<std::vector<double>> metrics_rows;  // one per finished epoch
+  };
+
   PetscErrorCode SetUpObjects();
+  std::vector<std::string> MetricColumns() const;
+  PetscErrorCode FinishEpoch(int epoch, double lr, double* eval_value, bool* stop);
+  /// Collective. Sums the ranks' stop and timer votes (outside the steps, which carry them
+  /// with the loss): votes[0] > 0 when some rank got a stop signal, votes[1] when a timed
+  /// checkpoint is due.
+  PetscErrorCode CombineVotes(double votes[2]);
+  void CastVotes(double votes[2]) const;
+  // Checkpoints (trainer_checkpoint.cpp).
+  PetscErrorCode PrepareCheckpointFolder();
+  PetscErrorCode WriteCheckpoint(double eval_value);
+  PetscErrorCode FindRestartFile(std::string* path);
+  PetscErrorCode Resume(const std::string& path);
+  PetscErrorCode ReportChangedOptions(const std::string& saved_options) const;
+  PetscErrorCode DatasetFingerprint(uint64_t* fingerprint) const;
+  uint64_t dataset_fingerprint_ = 0;  // of the training pairs: a checkpoint's dataset identity
   PetscErrorCode Step(uint32_t epoch, int64_t step, double lr, double* loss);
   PetscErrorCode Forward();
   PetscErrorCode LossAndGradientAfterForward(const Batch& batch, const Negatives& negatives,
@@ -96,7 +138,15 @@ class Trainer {
   int64_t batch_size_ = 2048, max_steps_ = 0;
   uint64_t seed_ = 2024;
   PetscBool sampling_quality_ = PETSC_FALSE;
-  double quality_[3] = {0, 0, 0};  // this epoch's true negatives, false negatives, Σ info·sgn
+  std::string checkpoint_dir_ = "checkpoints", restart_;
+  int checkpoint_every_epochs_ = 1, checkpoint_keep_ = 2, checkpoint_test_kill_ = 0;
+  double checkpoint_every_minutes_ = 0;
+
+  State state_;
+  double last_checkpoint_time_ = 0, run_start_ = 0;
+  int run_first_epoch_ = 0;  // the epoch this process started in (for the ETA)
+  double step_votes_[2] = {0, 0};  // this step's stop and timer votes, summed over ranks
+  std::function<void(int64_t)> step_hook_;
 
   Graph graph_;
   std::unique_ptr<Model> model_;

@@ -2,16 +2,19 @@ static char help[] =
     "recns_train: trains a graph recommender with negative sampling, in parallel over MPI ranks.\n"
     "Usage: mpirun -n P recns_train DATASET.h5 [options]   (or -dataset DATASET.h5;\n"
     "       decks: -options_file input/NAME.opts; profile: -log_view)\n"
-    "Exit codes: 0 success, 2 bad input (one line on rank 0), 3 internal error (job aborted).\n\n";
+    "Exit codes: 0 success, 2 bad input (one line on rank 0), 3 internal error (job aborted),\n"
+    "            4 stopped by SIGTERM/SIGUSR1 after a checkpoint (resume with -restart auto).\n\n";
 
 // 1. Initialise PETSc and the library; the first plain argument names the dataset.
 // 2. Read every option and create the model, sampler, loss and optimizer by name.
-// 3. With -help, stop after listing the options; otherwise load the dataset and train.
+// 3. With -help, stop after listing the options; otherwise load the dataset (and the checkpoint
+//    of -restart) and train until done or stopped by a signal.
 // 4. Report unused options (a misspelt option must not pass silently) and finish.
 #include <petscsys.h>
 
 #include "recns/error.hpp"
 #include "recns/package.hpp"
+#include "recns/stop_signal.hpp"
 #include "recns/trainer.hpp"
 
 static PetscErrorCode ReportUnusedOptions() {
@@ -26,7 +29,7 @@ static PetscErrorCode ReportUnusedOptions() {
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode Run(int argc, char** argv) {
+static PetscErrorCode Run(int argc, char** argv, bool* stopped) {
   PetscFunctionBeginUser;
   PetscCall(recns::InitializePackage());
   if (argc > 1 && argv[1][0] != '-') PetscCall(PetscOptionsSetValue(nullptr, "-dataset", argv[1]));
@@ -37,6 +40,7 @@ static PetscErrorCode Run(int argc, char** argv) {
   if (help) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(trainer.SetUp());
   PetscCall(trainer.Train());
+  *stopped = trainer.GetOutcome().interrupted;
   PetscCall(ReportUnusedOptions());
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -44,5 +48,8 @@ static PetscErrorCode Run(int argc, char** argv) {
 int main(int argc, char** argv) {
   if (PetscInitialize(&argc, &argv, nullptr, help) != PETSC_SUCCESS) return recns::kExitInternal;
   if (recns::InstallQuietErrorHandler() != PETSC_SUCCESS) return recns::kExitInternal;
-  return recns::FinishProgram("recns_train", Run(argc, argv));
+  if (recns::InstallStopSignalHandlers() != PETSC_SUCCESS) return recns::kExitInternal;
+  bool stopped = false;
+  const int code = recns::FinishProgram("recns_train", Run(argc, argv, &stopped));
+  return code == 0 && stopped ? recns::kExitStopped : code;
 }

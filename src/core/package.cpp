@@ -40,6 +40,7 @@ PetscErrorCode InitializePackage() {
   PetscCall(PetscLogEventRegister("Optimize", id, &events.optimize));
   PetscCall(PetscLogEventRegister("Evaluate", id, &events.evaluate));
   PetscCall(PetscLogEventRegister("MetricsWrite", id, &events.metrics_write));
+  PetscCall(PetscLogEventRegister("Checkpoint", id, &events.checkpoint));
   PetscCall(PetscLogStageRegister("Load", &events.stage_load));
   PetscCall(PetscLogStageRegister("Train", &events.stage_train));
   PetscCall(PetscLogStageRegister("Eval", &events.stage_eval));

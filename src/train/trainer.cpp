@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cmath>
 #include <limits>
 
@@ -13,6 +14,7 @@
 #include "recns/json.hpp"
 #include "recns/metrics_log.hpp"
 #include "recns/package.hpp"
+#include "recns/stop_signal.hpp"
 
 namespace recns {
 
@@ -54,6 +56,11 @@ PetscErrorCode Trainer::SetFromOptions() {
   PetscCall(PetscStrncpy(metrics_path, metrics_path_.c_str(), sizeof metrics_path));
   PetscInt epochs = epochs_, interval = eval_interval_, patience = patience_, seed = (PetscInt)seed_;
   PetscInt batch = (PetscInt)batch_size_, max_steps = (PetscInt)max_steps_;
+  char checkpoint_dir[PETSC_MAX_PATH_LEN], restart[PETSC_MAX_PATH_LEN] = "";
+  PetscCall(PetscStrncpy(checkpoint_dir, checkpoint_dir_.c_str(), sizeof checkpoint_dir));
+  PetscInt every_epochs = checkpoint_every_epochs_, keep = checkpoint_keep_,
+           test_kill = checkpoint_test_kill_;
+  PetscReal every_minutes = checkpoint_every_minutes_;
   PetscOptionsBegin(comm_, nullptr, "recns_train: training options", nullptr);
   PetscCall(PetscOptionsString("-dataset",
                                "Dataset file (recns HDF5, made by recns_convert); may also be "
@@ -97,6 +104,32 @@ PetscErrorCode Trainer::SetFromOptions() {
                              "negatives (BNS paper eq 33-34; a negative is false when it is in the "
                              "user's test split), in the epoch line and the metrics file",
                              "Trainer", sampling_quality_, &sampling_quality_, nullptr));
+  PetscCall(PetscOptionsString("-checkpoint_dir",
+                               "Folder of the checkpoints (\"\": none; a stop signal then ends "
+                               "the run without one)",
+                               "Trainer", checkpoint_dir, checkpoint_dir, sizeof checkpoint_dir,
+                               nullptr));
+  PetscCall(PetscOptionsInt("-checkpoint_every_epochs",
+                            "Checkpoint after every this many epochs (0: never on this count); "
+                            "there is always one at the end and one on a stop signal",
+                            "Trainer", every_epochs, &every_epochs, nullptr));
+  PetscCall(PetscOptionsReal("-checkpoint_every_minutes",
+                             "Also checkpoint, even mid-epoch, once this many minutes of wall time "
+                             "have passed since the last checkpoint (0: never on time)",
+                             "Trainer", every_minutes, &every_minutes, nullptr));
+  PetscCall(PetscOptionsInt("-checkpoint_keep",
+                            "Keep the newest this many checkpoints, plus the one of the best "
+                            "evaluated epoch",
+                            "Trainer", keep, &keep, nullptr));
+  PetscCall(PetscOptionsString("-restart",
+                               "Resume from a checkpoint: auto (the newest usable one in "
+                               "-checkpoint_dir; none there: start afresh) or a file; any number "
+                               "of ranks",
+                               "Trainer", restart, restart, sizeof restart, nullptr));
+  PetscCall(PetscOptionsInt("-checkpoint_test_kill",
+                            "Testing aid: rank 0 kills itself (SIGKILL) in the middle of writing "
+                            "this run's n-th checkpoint (0: never)",
+                            "Trainer", test_kill, &test_kill, nullptr));
   PetscOptionsEnd();
   RECNS_CHECK_INPUT(epochs >= 0, comm_, "-train_epochs must be >= 0 (got %d)", (int)epochs);
   RECNS_CHECK_INPUT(max_steps >= 0, comm_, "-train_max_steps must be >= 0 (got %d)", (int)max_steps);
@@ -104,6 +137,16 @@ PetscErrorCode Trainer::SetFromOptions() {
   RECNS_CHECK_INPUT(interval >= 0, comm_, "-eval_interval must be >= 0 (got %d)", (int)interval);
   RECNS_CHECK_INPUT(patience >= 0, comm_, "-eval_patience must be >= 0 (got %d)", (int)patience);
   RECNS_CHECK_INPUT(seed >= 0, comm_, "-train_seed must be >= 0 (got %d)", (int)seed);
+  RECNS_CHECK_INPUT(every_epochs >= 0, comm_, "-checkpoint_every_epochs must be >= 0 (got %d)",
+                    (int)every_epochs);
+  RECNS_CHECK_INPUT(every_minutes >= 0 && std::isfinite((double)every_minutes), comm_,
+                    "-checkpoint_every_minutes must be a finite number >= 0 (got %g)",
+                    (double)every_minutes);
+  RECNS_CHECK_INPUT(keep >= 1, comm_, "-checkpoint_keep must be >= 1 (got %d)", (int)keep);
+  RECNS_CHECK_INPUT(test_kill >= 0, comm_, "-checkpoint_test_kill must be >= 0 (got %d)",
+                    (int)test_kill);
+  RECNS_CHECK_INPUT(std::string(restart) != "auto" || checkpoint_dir[0] != '\0', comm_,
+                    "-restart auto needs a -checkpoint_dir to look in");
   dataset_path_ = path;
   epochs_ = (int)epochs;
   batch_size_ = batch;
@@ -114,6 +157,13 @@ PetscErrorCode Trainer::SetFromOptions() {
   eval_metric_ = metric;
   metrics_path_ = metrics_path;
   summary_path_ = summary;
+  checkpoint_dir_ = checkpoint_dir;
+  while (checkpoint_dir_.size() > 1 && checkpoint_dir_.back() == '/') checkpoint_dir_.pop_back();
+  checkpoint_every_epochs_ = (int)every_epochs;
+  checkpoint_every_minutes_ = every_minutes;
+  checkpoint_keep_ = (int)keep;
+  checkpoint_test_kill_ = (int)test_kill;
+  restart_ = restart;
 
   PetscCall(ModelRegistry::Get().Create("model", model_type_, comm_, &model_));
   PetscCall(SamplerRegistry::Get().Create("sampler", sampler_type_, comm_, &sampler_));
@@ -161,6 +211,15 @@ PetscErrorCode Trainer::SetUpObjects() {
   halo_ = std::make_unique<Halo>(graph_.GetLayout());
   grad_ = RowMatrix::Zero(model_->Ego().rows(), model_->Ego().cols());
   row_count_ = RowMatrix::Zero(model_->Ego().rows(), 1);
+  state_ = State();
+  outcome_ = Outcome();
+  PetscCall(DatasetFingerprint(&dataset_fingerprint_));
+  PetscCall(PrepareCheckpointFolder());
+  if (!restart_.empty()) {
+    std::string path;
+    PetscCall(FindRestartFile(&path));
+    if (!path.empty()) PetscCall(Resume(path));
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -200,8 +259,8 @@ void Trainer::RecordSamplingQuality(int32_t local_user, const double* user, doub
   const int32_t* end = test.indices.data() + test.indptr[local_user + 1];
   const bool false_negative = std::binary_search(begin, end, negatives.item[heaviest]);
   const double info = 1.0 - Sigmoid(positive_score - Dot(user, negative, d));
-  quality_[false_negative ? 1 : 0] += 1;
-  quality_[2] += false_negative ? -info : info;
+  state_.quality[false_negative ? 1 : 0] += 1;
+  state_.quality[2] += false_negative ? -info : info;
 }
 
 PetscErrorCode Trainer::LossAndGradientAfterForward(const Batch& batch, const Negatives& negatives,
@@ -300,8 +359,13 @@ PetscErrorCode Trainer::LossAndGradientAfterForward(const Batch& batch, const Ne
     total += 0.5 * weight * ego.row(r).squaredNorm();
   }
   if (!sparse) touched_.clear();  // every row may carry gradient after propagation
-  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &total, 1, MPI_DOUBLE, MPI_SUM, comm_));
-  *loss = total;
+  // The step's one reduction also carries the ranks' stop and timer votes, so checking for a
+  // signal at every step costs nothing (an MF step at batch size 1 takes microseconds).
+  double reduced[3] = {total, step_votes_[0], step_votes_[1]};
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, reduced, 3, MPI_DOUBLE, MPI_SUM, comm_));
+  step_votes_[0] = reduced[1];
+  step_votes_[1] = reduced[2];
+  *loss = reduced[0];
   Lap(t, &phase.backward);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -321,6 +385,7 @@ PetscErrorCode Trainer::Step(uint32_t epoch, int64_t step, double lr, double* lo
   PetscCall(sampler_->Sample(SampleContext{&graph_, model_.get(), seed_, epoch}, batch_, &negatives_));
   PetscCall(PetscLogEventEnd(Events().sample, 0, 0, 0, 0));
   Lap(t, &phase.sample);
+  CastVotes(step_votes_);
   PetscCall(LossAndGradientAfterForward(batch_, negatives_, loss));
   t = MPI_Wtime();
   PetscCall(PetscLogEventBegin(Events().optimize, 0, 0, 0, 0));
@@ -344,19 +409,122 @@ PetscErrorCode Trainer::EvaluateSplit(EvalSplit split, EvalResult* result) {
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode Trainer::Train() {
-  PetscFunctionBeginUser;
-  const double run_start = MPI_Wtime();
-  const bool has_valid = graph_.Info().has_valid;
-  const EvalSplit watch_split = has_valid ? EvalSplit::kValid : EvalSplit::kTest;
-  const auto metric_names = evaluator_.MetricNames();
-
+std::vector<std::string> Trainer::MetricColumns() const {
   std::vector<std::string> columns = {"epoch", "step", "loss", "learning_rate", "seconds_train",
                                       "seconds_eval"};
+  const auto metric_names = evaluator_.MetricNames();
   for (const auto& name : metric_names) columns.push_back("valid_" + name);
   for (const auto& name : metric_names) columns.push_back("test_" + name);
   if (sampling_quality_) columns.insert(columns.end(), {"sampling_tnr", "sampling_inf"});
-  if (!metrics_path_.empty()) PetscCall(MetricsLog::Create(comm_, metrics_path_, columns, &metrics_log_));
+  return columns;
+}
+
+void Trainer::CastVotes(double votes[2]) const {
+  votes[0] = StopSignalReceived() != 0 ? 1 : 0;
+  votes[1] = rank_ == 0 && !checkpoint_dir_.empty() && checkpoint_every_minutes_ > 0 &&
+                     MPI_Wtime() - last_checkpoint_time_ >= 60 * checkpoint_every_minutes_
+                 ? 1
+                 : 0;
+}
+
+PetscErrorCode Trainer::CombineVotes(double votes[2]) {
+  PetscFunctionBeginUser;
+  CastVotes(votes);
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, votes, 2, MPI_DOUBLE, MPI_SUM, comm_));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/// The end of a complete epoch: the sampler's epoch-end update, sampling quality, evaluation,
+/// the best epoch and early stopping, the epoch line and the metrics row.
+PetscErrorCode Trainer::FinishEpoch(int epoch, double lr, double* eval_value, bool* stop) {
+  PetscFunctionBeginUser;
+  const bool has_valid = graph_.Info().has_valid;
+  PetscCall(PetscLogStagePush(Events().stage_train));
+  PetscCall(Forward());
+  PetscCall(PetscLogEventBegin(Events().sample_epoch_end, 0, 0, 0, 0));
+  PetscCall(sampler_->EndEpoch(SampleContext{&graph_, model_.get(), seed_, (uint32_t)epoch}));
+  PetscCall(PetscLogEventEnd(Events().sample_epoch_end, 0, 0, 0, 0));
+  PetscCall(PetscLogStagePop());
+  double tnr = NAN, inf = NAN;
+  if (sampling_quality_) {
+    double quality[3] = {state_.quality[0], state_.quality[1], state_.quality[2]};
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, quality, 3, MPI_DOUBLE, MPI_SUM, comm_));
+    const double sampled = quality[0] + quality[1];
+    tnr = quality[0] / sampled;
+    inf = quality[2] / sampled;
+  }
+  outcome_.sampling_tnr = tnr;
+  outcome_.sampling_inf = inf;
+  const int64_t steps = batcher_.StepsPerEpoch();
+  const double epoch_loss = state_.loss_sum / (double)std::max<int64_t>(steps, 1);
+  const double seconds = state_.epoch_seconds;
+  state_.train_seconds += seconds;
+  outcome_.epochs_run = epoch + 1;
+  outcome_.final_loss = epoch_loss;
+
+  const bool evaluate = (eval_interval_ > 0 && (epoch + 1) % eval_interval_ == 0) || epoch + 1 == epochs_;
+  std::string line = Format("epoch %4d/%d  loss %.6f  %.2f s", epoch + 1, epochs_, epoch_loss, seconds);
+  if (sampling_quality_) line += Format("  tnr %.4f inf %.4f", tnr, inf);
+  EvalResult result;
+  double eval_seconds = NAN;
+  *stop = false;
+  *eval_value = NAN;
+  if (evaluate) {
+    const double eval_start = MPI_Wtime();
+    PetscCall(EvaluateSplit(has_valid ? EvalSplit::kValid : EvalSplit::kTest, &result));
+    eval_seconds = MPI_Wtime() - eval_start;
+    line += Format("  | %s", has_valid ? "valid" : "test");
+    for (const auto& m : result.metrics)
+      if (m.first.rfind("recall@", 0) == 0 || m.first.rfind("ndcg@", 0) == 0)
+        line += Format(" %s %.4f", m.first.c_str(), m.second);
+    *eval_value = result.Get(eval_metric_);
+    if (MetricBetter(*eval_value, state_.best)) {
+      state_.best = *eval_value;
+      outcome_.best_epoch = epoch + 1;
+      outcome_.best_value = *eval_value;
+      if (has_valid) {
+        outcome_.best_valid = result;
+        state_.best_ego = model_->Ego();
+      } else {
+        outcome_.best_test = result;
+      }
+      state_.evaluations_without_gain = 0;
+    } else if (patience_ > 0 && ++state_.evaluations_without_gain >= patience_) {
+      *stop = true;
+    }
+  }
+  if (epoch + 1 < epochs_ && !*stop) {
+    const double per_epoch = (MPI_Wtime() - run_start_) / (epoch + 1 - run_first_epoch_);
+    line += "  ETA " + Duration(per_epoch * (epochs_ - epoch - 1));
+  }
+  PetscCall(PetscPrintf(comm_, "%s\n", line.c_str()));
+
+  std::vector<double> row = {(double)(epoch + 1), (double)state_.steps_done, epoch_loss, lr, seconds, eval_seconds};
+  for (const auto& name : evaluator_.MetricNames()) row.push_back(has_valid ? result.Get(name) : NAN);
+  for (const auto& name : evaluator_.MetricNames()) row.push_back(has_valid ? NAN : result.Get(name));
+  if (sampling_quality_) row.insert(row.end(), {tnr, inf});
+  if (metrics_log_) {
+    PetscCall(PetscLogEventBegin(Events().metrics_write, 0, 0, 0, 0));
+    PetscCall(metrics_log_->Append(row));
+    PetscCall(PetscLogEventEnd(Events().metrics_write, 0, 0, 0, 0));
+  }
+  state_.metrics_rows.push_back(std::move(row));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode Trainer::Train() {
+  PetscFunctionBeginUser;
+  const double run_start = MPI_Wtime();
+  run_start_ = run_start;
+  run_first_epoch_ = state_.epoch;
+  const bool has_valid = graph_.Info().has_valid;
+  const auto metric_names = evaluator_.MetricNames();
+  // A resumed run rewrites the metrics file with the rows its checkpoint recorded, so rows
+  // written after that checkpoint by the interrupted run are neither lost nor repeated.
+  if (!metrics_path_.empty()) {
+    PetscCall(MetricsLog::Create(comm_, metrics_path_, MetricColumns(), &metrics_log_));
+    for (const auto& row : state_.metrics_rows) PetscCall(metrics_log_->Append(row));
+  }
 
   PetscCall(PetscPrintf(comm_,
                         "recns_train: %s | %lld users, %lld items, %lld train pairs | %d ranks\n"
@@ -371,118 +539,105 @@ PetscErrorCode Trainer::Train() {
                         eval_interval_ > 0 ? Format("every %d epochs", eval_interval_).c_str()
                                            : "after the last epoch"));
 
-  RowMatrix best_ego;
-  double best = -std::numeric_limits<double>::infinity();
-  int evaluations_without_gain = 0;
   const int64_t steps = batcher_.StepsPerEpoch();
-  double train_seconds = 0;
-  int64_t steps_done = 0;
-  bool step_limit = false;
-  for (int epoch = 0; epoch < epochs_; ++epoch) {
-    const double epoch_start = MPI_Wtime();
+  last_checkpoint_time_ = MPI_Wtime();
+  bool interrupted = false, step_limit = false;
+  double eval_value = NAN;  // the watched metric of the last finished epoch, when evaluated
+  while (!state_.finished && state_.epoch < epochs_ && !interrupted && !step_limit) {
+    const int epoch = state_.epoch;
     const double lr = optimizer_->LearningRate(epoch);
-    double loss_sum = 0;
-    quality_[0] = quality_[1] = quality_[2] = 0;
+    double lap = MPI_Wtime();
+    if (state_.step == 0) {
+      state_.loss_sum = state_.epoch_seconds = 0;
+      state_.quality[0] = state_.quality[1] = state_.quality[2] = 0;
+    }
     PetscCall(PetscLogStagePush(Events().stage_train));
-    int64_t epoch_steps = 0;
-    for (; epoch_steps < steps && !(max_steps_ > 0 && steps_done == max_steps_); ++epoch_steps) {
+    while (state_.step < steps && !interrupted) {
+      if (max_steps_ > 0 && state_.steps_done >= max_steps_) break;
       double loss;
-      PetscCall(Step((uint32_t)epoch, epoch_steps, lr, &loss));
-      loss_sum += loss;
-      ++steps_done;
-    }
-    outcome_.steps_run = steps_done;
-    const bool partial = epoch_steps < steps;
-    step_limit = max_steps_ > 0 && steps_done == max_steps_;
-    if (!partial) {
-      PetscCall(Forward());
-      PetscCall(PetscLogEventBegin(Events().sample_epoch_end, 0, 0, 0, 0));
-      PetscCall(sampler_->EndEpoch(SampleContext{&graph_, model_.get(), seed_, (uint32_t)epoch}));
-      PetscCall(PetscLogEventEnd(Events().sample_epoch_end, 0, 0, 0, 0));
-    }
-    PetscCall(PetscLogStagePop());
-    double tnr = NAN, inf = NAN;
-    if (sampling_quality_) {
-      PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, quality_, 3, MPI_DOUBLE, MPI_SUM, comm_));
-      const double sampled = quality_[0] + quality_[1];
-      tnr = quality_[0] / sampled;
-      inf = quality_[2] / sampled;
-    }
-    outcome_.sampling_tnr = tnr;
-    outcome_.sampling_inf = inf;
-    const double epoch_loss = loss_sum / (double)std::max<int64_t>(epoch_steps, 1);
-    const double seconds = MPI_Wtime() - epoch_start;
-    train_seconds += seconds;
-    outcome_.epochs_run = epoch + 1;
-    outcome_.final_loss = epoch_loss;
-
-    const bool evaluate = !partial && ((eval_interval_ > 0 && (epoch + 1) % eval_interval_ == 0) || epoch + 1 == epochs_);
-    std::string line = Format("epoch %4d/%d  loss %.6f  %.2f s", epoch + 1, epochs_, epoch_loss, seconds);
-    if (sampling_quality_) line += Format("  tnr %.4f inf %.4f", tnr, inf);
-    EvalResult result;
-    double eval_seconds = std::numeric_limits<double>::quiet_NaN();
-    bool stop = false;
-    if (evaluate) {
-      const double eval_start = MPI_Wtime();
-      PetscCall(EvaluateSplit(watch_split, &result));
-      eval_seconds = MPI_Wtime() - eval_start;
-      line += Format("  | %s", has_valid ? "valid" : "test");
-      for (const auto& m : result.metrics)
-        if (m.first.rfind("recall@", 0) == 0 || m.first.rfind("ndcg@", 0) == 0)
-          line += Format(" %s %.4f", m.first.c_str(), m.second);
-      const double value = result.Get(eval_metric_);
-      if (MetricBetter(value, best)) {
-        best = value;
-        outcome_.best_epoch = epoch + 1;
-        outcome_.best_value = value;
-        if (has_valid) outcome_.best_valid = result; else outcome_.best_test = result;
-        best_ego = model_->Ego();
-        evaluations_without_gain = 0;
-      } else if (patience_ > 0 && ++evaluations_without_gain >= patience_) {
-        stop = true;
+      PetscCall(Step((uint32_t)epoch, state_.step, lr, &loss));
+      state_.loss_sum += loss;
+      ++state_.step;
+      ++state_.steps_done;
+      if (step_hook_) step_hook_(state_.steps_done);
+      // A stop or timer vote within the epoch checkpoints here; at its end, after the epoch.
+      if (state_.step < steps && (step_votes_[0] > 0 || step_votes_[1] > 0)) {
+        state_.epoch_seconds += MPI_Wtime() - lap;
+        PetscCall(WriteCheckpoint(NAN));
+        lap = MPI_Wtime();
+        interrupted = step_votes_[0] > 0;
       }
     }
-    const double per_epoch = (MPI_Wtime() - run_start) / (epoch + 1);
-    if (partial) line += Format("  (%lld of %lld steps)", (long long)epoch_steps, (long long)steps);
-    if (epoch + 1 < epochs_ && !stop && !step_limit) line += "  ETA " + Duration(per_epoch * (epochs_ - epoch - 1));
-    PetscCall(PetscPrintf(comm_, "%s\n", line.c_str()));
+    PetscCall(PetscLogStagePop());
+    state_.epoch_seconds += MPI_Wtime() - lap;
+    outcome_.steps_run = state_.steps_done;
+    if (interrupted) break;
 
-    if (metrics_log_) {
-      std::vector<double> row = {(double)(epoch + 1), (double)steps_done, epoch_loss,
-                                 lr, seconds, eval_seconds};
-      for (const auto& name : metric_names) row.push_back(has_valid ? result.Get(name) : NAN);
-      for (const auto& name : metric_names) row.push_back(has_valid ? NAN : result.Get(name));
-      if (sampling_quality_) row.insert(row.end(), {tnr, inf});
-      PetscCall(PetscLogEventBegin(Events().metrics_write, 0, 0, 0, 0));
-      PetscCall(metrics_log_->Append(row));
-      PetscCall(PetscLogEventEnd(Events().metrics_write, 0, 0, 0, 0));
-    }
-    if (step_limit && epoch + 1 < epochs_) {
-      PetscCall(PetscPrintf(comm_, "stopped after %lld steps (-train_max_steps)\n", (long long)steps_done));
+    if (state_.step < steps) {
+      // -train_max_steps struck within the epoch: report the partial epoch (its row is not part
+      // of a checkpoint, which resumes the epoch where it stopped) and end training.
+      step_limit = true;
+      outcome_.epochs_run = epoch + 1;
+      outcome_.final_loss = state_.loss_sum / (double)std::max<int64_t>(state_.step, 1);
+      PetscCall(PetscPrintf(comm_, "epoch %4d/%d  loss %.6f  %.2f s  (%lld of %lld steps)\n",
+                            epoch + 1, epochs_, outcome_.final_loss, state_.epoch_seconds,
+                            (long long)state_.step, (long long)steps));
+      if (metrics_log_) {
+        std::vector<double> row = {(double)(epoch + 1), (double)state_.steps_done, outcome_.final_loss,
+                                   lr, state_.epoch_seconds, NAN};
+        row.resize(MetricColumns().size(), NAN);
+        PetscCall(metrics_log_->Append(row));
+      }
+      eval_value = NAN;
       break;
     }
+
+    bool stop = false;
+    PetscCall(FinishEpoch(epoch, lr, &eval_value, &stop));
+    ++state_.epoch;
+    state_.step = 0;
     if (stop) {
-      outcome_.stopped_early = true;
+      state_.finished = outcome_.stopped_early = true;
       PetscCall(PetscPrintf(comm_, "early stop: %s has not improved for %d evaluations (best %.4f at epoch %d)\n",
-                            eval_metric_.c_str(), patience_, best, outcome_.best_epoch));
-      break;
+                            eval_metric_.c_str(), patience_, state_.best, outcome_.best_epoch));
     }
+    step_limit = max_steps_ > 0 && state_.steps_done >= max_steps_ && state_.epoch < epochs_;
+    if (step_limit)
+      PetscCall(PetscPrintf(comm_, "stopped after %lld steps (-train_max_steps)\n", (long long)state_.steps_done));
+    double votes[2];
+    PetscCall(CombineVotes(votes));
+    interrupted = votes[0] > 0;
+    const bool last = state_.finished || state_.epoch == epochs_ || step_limit;
+    const bool scheduled = checkpoint_every_epochs_ > 0 && state_.epoch % checkpoint_every_epochs_ == 0;
+    if (!last && (interrupted || votes[1] > 0 || scheduled)) PetscCall(WriteCheckpoint(eval_value));
   }
+  if (interrupted) {
+    outcome_.interrupted = true;
+    outcome_.seconds_total = MPI_Wtime() - run_start;
+    PetscCall(PetscPrintf(comm_, "stopped by a signal after %lld steps: %s\n", (long long)state_.steps_done,
+                          checkpoint_dir_.empty()
+                              ? "no checkpoint written (-checkpoint_dir is empty)"
+                              : ("resume with -restart auto from " + outcome_.last_checkpoint).c_str()));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  // The end-of-training checkpoint comes before the final test evaluation, whose metrics row a
+  // run resumed from it writes again.
+  PetscCall(WriteCheckpoint(eval_value));
 
   // Test metrics at the final epoch, and at the best epoch when a validation split chose it.
   PetscCall(EvaluateSplit(EvalSplit::kTest, &outcome_.final_test));
   if (has_valid && outcome_.best_epoch == outcome_.epochs_run) {
     outcome_.best_test = outcome_.final_test;
-  } else if (has_valid && best_ego.size() > 0) {
+  } else if (has_valid && state_.best_ego.size() > 0) {
     RowMatrix final_ego = model_->Ego();
-    model_->Ego() = best_ego;
+    model_->Ego() = state_.best_ego;
     PetscCall(EvaluateSplit(EvalSplit::kTest, &outcome_.best_test));
     model_->Ego() = final_ego;
   } else if (!has_valid && outcome_.best_epoch == 0) {
     outcome_.best_test = outcome_.final_test;
   }
   if (metrics_log_) {
-    std::vector<double> row = {(double)outcome_.epochs_run, (double)steps_done,
+    std::vector<double> row = {(double)outcome_.epochs_run, (double)state_.steps_done,
                                outcome_.final_loss, NAN, NAN, NAN};
     for (size_t m = 0; m < metric_names.size(); ++m) row.push_back(NAN);
     for (const auto& name : metric_names) row.push_back(outcome_.final_test.Get(name));
@@ -502,7 +657,7 @@ PetscErrorCode Trainer::Train() {
   }
   PetscCall(PetscPrintf(comm_, "trained %d epochs in %s (%.3f s/epoch)\n", outcome_.epochs_run,
                         Duration(outcome_.seconds_total).c_str(),
-                        train_seconds / std::max(outcome_.epochs_run, 1)));
+                        state_.train_seconds / std::max(state_.epoch, 1)));
   PetscCall(WriteSummary());
   PetscFunctionReturn(PETSC_SUCCESS);
 }

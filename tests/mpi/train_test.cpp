@@ -17,35 +17,8 @@ namespace {
 
 using recns::Dataset;
 using recns::RowMatrix;
+using recns::test::TinyDataset;
 using recns::test::WithOptions;
-
-/// A small deterministic dataset: every user has 2..5 train items and one test item.
-Dataset TinyDataset(int64_t users, int64_t items, uint64_t seed) {
-  Dataset data;
-  data.name = "tiny";
-  data.num_users = users;
-  data.num_items = items;
-  data.train.indptr = {0};
-  data.test.indptr = {0};
-  for (int64_t u = 0; u < users; ++u) {
-    std::vector<int32_t> row;
-    const auto b = recns::RandomBlock(seed, recns::RngPurpose::kSynthetic, 0, (uint64_t)u, 0);
-    const int count = 3 + (int)recns::UniformBelow(b.v[0], 4);
-    for (uint32_t draw = 1; (int)row.size() < count; ++draw) {
-      const auto c = recns::RandomBlock(seed, recns::RngPurpose::kSynthetic, 0, (uint64_t)u, draw);
-      const int32_t item = (int32_t)recns::UniformBelow(c.v[0], (uint32_t)items);
-      if (std::find(row.begin(), row.end(), item) == row.end()) row.push_back(item);
-    }
-    const int32_t test_item = row.back();
-    row.pop_back();
-    std::sort(row.begin(), row.end());
-    data.train.indices.insert(data.train.indices.end(), row.begin(), row.end());
-    data.train.indptr.push_back((int64_t)data.train.indices.size());
-    data.test.indices.push_back(test_item);
-    data.test.indptr.push_back((int64_t)data.test.indices.size());
-  }
-  return data;
-}
 
 /// Compares the gradient of the loss of one batch with central differences, entry by entry; the
 /// owner of each entry perturbs it while every rank evaluates the global loss.
@@ -53,7 +26,7 @@ void CheckGradient(const std::string& model_options) {
   const Dataset data = TinyDataset(9, 11, 3);
   const std::string options = model_options +
                               " -model_dim 3 -loss_l2 0.3 -sampler_num_negatives 2"
-                              " -train_batch_size 12 -model_init_std 0.5";
+                              " -train_batch_size 12 -model_init_std 0.5 -checkpoint_dir \"\"";
   auto check = [&]() -> PetscErrorCode {
               PetscFunctionBeginUser;
               recns::Trainer trainer(PETSC_COMM_WORLD);
@@ -162,7 +135,8 @@ void CheckSameForAnyRankCount(const Dataset& data, const std::string& options, d
     MPI_Comm_split(PETSC_COMM_WORLD, world_rank < ranks ? 0 : MPI_UNDEFINED, world_rank, &sub);
     if (sub != MPI_COMM_NULL) {
       recns::Trainer::Outcome outcome;
-      const std::string all = options + " -metrics_file " + scratch + "/metrics" + std::to_string(ranks) + ".h5";
+      const std::string all = options + " -checkpoint_dir \"\" -metrics_file " + scratch + "/metrics" +
+                              std::to_string(ranks) + ".h5";
       auto train = [&]() -> PetscErrorCode {
                   PetscFunctionBeginUser;
                   recns::Trainer trainer(sub);
@@ -207,7 +181,7 @@ TEST(rank_agreement_test, TinyMFWithSGD) {
 /// Trains on every rank of the world with `options` (no metrics file) and returns the outcome.
 PetscErrorCode TrainOutcome(const Dataset& data, const std::string& options,
                             recns::Trainer::Outcome* outcome) {
-  return WithOptions(options + " -metrics_file \"\"", [&]() -> PetscErrorCode {
+  return WithOptions(options + " -metrics_file \"\" -checkpoint_dir \"\"", [&]() -> PetscErrorCode {
     PetscFunctionBeginUser;
     recns::Trainer trainer(PETSC_COMM_WORLD);
     PetscCall(trainer.SetFromOptions());

@@ -1,0 +1,362 @@
+// The trainer's side of checkpoints: what a checkpoint holds beyond the objects' own state, when
+// one may be restored (same dataset and structural options), and how -restart finds one.
+#include <sys/stat.h>
+
+#include <csignal>
+#include <cmath>
+#include <map>
+#include <sstream>
+
+#include "recns/checkpoint.hpp"
+#include "recns/error.hpp"
+#include "recns/package.hpp"
+#include "recns/trainer.hpp"
+
+namespace recns {
+
+namespace {
+
+constexpr uint64_t kFingerprintKey = 0x7265636e73ull;  // "recns": keys the pair hash below
+
+/// Creates `path` and its missing parents; false when that fails.
+bool MakeFolders(const std::string& path) {
+  for (size_t slash = path.find('/', 1);; slash = path.find('/', slash + 1)) {
+    const std::string prefix = path.substr(0, slash);
+    struct stat info;
+    if (stat(prefix.c_str(), &info) != 0 && mkdir(prefix.c_str(), 0777) != 0 && errno != EEXIST)
+      return false;
+    if (slash == std::string::npos) return stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
+  }
+}
+
+/// Collective. Rank 0's `text` on every rank.
+PetscErrorCode BroadcastString(MPI_Comm comm, std::string* text) {
+  PetscFunctionBeginUser;
+  int64_t length = (int64_t)text->size();
+  PetscCallMPI(MPI_Bcast(&length, 1, MPI_INT64_T, 0, comm));
+  text->resize((size_t)length);
+  PetscCallMPI(MPI_Bcast(text->data(), (int)length, MPI_CHAR, 0, comm));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/// "-name value -flag -name2 value2" (PetscOptionsGetAll) as name -> value. A token starting
+/// with '-' and a letter starts an option; anything else (negative numbers too) is a value.
+std::map<std::string, std::string> ParseOptions(const std::string& deck) {
+  std::map<std::string, std::string> options;
+  std::istringstream in(deck);
+  std::string token, name;
+  while (in >> token) {
+    if (token.size() > 1 && token[0] == '-' && std::isalpha((unsigned char)token[1])) {
+      name = token.substr(1);
+      options[name];
+    } else if (!name.empty()) {
+      std::string& value = options[name];
+      value += (value.empty() ? "" : " ") + token;
+    }
+  }
+  return options;
+}
+
+std::string CurrentOptions() {
+  char* all = nullptr;
+  if (PetscOptionsGetAll(nullptr, &all) != PETSC_SUCCESS) return "";
+  std::string deck = all ? all : "";
+  PetscFree(all);
+  return deck;
+}
+
+std::string Join(const std::vector<std::string>& names) {
+  std::string out;
+  for (const std::string& name : names) out += (out.empty() ? "" : " ") + name;
+  return out;
+}
+
+PetscErrorCode WriteResult(CheckpointFile& file, const std::string& group, const EvalResult& result) {
+  PetscFunctionBeginUser;
+  PetscCall(file.WriteAttribute(group, "users", result.users));
+  for (const auto& [name, value] : result.metrics) PetscCall(file.WriteAttribute(group, name, value));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/// Reads the metrics of `names` that the group holds, in that order.
+PetscErrorCode ReadResult(CheckpointFile& file, const std::string& group,
+                          const std::vector<std::string>& names, EvalResult* result) {
+  std::vector<std::string> present;
+  PetscFunctionBeginUser;
+  PetscCall(file.AttributeNames(group, &present));
+  PetscCall(file.ReadAttribute(group, "users", &result->users));
+  result->metrics.clear();
+  for (const std::string& name : names) {
+    if (!std::binary_search(present.begin(), present.end(), name)) continue;
+    double value;
+    PetscCall(file.ReadAttribute(group, name, &value));
+    result->metrics.emplace_back(name, value);
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+}  // namespace
+
+PetscErrorCode Trainer::DatasetFingerprint(uint64_t* fingerprint) const {
+  PetscFunctionBeginUser;
+  // A sum of per-pair hashes: independent of how the pairs are split over ranks.
+  const Csr& train = graph_.Slice().train;
+  const int64_t first_user = graph_.GetLayout().UserBegin();
+  uint64_t local = 0;
+  for (int64_t u = 0; u + 1 < (int64_t)train.indptr.size(); ++u) {
+    const uint64_t user = (uint64_t)(first_user + u);
+    for (int64_t t = train.indptr[u]; t < train.indptr[u + 1]; ++t) {
+      const RngBlock b = Philox4x32(kFingerprintKey, (uint32_t)user, (uint32_t)(user >> 32),
+                                    (uint32_t)train.indices[t], 0);
+      local += ((uint64_t)b.v[0] << 32) | b.v[1];
+    }
+  }
+  PetscCallMPI(MPI_Allreduce(&local, fingerprint, 1, MPI_UINT64_T, MPI_SUM, comm_));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode Trainer::PrepareCheckpointFolder() {
+  PetscFunctionBeginUser;
+  if (checkpoint_dir_.empty()) PetscFunctionReturn(PETSC_SUCCESS);
+  std::string problem;
+  std::vector<std::string> removed;
+  if (rank_ == 0) {
+    if (!MakeFolders(checkpoint_dir_))
+      problem = Format("cannot create the checkpoint folder '%s' (-checkpoint_dir)", checkpoint_dir_.c_str());
+    else
+      PetscCall(RemovePartialCheckpoints(checkpoint_dir_, &removed));
+  }
+  PetscCall(CheckAllRanks(comm_, problem.empty(), problem));
+  for (const std::string& path : removed)
+    PetscCall(PetscPrintf(comm_, "checkpoint: removed '%s', left by a write that never finished\n", path.c_str()));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode Trainer::WriteCheckpoint(double eval_value) {
+  PetscFunctionBeginUser;
+  last_checkpoint_time_ = MPI_Wtime();
+  if (checkpoint_dir_.empty()) PetscFunctionReturn(PETSC_SUCCESS);
+  const double start = MPI_Wtime();
+  PetscCall(PetscLogEventBegin(Events().checkpoint, 0, 0, 0, 0));
+  const DatasetInfo& info = graph_.Info();
+  const std::string path = checkpoint_dir_ + "/" + CheckpointName(state_.epoch, state_.steps_done);
+  std::unique_ptr<CheckpointFile> file;
+  PetscCall(CheckpointFile::Create(graph_, path, &file));
+  PetscCall(file->WriteAttribute("/", "epoch", (int64_t)state_.epoch));
+  PetscCall(file->WriteAttribute("/", "step", state_.step));
+  PetscCall(file->WriteAttribute("/", "steps", state_.steps_done));
+  PetscCall(file->WriteAttribute("/", "seed", (int64_t)seed_));
+  PetscCall(file->WriteAttribute("/", "batch_size", batch_size_));
+  PetscCall(file->WriteAttribute("/", "ranks", (int64_t)size_));
+  PetscCall(file->WriteAttribute("/", "options", CurrentOptions()));
+  PetscCall(file->WriteAttribute("/", "dataset", info.path));
+  PetscCall(file->WriteAttribute("/", "dataset_name", info.name));
+  PetscCall(file->WriteAttribute("/", "num_users", info.num_users));
+  PetscCall(file->WriteAttribute("/", "num_items", info.num_items));
+  PetscCall(file->WriteAttribute("/", "train_pairs", info.train_nnz));
+  PetscCall(file->WriteAttribute("/", "train_fingerprint", (int64_t)dataset_fingerprint_));
+  PetscCall(file->WriteAttribute("/", "eval_metric", eval_metric_));
+  PetscCall(file->WriteAttribute("/", "eval_value", eval_value));
+
+  PetscCall(model_->Save(*file));
+  PetscCall(file->WriteAttribute("/optimizer", "type", std::string(optimizer_->Type())));
+  PetscCall(optimizer_->Save(*file));
+  PetscCall(file->WriteAttribute("/sampler", "type", std::string(sampler_->Type())));
+  PetscCall(sampler_->Save(*file));
+
+  const char* trainer = "/trainer";
+  PetscCall(file->WriteAttribute(trainer, "learning_rate", optimizer_->LearningRate(state_.epoch)));
+  PetscCall(file->WriteAttribute(trainer, "best_value", state_.best));
+  PetscCall(file->WriteAttribute(trainer, "best_epoch", (int64_t)outcome_.best_epoch));
+  PetscCall(file->WriteAttribute(trainer, "evaluations_without_gain", (int64_t)state_.evaluations_without_gain));
+  PetscCall(file->WriteAttribute(trainer, "finished", (int64_t)state_.finished));
+  PetscCall(file->WriteAttribute(trainer, "stopped_early", (int64_t)outcome_.stopped_early));
+  PetscCall(file->WriteAttribute(trainer, "loss_sum", state_.loss_sum));
+  PetscCall(file->WriteAttribute(trainer, "epoch_seconds", state_.epoch_seconds));
+  PetscCall(file->WriteAttribute(trainer, "train_seconds", state_.train_seconds));
+  PetscCall(file->WriteAttribute(trainer, "final_loss", outcome_.final_loss));
+  PetscCall(file->WriteAttribute(trainer, "sampling_tnr", outcome_.sampling_tnr));
+  PetscCall(file->WriteAttribute(trainer, "sampling_inf", outcome_.sampling_inf));
+  // Each rank's own partial sums, so a restart on as many ranks adds them in the same order.
+  PetscCall(file->WriteRows("/trainer/partial_quality", RowScope::kRanks, state_.quality, 1, 3));
+  PetscCall(WriteResult(*file, "/trainer/best_valid", outcome_.best_valid));
+  PetscCall(WriteResult(*file, "/trainer/best_test", outcome_.best_test));
+  PetscCall(file->WriteAttribute(trainer, "has_best_embedding", (int64_t)(state_.best_ego.size() > 0)));
+  if (state_.best_ego.size() > 0) PetscCall(file->WriteOwnedRows(trainer, "best_embedding", state_.best_ego));
+  const std::vector<std::string> columns = MetricColumns();
+  std::vector<double> rows;
+  for (const auto& row : state_.metrics_rows) rows.insert(rows.end(), row.begin(), row.end());
+  PetscCall(file->WriteAttribute(trainer, "metrics_columns", Join(columns)));
+  PetscCall(file->WriteRows("/trainer/metrics", RowScope::kShared, rows.data(),
+                            (int64_t)state_.metrics_rows.size(), (int64_t)columns.size()));
+
+  if (++outcome_.checkpoints_written == checkpoint_test_kill_) {
+    PetscCall(file->Flush());
+    if (rank_ == 0) raise(SIGKILL);
+  }
+  PetscCall(file->Commit());
+  outcome_.last_checkpoint = path;
+  std::vector<std::string> removed;
+  double megabytes = 0;
+  if (rank_ == 0) {
+    struct stat written;
+    if (stat(path.c_str(), &written) == 0) megabytes = (double)written.st_size / 1e6;
+    PetscCall(PruneCheckpoints(checkpoint_dir_, checkpoint_keep_, &removed));
+  }
+  PetscCall(PetscLogEventEnd(Events().checkpoint, 0, 0, 0, 0));
+  PetscCall(PetscPrintf(comm_, "checkpoint: %s (%.1f MB in %.2f s)\n", path.c_str(), megabytes,
+                        MPI_Wtime() - start));
+  last_checkpoint_time_ = MPI_Wtime();
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode Trainer::FindRestartFile(std::string* path) {
+  PetscFunctionBeginUser;
+  if (restart_ != "auto") {
+    *path = restart_;
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  std::vector<CheckpointEntry> usable;
+  std::vector<std::string> skipped;
+  if (rank_ == 0) PetscCall(ScanCheckpoints(checkpoint_dir_, &usable, &skipped));
+  for (const std::string& reason : skipped)
+    PetscCall(PetscPrintf(comm_, "warning: restart: skipping %s\n", reason.c_str()));
+  *path = usable.empty() ? "" : usable.front().path;
+  PetscCall(BroadcastString(comm_, path));
+  if (path->empty())
+    PetscCall(PetscPrintf(comm_, "restart: no usable checkpoint in '%s'; starting from scratch\n",
+                          checkpoint_dir_.c_str()));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode Trainer::ReportChangedOptions(const std::string& saved_options) const {
+  PetscFunctionBeginUser;
+  const auto before = ParseOptions(saved_options), now = ParseOptions(CurrentOptions());
+  std::string changes;
+  auto add = [&](const std::string& name, const char* value, const char* was) {
+    if (name == "restart") return;
+    changes += Format("\n  -%s %s (checkpoint: %s)", name.c_str(), value, was);
+  };
+  for (const auto& [name, value] : now) {
+    const auto old = before.find(name);
+    if (old == before.end()) add(name, value.c_str(), "not given");
+    else if (old->second != value) add(name, value.c_str(), old->second.c_str());
+  }
+  for (const auto& [name, value] : before)
+    if (!now.count(name)) add(name, "not given", value.c_str());
+  if (!changes.empty())
+    PetscCall(PetscPrintf(comm_, "restart: options that differ from the checkpoint's:%s\n", changes.c_str()));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode Trainer::Resume(const std::string& path) {
+  std::unique_ptr<CheckpointFile> file;
+  int64_t value, users, items, pairs, fingerprint, ranks;
+  std::string text, name;
+  PetscFunctionBeginUser;
+  PetscCall(CheckpointFile::Open(graph_, path, &file));
+  const DatasetInfo& info = graph_.Info();
+  PetscCall(file->ReadAttribute("/", "dataset_name", &name));
+  PetscCall(file->ReadAttribute("/", "num_users", &users));
+  PetscCall(file->ReadAttribute("/", "num_items", &items));
+  PetscCall(file->ReadAttribute("/", "train_pairs", &pairs));
+  PetscCall(file->ReadAttribute("/", "train_fingerprint", &fingerprint));
+  RECNS_CHECK_INPUT(users == info.num_users && items == info.num_items && pairs == info.train_nnz &&
+                        (uint64_t)fingerprint == dataset_fingerprint_,
+                    comm_,
+                    "checkpoint '%s' was written for another dataset ('%s': %lld users, %lld "
+                    "items, %lld training pairs) than '%s' ('%s': %lld users, %lld items, %lld "
+                    "training pairs%s)",
+                    path.c_str(), name.c_str(), (long long)users, (long long)items, (long long)pairs,
+                    info.path.c_str(), info.name.c_str(), (long long)info.num_users,
+                    (long long)info.num_items, (long long)info.train_nnz,
+                    users == info.num_users && items == info.num_items && pairs == info.train_nnz
+                        ? ", other pairs"
+                        : "");
+  const std::pair<const char*, int64_t> structure[] = {{"train_seed", (int64_t)seed_},
+                                                       {"train_batch_size", batch_size_}};
+  const char* attribute[] = {"seed", "batch_size"};
+  for (int s = 0; s < 2; ++s) {
+    PetscCall(file->ReadAttribute("/", attribute[s], &value));
+    RECNS_CHECK_INPUT(value == structure[s].second, comm_,
+                      "checkpoint '%s' was written with -%s %lld; this run has %lld (structural "
+                      "options cannot change on restart)",
+                      path.c_str(), structure[s].first, (long long)value, (long long)structure[s].second);
+  }
+  PetscCall(model_->Load(*file));
+  PetscCall(file->ReadAttribute("/optimizer", "type", &text));
+  RECNS_CHECK_INPUT(text == optimizer_->Type(), comm_,
+                    "checkpoint '%s' holds the state of optimizer %s; this run has -optimizer_type %s",
+                    path.c_str(), text.c_str(), optimizer_->Type());
+  PetscCall(optimizer_->Load(*file));
+  PetscCall(file->ReadAttribute("/sampler", "type", &text));
+  RECNS_CHECK_INPUT(text == sampler_->Type(), comm_,
+                    "checkpoint '%s' holds the state of sampler %s; this run has -sampler_type %s",
+                    path.c_str(), text.c_str(), sampler_->Type());
+  PetscCall(sampler_->Load(*file));
+
+  const char* trainer = "/trainer";
+  PetscCall(file->ReadAttribute(trainer, "metrics_columns", &text));
+  const std::vector<std::string> columns = MetricColumns();
+  RECNS_CHECK_INPUT(text == Join(columns), comm_,
+                    "checkpoint '%s' recorded the metrics columns '%s'; this run has '%s' "
+                    "(-eval_ks and -eval_sampling_quality must stay as they were)",
+                    path.c_str(), text.c_str(), Join(columns).c_str());
+  PetscCall(file->ReadAttribute("/", "epoch", &value));
+  state_.epoch = (int)value;
+  PetscCall(file->ReadAttribute("/", "step", &state_.step));
+  PetscCall(file->ReadAttribute("/", "steps", &state_.steps_done));
+  RECNS_CHECK_INPUT(state_.step < batcher_.StepsPerEpoch() || batcher_.StepsPerEpoch() == 0, comm_,
+                    "checkpoint '%s' is at step %lld of an epoch of %lld steps", path.c_str(),
+                    (long long)state_.step, (long long)batcher_.StepsPerEpoch());
+  PetscCall(file->ReadAttribute(trainer, "best_value", &state_.best));
+  PetscCall(file->ReadAttribute(trainer, "best_epoch", &value));
+  outcome_.best_epoch = (int)value;
+  outcome_.best_value = state_.best;
+  PetscCall(file->ReadAttribute(trainer, "evaluations_without_gain", &value));
+  state_.evaluations_without_gain = (int)value;
+  PetscCall(file->ReadAttribute(trainer, "finished", &value));
+  state_.finished = value != 0;
+  PetscCall(file->ReadAttribute(trainer, "stopped_early", &value));
+  outcome_.stopped_early = value != 0;
+  PetscCall(file->ReadAttribute(trainer, "loss_sum", &state_.loss_sum));
+  PetscCall(file->ReadAttribute(trainer, "epoch_seconds", &state_.epoch_seconds));
+  PetscCall(file->ReadAttribute(trainer, "train_seconds", &state_.train_seconds));
+  PetscCall(file->ReadAttribute(trainer, "final_loss", &outcome_.final_loss));
+  PetscCall(file->ReadAttribute(trainer, "sampling_tnr", &outcome_.sampling_tnr));
+  PetscCall(file->ReadAttribute(trainer, "sampling_inf", &outcome_.sampling_inf));
+  outcome_.epochs_run = state_.epoch;
+  outcome_.steps_run = state_.steps_done;
+  // Partial sums: each rank its own when the rank count is the same, else rank 0 all of them.
+  PetscCall(file->ReadAttribute("/", "ranks", &ranks));
+  std::vector<double> quality((size_t)(3 * ranks));
+  PetscCall(file->ReadRows("/trainer/partial_quality", RowScope::kShared, quality.data(), ranks, 3));
+  for (int c = 0; c < 3; ++c) {
+    state_.quality[c] = 0;
+    if (ranks == size_) state_.quality[c] = quality[3 * rank_ + c];
+    else if (rank_ == 0)
+      for (int64_t r = 0; r < ranks; ++r) state_.quality[c] += quality[3 * r + c];
+  }
+  const auto metric_names = evaluator_.MetricNames();
+  PetscCall(ReadResult(*file, "/trainer/best_valid", metric_names, &outcome_.best_valid));
+  PetscCall(ReadResult(*file, "/trainer/best_test", metric_names, &outcome_.best_test));
+  PetscCall(file->ReadAttribute(trainer, "has_best_embedding", &value));
+  if (value) {
+    state_.best_ego.resize(model_->Ego().rows(), model_->Ego().cols());
+    PetscCall(file->ReadOwnedRows(trainer, "best_embedding", &state_.best_ego));
+  }
+  // One metrics row per finished epoch.
+  const int64_t width = (int64_t)columns.size();
+  std::vector<double> rows((size_t)(state_.epoch * width));
+  PetscCall(file->ReadRows("/trainer/metrics", RowScope::kShared, rows.data(), state_.epoch, width));
+  state_.metrics_rows.clear();
+  for (int64_t r = 0; r < state_.epoch; ++r)
+    state_.metrics_rows.emplace_back(rows.begin() + r * width, rows.begin() + (r + 1) * width);
+  PetscCall(file->ReadAttribute("/", "options", &text));
+  PetscCall(PetscPrintf(comm_, "restart: resuming from %s at epoch %d, step %lld (%lld steps done)\n",
+                        path.c_str(), state_.epoch + 1, (long long)state_.step, (long long)state_.steps_done));
+  PetscCall(ReportChangedOptions(text));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+}  // namespace recns

@@ -1,0 +1,233 @@
+// Checkpoint and restart: a run stopped (at an epoch boundary, or mid-epoch by a stop signal on
+// one rank) and resumed ends exactly where an uninterrupted run ends: bitwise on the same ranks,
+// within 1e-9 relative on another number of ranks. Runs are compared through their final
+// checkpoints (parameters, optimizer moments, metrics rows) and their outcomes.
+#include <hdf5.h>
+
+#include <cmath>
+#include <csignal>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "recns/stop_signal.hpp"
+#include "recns/trainer.hpp"
+#include "../test_util.hpp"
+
+namespace {
+
+using recns::Dataset;
+using recns::test::WithOptions;
+
+/// TinyDataset with one train item of every user with three or more moved to a valid split, so
+/// the best epoch is chosen on valid and its parameters are part of the state.
+Dataset TinyDatasetWithValid() {
+  const Dataset tiny = recns::test::TinyDataset(40, 30, 11);
+  Dataset data = tiny;
+  data.train = recns::Csr{{0}, {}};
+  data.valid = recns::Csr{{0}, {}};
+  for (int64_t u = 0; u < tiny.num_users; ++u) {
+    const int64_t begin = tiny.train.indptr[u], end = tiny.train.indptr[u + 1];
+    for (int64_t t = begin; t < end; ++t)
+      (end - begin >= 3 && t == end - 1 ? data.valid : data.train).indices.push_back(tiny.train.indices[t]);
+    data.train.indptr.push_back((int64_t)data.train.indices.size());
+    data.valid.indptr.push_back((int64_t)data.valid.indices.size());
+  }
+  return data;
+}
+
+using Outcome = recns::Trainer::Outcome;
+
+/// Trains on the first `ranks` ranks of the world; the outcome is returned on world rank 0.
+/// `hook` runs after every step on every rank of the run.
+void TrainOn(int ranks, const Dataset& data, const std::string& options, Outcome* run,
+             std::function<void(int rank, int64_t steps)> hook = {}) {
+  int world_rank;
+  MPI_Comm_rank(PETSC_COMM_WORLD, &world_rank);
+  MPI_Comm sub;
+  MPI_Comm_split(PETSC_COMM_WORLD, world_rank < ranks ? 0 : MPI_UNDEFINED, world_rank, &sub);
+  if (sub != MPI_COMM_NULL) {
+    auto train = [&]() -> PetscErrorCode {
+      PetscFunctionBeginUser;
+      recns::Trainer trainer(sub);
+      PetscCall(trainer.SetFromOptions());
+      PetscCall(trainer.SetUp(data));
+      if (hook) trainer.SetStepHook([&](int64_t steps) { hook(world_rank, steps); });
+      PetscCall(trainer.Train());
+      *run = trainer.GetOutcome();
+      PetscFunctionReturn(PETSC_SUCCESS);
+    };
+    const PetscErrorCode code = WithOptions(options, train);
+    EXPECT_EQ(code, 0) << recns::test::LastErrorMessage(code);
+    MPI_Comm_free(&sub);
+  }
+  recns::ClearStopSignal();
+  MPI_Barrier(PETSC_COMM_WORLD);
+}
+
+/// A whole dataset of a checkpoint file, read serially; empty when the file has none of that name.
+std::vector<double> ReadDataset(const std::string& path, const std::string& name) {
+  std::vector<double> values;
+  const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  EXPECT_GE(file, 0) << path;
+  if (file < 0) return values;
+  const std::string group = name.substr(0, name.rfind('/'));
+  if (H5Lexists(file, group.c_str(), H5P_DEFAULT) <= 0 || H5Lexists(file, name.c_str(), H5P_DEFAULT) <= 0) {
+    H5Fclose(file);
+    return values;
+  }
+  const hid_t dataset = H5Dopen2(file, name.c_str(), H5P_DEFAULT);
+  EXPECT_GE(dataset, 0) << path << " " << name;
+  if (dataset >= 0) {
+    const hid_t space = H5Dget_space(dataset);
+    values.resize((size_t)H5Sget_simple_extent_npoints(space));
+    EXPECT_GE(H5Dread(dataset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), 0);
+    H5Sclose(space);
+    H5Dclose(dataset);
+  }
+  H5Fclose(file);
+  return values;
+}
+
+/// Compares two runs' final checkpoints and outcomes (world rank 0): `tolerance` 0 is bitwise.
+void ExpectSameEnd(const Outcome& a, const Outcome& b, double tolerance, const std::string& what) {
+  int world_rank;
+  MPI_Comm_rank(PETSC_COMM_WORLD, &world_rank);
+  if (world_rank != 0) return;
+  SCOPED_TRACE(what);
+  ASSERT_FALSE(a.interrupted);
+  ASSERT_FALSE(b.interrupted);
+  EXPECT_EQ(a.epochs_run, b.epochs_run);
+  EXPECT_EQ(a.steps_run, b.steps_run);
+  EXPECT_EQ(a.best_epoch, b.best_epoch);
+  auto near = [tolerance](double x, double y) {
+    return tolerance == 0 ? (x == y || (std::isnan(x) && std::isnan(y)))
+                          : (std::fabs(x - y) <= tolerance * std::max(std::fabs(x), std::fabs(y)) ||
+                             (std::isnan(x) && std::isnan(y)));
+  };
+  EXPECT_TRUE(near(a.final_loss, b.final_loss))
+      << a.final_loss << " vs " << b.final_loss;
+  EXPECT_TRUE(near(a.sampling_inf, b.sampling_inf));
+  ASSERT_EQ(a.final_test.metrics.size(), b.final_test.metrics.size());
+  for (size_t m = 0; m < a.final_test.metrics.size(); ++m) {
+    EXPECT_TRUE(near(a.final_test.metrics[m].second, b.final_test.metrics[m].second))
+        << a.final_test.metrics[m].first;
+    EXPECT_TRUE(near(a.best_test.metrics[m].second, b.best_test.metrics[m].second))
+        << "best " << a.best_test.metrics[m].first;
+  }
+  const std::string& x = a.last_checkpoint;
+  const std::string& y = b.last_checkpoint;
+  ASSERT_FALSE(x.empty());
+  ASSERT_FALSE(y.empty());
+  // Adam's moments are compared too where the optimizer has them.
+  for (const char* name : {"/model/user_embedding", "/model/item_embedding",
+                           "/optimizer/user_first_moment", "/optimizer/item_second_moment"}) {
+    const std::vector<double> u = ReadDataset(x, name), v = ReadDataset(y, name);
+    ASSERT_EQ(u.size(), v.size()) << name;
+    if (std::string(name).rfind("/model", 0) == 0) ASSERT_FALSE(u.empty()) << name;
+    size_t differing = 0;
+    for (size_t k = 0; k < u.size(); ++k) differing += near(u[k], v[k]) ? 0 : 1;
+    EXPECT_EQ(differing, 0u) << name;
+  }
+  // Metrics rows, except the two columns of wall seconds (columns 4 and 5).
+  const std::vector<double> u = ReadDataset(x, "/trainer/metrics"), v = ReadDataset(y, "/trainer/metrics");
+  ASSERT_EQ(u.size(), v.size());
+  const size_t width = u.size() / std::max(a.epochs_run, 1);
+  for (size_t k = 0; k < u.size(); ++k)
+    if (k % width != 4 && k % width != 5)
+      EXPECT_TRUE(near(u[k], v[k])) << "metrics row " << k / width << " column " << k % width;
+}
+
+const char* const kConfigurations[] = {
+    // Adam, a valid split with the best epoch's parameters kept, sampling quality sums.
+    "-model_type lightgcn -model_layers 2 -model_dim 8 -train_batch_size 16 -optimizer_lr 0.02 "
+    "-eval_sampling_quality",
+    // SRNS's memory, snapshots and history; SGD with a decaying learning rate.
+    "-model_type mf -model_dim 8 -train_batch_size 16 -optimizer_type sgd -optimizer_lr 0.05 "
+    "-optimizer_lr_decay_every 2 -sampler_type srns -sampler_srns_pool_size 80 "
+    "-sampler_srns_warmup 1 -sampler_srns_history 2",
+    // AOBPR's factor rankings, refreshed between steps.
+    "-model_type lightgcn -model_layers 1 -model_dim 6 -train_batch_size 16 -sampler_type aobpr "
+    "-sampler_aobpr_mode factor",
+};
+
+std::string Folder(const std::string& scratch, const std::string& name) {
+  return " -metrics_file \"\" -checkpoint_dir " + scratch + "/" + name;
+}
+
+TEST(checkpoint_test, ResumedRunEqualsUninterruptedRun) {
+  int world_size;
+  MPI_Comm_size(PETSC_COMM_WORLD, &world_size);
+  const Dataset data = TinyDatasetWithValid();
+  const std::string scratch = recns::test::ScratchDir(PETSC_COMM_WORLD, "checkpoint");
+  int configuration = 0;
+  for (const char* options : kConfigurations) {
+    const std::string tag = std::to_string(configuration++);
+    Outcome straight, first, resumed;
+    TrainOn(world_size, data, std::string(options) + " -train_epochs 6" + Folder(scratch, "straight" + tag), &straight);
+    TrainOn(world_size, data, std::string(options) + " -train_epochs 3" + Folder(scratch, "split" + tag), &first);
+    TrainOn(world_size, data,
+            std::string(options) + " -train_epochs 6 -restart auto" + Folder(scratch, "split" + tag), &resumed);
+    ExpectSameEnd(straight, resumed, 0, options);
+  }
+}
+
+// One rank alone is signalled, in the middle of an epoch: every rank stops after the same step
+// with a checkpoint holding the data cursor, and the resumed run ends as the uninterrupted one.
+TEST(checkpoint_test, StopSignalOnOneRankMidEpoch) {
+  int world_size;
+  MPI_Comm_size(PETSC_COMM_WORLD, &world_size);
+  ASSERT_PETSC_OK(recns::InstallStopSignalHandlers());
+  const Dataset data = TinyDatasetWithValid();  // 7 steps of 16 pairs per epoch
+  const std::string scratch = recns::test::ScratchDir(PETSC_COMM_WORLD, "signal");
+  const std::string options = std::string(kConfigurations[0]) + " -train_epochs 4";
+  Outcome straight, stopped, resumed;
+  TrainOn(world_size, data, options + Folder(scratch, "straight"), &straight);
+  TrainOn(world_size, data, options + Folder(scratch, "stopped"), &stopped, [&](int rank, int64_t steps) {
+    if (rank == world_size - 1 && steps == 10) raise(SIGUSR1);
+  });
+  int world_rank;
+  MPI_Comm_rank(PETSC_COMM_WORLD, &world_rank);
+  if (world_rank == 0) {
+    EXPECT_TRUE(stopped.interrupted);
+    EXPECT_EQ(stopped.steps_run, 11);  // the vote is cast at the next step
+    EXPECT_NE(stopped.last_checkpoint.find("-e000001-s000000000011"), std::string::npos)
+        << stopped.last_checkpoint;
+  }
+  TrainOn(world_size, data, options + " -restart auto" + Folder(scratch, "stopped"), &resumed);
+  ExpectSameEnd(straight, resumed, 0, "signal at step 10");
+}
+
+// A checkpoint written by P ranks resumes on 1 rank and one written by 1 rank on P ranks; both
+// end where an uninterrupted 1-rank run ends, up to summation order.
+TEST(checkpoint_test, ResumeOnAnotherRankCount) {
+  int world_size;
+  MPI_Comm_size(PETSC_COMM_WORLD, &world_size);
+  if (world_size == 1) GTEST_SKIP() << "needs more than one rank";
+  ASSERT_PETSC_OK(recns::InstallStopSignalHandlers());
+  const Dataset data = TinyDatasetWithValid();
+  const std::string scratch = recns::test::ScratchDir(PETSC_COMM_WORLD, "reshape");
+  for (const char* configuration : kConfigurations) {
+    const std::string options = std::string(configuration) + " -train_epochs 4";
+    Outcome straight, wide_first, narrow_resumed, narrow_first, wide_resumed;
+    TrainOn(1, data, options + Folder(scratch, "straight"), &straight);
+    // P ranks, stopped mid-epoch by a signal on one of them, then 1 rank.
+    TrainOn(world_size, data, options + Folder(scratch, "wide"), &wide_first, [&](int rank, int64_t steps) {
+      if (rank == 0 && steps == 12) raise(SIGTERM);
+    });
+    TrainOn(1, data, options + " -restart auto" + Folder(scratch, "wide"), &narrow_resumed);
+    ExpectSameEnd(straight, narrow_resumed, 1e-9, std::string(configuration) + ": P ranks then 1");
+    // 1 rank for two epochs, then P ranks.
+    TrainOn(1, data, std::string(configuration) + " -train_epochs 2" + Folder(scratch, "narrow"), &narrow_first);
+    TrainOn(world_size, data, options + " -restart auto" + Folder(scratch, "narrow"), &wide_resumed);
+    ExpectSameEnd(straight, wide_resumed, 1e-9, std::string(configuration) + ": 1 rank then P");
+    int world_rank;
+    MPI_Comm_rank(PETSC_COMM_WORLD, &world_rank);
+    if (world_rank == 0)
+      for (const char* folder : {"straight", "wide", "narrow"})
+        EXPECT_EQ(std::system(("rm -rf " + scratch + "/" + folder).c_str()), 0);
+    MPI_Barrier(PETSC_COMM_WORLD);
+  }
+}
+
+}  // namespace
