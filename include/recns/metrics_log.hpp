@@ -1,5 +1,6 @@
 // The per-run metrics file (ARCHITECTURE §4): one row per evaluation, appended and flushed at
-// once so a crash loses nothing already written.
+// once so a crash loses nothing already written. A resumed run rewrites it from the rows its
+// checkpoint recorded, so no row is lost or repeated across restarts.
 //
 // Schema:
 //   /                attrs: format="recns-metrics", version=1 (int)
@@ -22,7 +23,7 @@ namespace recns {
 constexpr const char* kMetricsFormat = "recns-metrics";
 constexpr int kMetricsVersion = 1;
 
-/// An open metrics file. Create or Open it, Append rows, destroy it to close the file.
+/// An open metrics file. Create it, Append rows, destroy it to close the file.
 class MetricsLog {
  public:
   /// Collective on comm. Creates `path` (replacing any existing file) with one empty column per
@@ -32,17 +33,8 @@ class MetricsLog {
                                const std::vector<std::string>& columns,
                                std::unique_ptr<MetricsLog>* log);
 
-  /// Collective on comm. Opens an existing metrics file for appending (a restart). Fails
-  /// collectively with PETSC_ERR_USER_INPUT, naming the file, when it cannot be opened, is not a
-  /// recns metrics file of this version, or its columns differ from `columns` (as a set; the
-  /// order of `columns` is the order of Append rows). A last row left incomplete by a crash
-  /// (columns of unequal length) is dropped.
-  static PetscErrorCode Open(MPI_Comm comm, const std::string& path,
-                             const std::vector<std::string>& columns,
-                             std::unique_ptr<MetricsLog>* log);
-
-  /// Collective on the communicator of Create/Open. Appends one row (one value per column, in
-  /// the order given to Create/Open; only rank 0's values are written) and flushes the file. A
+  /// Collective on the communicator of Create. Appends one row (one value per column, in
+  /// the order given to Create; only rank 0's values are written) and flushes the file. A
   /// row of the wrong length, or a failing write, is a local (internal) error.
   PetscErrorCode Append(const std::vector<double>& row);
 

@@ -1,4 +1,4 @@
-// The metrics file: create, append, reopen for a restart, and the checks on foreign files.
+// The metrics file: create and append (a restart rewrites it from its checkpoint's rows).
 #include "recns/metrics_log.hpp"
 
 #include <gtest/gtest.h>
@@ -54,16 +54,6 @@ class metrics_log_test : public ::testing::Test {
     return values;
   }
 
-  /// Gives `file` a scalar format attribute of string type `type`; `value` is what H5Awrite takes
-  /// for that type (the characters when fixed-length, a pointer to them when variable-length).
-  static void WriteFormat(hid_t file, hid_t type, const void* value) {
-    const hid_t scalar = H5Screate(H5S_SCALAR);
-    const hid_t attribute = H5Acreate2(file, "format", type, scalar, H5P_DEFAULT, H5P_DEFAULT);
-    EXPECT_GE(H5Awrite(attribute, type, value), 0);
-    H5Aclose(attribute);
-    H5Sclose(scalar);
-  }
-
   /// Element-wise equality with NaN equal to NaN.
   static void ExpectColumn(const std::vector<double>& actual, const std::vector<double>& expected) {
     ASSERT_EQ(actual.size(), expected.size());
@@ -79,7 +69,7 @@ class metrics_log_test : public ::testing::Test {
   const std::vector<std::string> columns_{"epoch", "loss", "recall@20"};
 };
 
-TEST_F(metrics_log_test, CreateAppendReopenAppend) {
+TEST_F(metrics_log_test, CreateAndAppend) {
   const std::string path = File("metrics.h5");
   std::unique_ptr<MetricsLog> log;
   ASSERT_EQ(MetricsLog::Create(PETSC_COMM_WORLD, path, columns_, &log), PETSC_SUCCESS);
@@ -92,18 +82,9 @@ TEST_F(metrics_log_test, CreateAppendReopenAppend) {
   EXPECT_EQ(log->Rows(), 3);
   log.reset();
 
-  // A restart may list the columns in another order; rows follow the order given to Open.
-  ASSERT_EQ(MetricsLog::Open(PETSC_COMM_WORLD, path, {"recall@20", "epoch", "loss"}, &log),
-            PETSC_SUCCESS);
-  EXPECT_EQ(log->Rows(), 3);
-  ASSERT_EQ(log->Append({0.25, 4, 0.125}), PETSC_SUCCESS);
-  ASSERT_EQ(log->Append({kNaN, 5, 0.0625}), PETSC_SUCCESS);
-  EXPECT_EQ(log->Rows(), 5);
-  log.reset();
-
-  ExpectColumn(ReadColumn(path, "epoch"), {1, 2, 3, 4, 5});
-  ExpectColumn(ReadColumn(path, "loss"), {0.693, 0.5, 0.25, 0.125, 0.0625});
-  ExpectColumn(ReadColumn(path, "recall@20"), {kNaN, 0.125, 0.1875, 0.25, kNaN});
+  ExpectColumn(ReadColumn(path, "epoch"), {1, 2, 3});
+  ExpectColumn(ReadColumn(path, "loss"), {0.693, 0.5, 0.25});
+  ExpectColumn(ReadColumn(path, "recall@20"), {kNaN, 0.125, 0.1875});
 
   const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   ASSERT_GE(file, 0);
@@ -128,103 +109,6 @@ TEST_F(metrics_log_test, CreateAppendReopenAppend) {
   H5Tclose(format_type);
   H5Aclose(format);
   H5Fclose(file);
-}
-
-TEST_F(metrics_log_test, DropsARowLeftIncompleteByACrash) {
-  const std::string path = File("crashed.h5");
-  std::unique_ptr<MetricsLog> log;
-  ASSERT_EQ(MetricsLog::Create(PETSC_COMM_WORLD, path, columns_, &log), PETSC_SUCCESS);
-  ASSERT_EQ(log->Append({1, 0.5, 0.1}), PETSC_SUCCESS);
-  log.reset();
-  // As if Append had extended the first column only.
-  const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
-  const hid_t dataset = H5Dopen2(file, "/epochs/epoch", H5P_DEFAULT);
-  const hsize_t two = 2;
-  ASSERT_GE(H5Dset_extent(dataset, &two), 0);
-  H5Dclose(dataset);
-  H5Fclose(file);
-
-  ASSERT_EQ(MetricsLog::Open(PETSC_COMM_WORLD, path, columns_, &log), PETSC_SUCCESS);
-  EXPECT_EQ(log->Rows(), 1);
-  ASSERT_EQ(log->Append({2, 0.25, 0.2}), PETSC_SUCCESS);
-  log.reset();
-  ExpectColumn(ReadColumn(path, "epoch"), {1, 2});
-  ExpectColumn(ReadColumn(path, "recall@20"), {0.1, 0.2});
-}
-
-TEST_F(metrics_log_test, OpensAFileWithTheFixedLengthFormatOfEarlierBuilds) {
-  const std::string path = File("earlier.h5");
-  std::unique_ptr<MetricsLog> log;
-  ASSERT_EQ(MetricsLog::Create(PETSC_COMM_WORLD, path, columns_, &log), PETSC_SUCCESS);
-  log.reset();
-  const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
-  ASSERT_GE(H5Adelete(file, "format"), 0);
-  const hid_t string_type = H5Tcopy(H5T_C_S1);
-  H5Tset_size(string_type, sizeof("recns-metrics"));
-  WriteFormat(file, string_type, "recns-metrics");
-  H5Tclose(string_type);
-  H5Fclose(file);
-  EXPECT_EQ(MetricsLog::Open(PETSC_COMM_WORLD, path, columns_, &log), PETSC_SUCCESS);
-  EXPECT_TRUE(log);
-}
-
-TEST_F(metrics_log_test, RejectsForeignFiles) {
-  std::unique_ptr<MetricsLog> log;
-  // An HDF5 file of another kind.
-  const std::string other = File("dataset.h5");
-  const hid_t file = H5Fcreate(other.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  const hid_t string_type = H5Tcopy(H5T_C_S1);
-  H5Tset_size(string_type, H5T_VARIABLE);
-  const char* format = "recns-dataset";
-  WriteFormat(file, string_type, &format);
-  H5Tclose(string_type);
-  H5Fclose(file);
-  PetscErrorCode code = MetricsLog::Open(PETSC_COMM_WORLD, other, columns_, &log);
-  EXPECT_EQ(code, PETSC_ERR_USER_INPUT);
-  EXPECT_NE(ErrorMessage(code).find("'" + other + "' is not a recns metrics file"),
-            std::string::npos)
-      << ErrorMessage(code);
-  EXPECT_NE(ErrorMessage(code).find("recns-dataset"), std::string::npos);
-  EXPECT_FALSE(log);
-
-  // Not HDF5 at all, and no file.
-  const std::string text = File("notes.txt");
-  std::ofstream(text) << "epoch,loss\n1,0.5\n";
-  for (const std::string& path : {text, File("absent.h5")}) {
-    code = MetricsLog::Open(PETSC_COMM_WORLD, path, columns_, &log);
-    EXPECT_EQ(code, PETSC_ERR_USER_INPUT);
-    EXPECT_NE(ErrorMessage(code).find("'" + path + "'"), std::string::npos) << ErrorMessage(code);
-  }
-
-  // A folder that does not exist.
-  const std::string nowhere = File("no/such/folder/metrics.h5");
-  code = MetricsLog::Create(PETSC_COMM_WORLD, nowhere, columns_, &log);
-  EXPECT_EQ(code, PETSC_ERR_USER_INPUT);
-  EXPECT_NE(ErrorMessage(code).find("cannot create metrics file '" + nowhere + "'"),
-            std::string::npos)
-      << ErrorMessage(code);
-  EXPECT_FALSE(log);
-}
-
-TEST_F(metrics_log_test, RejectsOtherColumns) {
-  const std::string path = File("metrics.h5");
-  std::unique_ptr<MetricsLog> log;
-  ASSERT_EQ(MetricsLog::Create(PETSC_COMM_WORLD, path, columns_, &log), PETSC_SUCCESS);
-  log.reset();
-  const PetscErrorCode code =
-      MetricsLog::Open(PETSC_COMM_WORLD, path, {"epoch", "loss", "ndcg@20"}, &log);
-  EXPECT_EQ(code, PETSC_ERR_USER_INPUT);
-  const std::string message = ErrorMessage(code);
-  EXPECT_NE(message.find("'" + path + "'"), std::string::npos) << message;
-  EXPECT_NE(message.find("(only in the file: recall@20; only in this run: ndcg@20)"),
-            std::string::npos)
-      << message;
-  // A run writing fewer columns than the file holds.
-  EXPECT_EQ(MetricsLog::Open(PETSC_COMM_WORLD, path, {"epoch", "loss"}, &log),
-            PETSC_ERR_USER_INPUT);
-  EXPECT_NE(ErrorMessage(PETSC_ERR_USER_INPUT).find("(only in the file: recall@20)"),
-            std::string::npos);
-  EXPECT_FALSE(log);
 }
 
 TEST_F(metrics_log_test, RejectsBadColumnNames) {
