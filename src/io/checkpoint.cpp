@@ -465,6 +465,7 @@ PetscErrorCode CheckpointFile::Transfer(bool write, const std::string& name, Row
                             (unsigned long long)shape[0], (unsigned long long)shape[1],
                             Stored<T>::kClass == H5T_FLOAT ? "floating-point" : "integer")));
   }
+  if (global_rows == 0 || width == 0) PetscFunctionReturn(PETSC_SUCCESS);  // nothing to transfer
   T unused{};  // HDF5 wants a buffer even for an empty selection
   if (!data) data = &unused;
   // Rank 0 alone writes shared rows; every rank reads them.

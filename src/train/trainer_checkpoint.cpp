@@ -254,6 +254,7 @@ PetscErrorCode Trainer::Resume(const std::string& path) {
   int64_t value, users, items, pairs, fingerprint, ranks;
   std::string text, name;
   PetscFunctionBeginUser;
+  const double start = MPI_Wtime();
   PetscCall(CheckpointFile::Open(graph_, path, &file));
   const DatasetInfo& info = graph_.Info();
   PetscCall(file->ReadAttribute("/", "dataset_name", &name));
@@ -353,8 +354,9 @@ PetscErrorCode Trainer::Resume(const std::string& path) {
   for (int64_t r = 0; r < state_.epoch; ++r)
     state_.metrics_rows.emplace_back(rows.begin() + r * width, rows.begin() + (r + 1) * width);
   PetscCall(file->ReadAttribute("/", "options", &text));
-  PetscCall(PetscPrintf(comm_, "restart: resuming from %s at epoch %d, step %lld (%lld steps done)\n",
-                        path.c_str(), state_.epoch + 1, (long long)state_.step, (long long)state_.steps_done));
+  PetscCall(PetscPrintf(comm_, "restart: resuming from %s at epoch %d, step %lld (%lld steps done; read in %.2f s)\n",
+                        path.c_str(), state_.epoch + 1, (long long)state_.step, (long long)state_.steps_done,
+                        MPI_Wtime() - start));
   PetscCall(ReportChangedOptions(text));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
