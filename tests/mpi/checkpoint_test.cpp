@@ -187,7 +187,9 @@ TEST(checkpoint_test, StopSignalOnOneRankMidEpoch) {
   const std::string options = std::string(kConfigurations[0]) + " -train_epochs 4";
   Outcome straight, stopped, resumed;
   TrainOn(world_size, data, options + Folder(scratch, "straight"), &straight);
-  TrainOn(world_size, data, options + Folder(scratch, "stopped"), &stopped, [&](int rank, int64_t steps) {
+  // A timed checkpoint at every step before the signal: writing them must not perturb the run.
+  TrainOn(world_size, data, options + " -checkpoint_every_minutes 1e-9" + Folder(scratch, "stopped"),
+          &stopped, [&](int rank, int64_t steps) {
     if (rank == world_size - 1 && steps == 10) raise(SIGUSR1);
   });
   int world_rank;
@@ -195,6 +197,7 @@ TEST(checkpoint_test, StopSignalOnOneRankMidEpoch) {
   if (world_rank == 0) {
     EXPECT_TRUE(stopped.interrupted);
     EXPECT_EQ(stopped.steps_run, 11);  // the vote is cast at the next step
+    EXPECT_GE(stopped.checkpoints_written, 11);
     EXPECT_NE(stopped.last_checkpoint.find("-e000001-s000000000011"), std::string::npos)
         << stopped.last_checkpoint;
   }
