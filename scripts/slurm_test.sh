@@ -109,7 +109,7 @@ job=$(timeout 30 sbatch --parsable -J recns-slurm-test -N 1 -n 2 -t "$walltime_m
   "$work/data.h5" "${train_opts[@]}" -train_epochs "$epochs" \
   -metrics_file "$work/job/metrics.h5" -summary "$work/job/summary.json") || die "sbatch failed"
 info "submitted job $job: sbatch -n 2 -t $walltime_min --signal=USR1@$signal_at jobs/train.sbatch ... -train_epochs $epochs"
-deadline=$(( $(date +%s) + 240 + 2 * ${reference_seconds%.*} ))
+deadline=$(( $(date +%s) + 300 + 6 * ${reference_seconds%.*} ))  # generous: a busy machine slows the job
 t_run1="" t_requeue="" t_run2="" state="" restarts=0 extended=0
 while :; do
   line=$(timeout 10 scontrol -o show job "$job" 2>/dev/null || true)
@@ -127,7 +127,7 @@ while :; do
   fi
   # Give the resumed run time to finish, else the walltime signal would interrupt it once more.
   if [ -n "$t_requeue" ] && [ "$extended" = 0 ]; then
-    minutes=$(awk -v r="$reference_seconds" 'BEGIN { print int(2 * r / 60) + 3 }')
+    minutes=$(awk -v r="$reference_seconds" 'BEGIN { print int(6 * r / 60) + 3 }')
     timeout 10 scontrol update JobId="$job" TimeLimit="$minutes" && extended=1 &&
       info "time limit of the requeued job raised to $minutes min"
   fi
