@@ -11,8 +11,10 @@
 # Environment: RECNS_SHARED_DATA (default ../shared/data), OUT (default results/bns_table),
 # MODELS (default "mf lightgcn"), SAMPLERS (default "uniform pns aobpr dns srns bns"),
 # SEEDS (default "1 2 3"), JOBS (default 2), RECNS_BIN_DIR (default build, made if absent).
-# A run whose summary exists is not repeated, so an interrupted reproduction resumes (a DNS
-# summary made with another M stops the script: move that run's files away to redo it).
+# A run whose summary exists is not repeated, and an interrupted run resumes from its last
+# checkpoint (OUT/checkpoints/NAME, removed once it is done), so an interrupted reproduction
+# resumes (a DNS summary made with another M stops the script: move that run's files away to
+# redo it).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -58,8 +60,10 @@ run() {  # model sampler seed
   fi
   mpirun -q --bind-to none -n 1 "$bin/recns_train" "$out/ml100k.h5" -options_file "input/ml100k_$1.opts" \
     -sampler_type "$2" $options -train_seed "$3" -eval_sampling_quality \
-    -metrics_file "$out/$name.metrics.h5" -summary "$out/$name.summary.json" > "$out/$name.log" 2>&1 ||
+    -metrics_file "$out/$name.metrics.h5" -summary "$out/$name.summary.json" \
+    -checkpoint_dir "$out/checkpoints/$name" -restart auto >> "$out/$name.log" 2>&1 ||
     { echo "reproduce_bns_table: $name failed, see $out/$name.log" >&2; return 1; }
+  rm -rf "$out/checkpoints/$name"
   echo "reproduce_bns_table: $name done ($(tail -n 1 "$out/$name.log"))"
 }
 export -f run

@@ -46,8 +46,10 @@ run() {  # name model [options...]
   [ -f "$out/$name.summary.json" ] && return 0
   nice -n 10 mpirun -q --bind-to none -n 1 "$bin/recns_train" "$dataset" \
     -options_file "input/ml100k_$model.opts" "$@" \
-    -metrics_file "$out/$name.metrics.h5" -summary "$out/$name.summary.json" > "$out/$name.log" 2>&1 ||
+    -metrics_file "$out/$name.metrics.h5" -summary "$out/$name.summary.json" \
+    -checkpoint_dir "$out/checkpoints/$name" -restart auto >> "$out/$name.log" 2>&1 ||
     { echo "tune_dns_candidates: $name failed, see $out/$name.log" >&2; return 1; }
+  rm -rf "$out/checkpoints/$name"
   echo "tune_dns_candidates: $name done ($(tail -n 1 "$out/$name.log"))"
 }
 
