@@ -4,6 +4,7 @@
 #pragma once
 
 #include <petscmat.h>
+#include <petscsf.h>
 
 
 #include <string>
@@ -17,22 +18,39 @@
 namespace recns {
 
 /// Multiplies owned row blocks by Â: out = Â · in, both row-major with the same column count.
-/// The matrix is created as MATAIJ (one rank gets PETSc's sequential kernels) and the product is
-/// PETSc's sparse × dense MatProduct, set up once per column count and reused.
+///
+/// PETSc's distributed matrix stays the owner of Â and of its partition; the product is our own
+/// kernel on its CSR arrays, because the product is bound by the latency of gathering input rows,
+/// not by bandwidth: whole row-major input rows, prefetched a few nonzeros ahead, instead of
+/// PETSc's column-major sparse × dense kernel (scripts/bench.sh measures the product against
+/// its least-traffic time). Each rank multiplies its diagonal block (columns it owns) while the
+/// rows of the off-diagonal columns (ghosts) arrive through a PetscSF, then adds the
+/// off-diagonal block.
 class Propagator {
  public:
   Propagator() = default;
   Propagator(const Propagator&) = delete;
   Propagator& operator=(const Propagator&) = delete;
   ~Propagator();
-  /// Collective. `adjacency` must outlive this object.
+  /// Collective. Copies the local CSR blocks of `adjacency` (MATAIJ; it may be destroyed
+  /// afterwards) and builds the ghost-row exchange for `columns` columns.
   PetscErrorCode SetUp(Mat adjacency, PetscInt columns);
   /// Collective. out = Â in (in and out: LocalRows × columns; they must not alias).
   PetscErrorCode Apply(const RowMatrix& in, RowMatrix* out);
 
  private:
-  Mat adjacency_ = nullptr, input_ = nullptr, output_ = nullptr;
+  struct LocalCsr {
+    std::vector<PetscInt> row_start{0}, column;
+    std::vector<PetscScalar> value;
+  };
+  static PetscErrorCode CopyCsr(Mat block, LocalCsr* csr);
+
+  Mat adjacency_ = nullptr;
   PetscInt columns_ = 0;
+  LocalCsr diagonal_, off_diagonal_;  // off_diagonal_'s columns index the ghost rows
+  PetscSF ghosts_ = nullptr;
+  MPI_Datatype row_type_ = MPI_DATATYPE_NULL;
+  RowMatrix ghost_rows_;
 };
 
 class Graph {

@@ -1,6 +1,7 @@
 // Dataset slice + layout + the normalized adjacency Â = D^-1/2 A D^-1/2 as a PETSc AIJ matrix.
 #include "recns/graph.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "recns/error.hpp"
@@ -10,28 +11,97 @@ namespace recns {
 
 // --- Propagator ---------------------------------------------------------------------------------
 
+namespace {
+
+/// How many nonzeros ahead the kernel prefetches the input row it will need: far enough for the
+/// row to arrive from memory while about 8 rows are multiplied, near enough to stay in L1.
+constexpr PetscInt kPrefetchAhead = 8;
+
+/// out(r) (+)= Σ_k value[k] · in(column[k]) over row r's nonzeros, rows of `d` values.
+void MultiplyRows(const PetscInt* row_start, PetscInt rows, const PetscInt* column,
+                  const PetscScalar* value, const PetscScalar* in, int d, bool add,
+                  PetscScalar* out) {
+  using Row = Eigen::Map<Eigen::Matrix<PetscScalar, 1, Eigen::Dynamic>>;
+  using ConstRow = Eigen::Map<const Eigen::Matrix<PetscScalar, 1, Eigen::Dynamic>>;
+  const PetscInt nnz = row_start[rows];
+  for (PetscInt r = 0; r < rows; ++r) {
+    Row o(out + (size_t)r * d, d);
+    if (!add) o.setZero();
+    for (PetscInt k = row_start[r]; k < row_start[r + 1]; ++k) {
+      if (k + kPrefetchAhead < nnz) {
+        const PetscScalar* ahead = in + (size_t)column[k + kPrefetchAhead] * d;
+        for (int line = 0; line < d; line += 8) __builtin_prefetch(ahead + line);
+      }
+      o += value[k] * ConstRow(in + (size_t)column[k] * d, d);
+    }
+  }
+}
+
+}  // namespace
+
 Propagator::~Propagator() {
-  MatDestroy(&output_);
-  MatDestroy(&input_);
+  PetscSFDestroy(&ghosts_);
+  if (row_type_ != MPI_DATATYPE_NULL) MPI_Type_free(&row_type_);
+}
+
+PetscErrorCode Propagator::CopyCsr(Mat block, LocalCsr* csr) {
+  PetscFunctionBeginUser;
+  PetscInt rows;
+  const PetscInt *ia, *ja;
+  PetscBool done;
+  const PetscScalar* values;
+  PetscCall(MatGetRowIJ(block, 0, PETSC_FALSE, PETSC_FALSE, &rows, &ia, &ja, &done));
+  PetscCheck(done, PETSC_COMM_SELF, PETSC_ERR_SUP, "the adjacency's CSR arrays are not available");
+  PetscCall(MatSeqAIJGetArrayRead(block, &values));
+  csr->row_start.assign(ia, ia + rows + 1);
+  csr->column.assign(ja, ja + ia[rows]);
+  csr->value.assign(values, values + ia[rows]);
+  PetscCall(MatSeqAIJRestoreArrayRead(block, &values));
+  PetscCall(MatRestoreRowIJ(block, 0, PETSC_FALSE, PETSC_FALSE, &rows, &ia, &ja, &done));
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode Propagator::SetUp(Mat adjacency, PetscInt columns) {
   PetscFunctionBeginUser;
   if (adjacency_ == adjacency && columns_ == columns) PetscFunctionReturn(PETSC_SUCCESS);
-  PetscCall(MatDestroy(&output_));
-  PetscCall(MatDestroy(&input_));
+  PetscCall(PetscSFDestroy(&ghosts_));
+  if (row_type_ != MPI_DATATYPE_NULL) PetscCallMPI(MPI_Type_free(&row_type_));
   adjacency_ = adjacency;
   columns_ = columns;
-  PetscInt local_rows, global_rows;
-  PetscCall(MatGetLocalSize(adjacency, &local_rows, nullptr));
-  PetscCall(MatGetSize(adjacency, &global_rows, nullptr));
   MPI_Comm comm;
   PetscCall(PetscObjectGetComm((PetscObject)adjacency, &comm));
-  PetscCall(MatCreateDense(comm, local_rows, PETSC_DECIDE, global_rows, columns, nullptr, &input_));
-  PetscCall(MatProductCreate(adjacency, input_, nullptr, &output_));
-  PetscCall(MatProductSetType(output_, MATPRODUCT_AB));
-  PetscCall(MatProductSetFromOptions(output_));
-  PetscCall(MatProductSymbolic(output_));
+  PetscBool distributed;
+  PetscCall(PetscObjectTypeCompare((PetscObject)adjacency, MATMPIAIJ, &distributed));
+  if (!distributed) {
+    PetscCall(CopyCsr(adjacency, &diagonal_));
+    off_diagonal_ = LocalCsr();
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  Mat diagonal, off_diagonal;
+  const PetscInt* ghost_global;
+  PetscCall(MatMPIAIJGetSeqAIJ(adjacency, &diagonal, &off_diagonal, &ghost_global));
+  PetscCall(CopyCsr(diagonal, &diagonal_));
+  PetscCall(CopyCsr(off_diagonal, &off_diagonal_));
+  PetscInt local_rows, ghosts;
+  PetscCall(MatGetLocalSize(adjacency, &local_rows, nullptr));
+  PetscCall(MatGetSize(off_diagonal, nullptr, &ghosts));
+  const PetscInt* ranges;
+  PetscCall(MatGetOwnershipRanges(adjacency, &ranges));
+  PetscMPIInt size;
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  PetscSFNode* remote;
+  PetscCall(PetscMalloc1(ghosts, &remote));
+  for (PetscInt g = 0; g < ghosts; ++g) {
+    const PetscInt owner = (PetscInt)(std::upper_bound(ranges, ranges + size + 1, ghost_global[g]) - ranges) - 1;
+    remote[g].rank = owner;
+    remote[g].index = ghost_global[g] - ranges[owner];
+  }
+  PetscCall(PetscSFCreate(comm, &ghosts_));
+  PetscCall(PetscSFSetGraph(ghosts_, local_rows, ghosts, nullptr, PETSC_OWN_POINTER, remote, PETSC_OWN_POINTER));
+  PetscCall(PetscSFSetUp(ghosts_));
+  PetscCallMPI(MPI_Type_contiguous((PetscMPIInt)columns, MPIU_SCALAR, &row_type_));
+  PetscCallMPI(MPI_Type_commit(&row_type_));
+  ghost_rows_.resize(ghosts, columns);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -39,24 +109,20 @@ PetscErrorCode Propagator::Apply(const RowMatrix& in, RowMatrix* out) {
   PetscFunctionBeginUser;
   PetscCheck(in.cols() == columns_, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ,
              "propagator set up for %d columns, given %d", (int)columns_, (int)in.cols());
-  const Eigen::Index rows = in.rows();
-  PetscScalar* x;
-  PetscInt lda;
-  // PETSc's dense matrices are column-major; the copies cost O(rows·columns), small beside the
-  // sparse product's O(nnz·columns) gathers.
-  PetscCall(MatDenseGetLDA(input_, &lda));
-  PetscCall(MatDenseGetArrayWrite(input_, &x));
-  for (Eigen::Index r = 0; r < rows; ++r)
-    for (PetscInt c = 0; c < columns_; ++c) x[r + c * lda] = in(r, c);
-  PetscCall(MatDenseRestoreArrayWrite(input_, &x));
-  PetscCall(MatProductNumeric(output_));
-  const PetscScalar* y;
-  PetscCall(MatDenseGetLDA(output_, &lda));
-  PetscCall(MatDenseGetArrayRead(output_, &y));
+  const PetscInt rows = (PetscInt)diagonal_.row_start.size() - 1;
+  PetscCheck(in.rows() == rows, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ,
+             "propagator has %d local rows, given %d", (int)rows, (int)in.rows());
   out->resize(rows, columns_);
-  for (Eigen::Index r = 0; r < rows; ++r)
-    for (PetscInt c = 0; c < columns_; ++c) (*out)(r, c) = y[r + c * lda];
-  PetscCall(MatDenseRestoreArrayRead(output_, &y));
+  const int d = (int)columns_;
+  // The ghost rows travel while the diagonal block, which needs none of them, is multiplied.
+  if (ghosts_) PetscCall(PetscSFBcastBegin(ghosts_, row_type_, in.data(), ghost_rows_.data(), MPI_REPLACE));
+  MultiplyRows(diagonal_.row_start.data(), rows, diagonal_.column.data(), diagonal_.value.data(),
+               in.data(), d, false, out->data());
+  if (ghosts_) {
+    PetscCall(PetscSFBcastEnd(ghosts_, row_type_, in.data(), ghost_rows_.data(), MPI_REPLACE));
+    MultiplyRows(off_diagonal_.row_start.data(), rows, off_diagonal_.column.data(),
+                 off_diagonal_.value.data(), ghost_rows_.data(), d, true, out->data());
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
