@@ -7,6 +7,7 @@
 # Environment: RANKS (default 2); OUT (default results/bench); BENCH_MAX_STEPS (cap the training
 # steps with -train_max_steps; per-epoch figures are then extrapolated and labelled so);
 # BENCH_REPEAT (default 10; the propagation product takes the median of twice as many);
+# BENCH_TRIAD_MB (MB per triad array; default 4 x the last-level cache, three arrays per rank);
 # GOWALLA_H5 (a converted Gowalla file; else OUT/gowalla.h5, converted from
 # $RECNS_SHARED_DATA/gowalla, default ../shared/data/gowalla, when absent).
 set -euo pipefail
@@ -24,7 +25,8 @@ rm -f "$out"/micro.jsonl "$out"/train.log "$out"/train_logview.txt "$out"/train_
 run() { mpirun -q -n "$ranks" "$@"; }
 
 echo "bench: machine, $ranks rank(s): triad bandwidth and GEMM rate"
-run build/recns_bench -bench triad -bench_repeat "$repeat" | tee -a "$out/micro.jsonl"
+run build/recns_bench -bench triad -bench_repeat "$repeat" -bench_triad_mb "${BENCH_TRIAD_MB:-0}" |
+  tee -a "$out/micro.jsonl"
 run build/recns_bench -bench gemm -bench_dim 64 -bench_repeat "$repeat" | tee -a "$out/micro.jsonl"
 
 gowalla="${GOWALLA_H5:-$out/gowalla.h5}"
