@@ -126,9 +126,10 @@ def main(out, ranks, gowalla):
     summary = json.load(open(f"{out}/train_summary.json"))
     train, ev = stages.get("Train", {"events": {}}), stages.get("Eval", {"events": {}})
     log = open(f"{out}/train.log").read()
-    steps_run = train["events"]["Batch"][0]
     m = re.search(r"\((\d+) of (\d+) steps\)", log)
-    steps_epoch = int(m.group(2)) if m else steps_run
+    steps_full = re.search(r"batch \d+, (\d+) steps/epoch", log)
+    steps_epoch = int(m.group(2)) if m else int(steps_full.group(1))
+    steps_run = int(m.group(1)) if m else steps_epoch
     scale = steps_epoch / steps_run
     label = (f"extrapolated from {steps_run} of {steps_epoch} steps (× {scale:.2f})" if scale != 1
              else f"measured over the full epoch ({steps_epoch} steps)")
@@ -164,6 +165,10 @@ def main(out, ranks, gowalla):
            f"against {p['seconds_median']:.4f} s alone."]
 
     count, seconds = ev["events"].get("Evaluate", (0, math.nan))
+    if count == 0:
+        md += ["", "Evaluation: no `Evaluate` event in the Eval stage of the -log_view table."]
+        result["peak_rss_mb"] = summary.get("peak_rss_mb")
+        return write(out, result, md)
     ranked = ["test"] if count == 1 else (["valid", "test"] if "valid" in users and count == 2
                                           else ["test"] * count)
     users_ranked = sum(users[s] for s in ranked)
