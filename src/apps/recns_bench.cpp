@@ -13,10 +13,8 @@ static char help[] =
 // 1. Read the options; 2. run the chosen measurement, timing with barriers so a figure covers
 // the slowest rank; 3. rank 0 prints the JSON lines.
 #include <petscsys.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <fstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -25,8 +23,10 @@ static char help[] =
 #include "recns/error.hpp"
 #include "recns/graph.hpp"
 #include "recns/package.hpp"
+#include "recns/timing.hpp"
 
 namespace {
+using recns::TimeOnRanks;
 const char* const kBenches[] = {"triad", "gemm", "propagate"};
 using Fields = std::vector<std::pair<std::string, double>>;
 
@@ -36,64 +36,8 @@ PetscErrorCode Emit(const char* bench, const Fields& fields) {
   return PetscPrintf(PETSC_COMM_WORLD, "%s}\n", line.c_str());
 }
 
-/// A barrier that sleeps instead of spinning, so waiting ranks leave the cores to working ones.
-PetscErrorCode SleepyBarrier() {
-  MPI_Request request;
-  int done = 0;
-  PetscFunctionBeginUser;
-  PetscCallMPI(MPI_Ibarrier(PETSC_COMM_WORLD, &request));
-  for (;;) {
-    PetscCallMPI(MPI_Test(&request, &done, MPI_STATUS_IGNORE));
-    if (done) break;
-    usleep(100);
-  }
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/// Seconds of `work` on the ranks below `active` (the others wait), the slowest rank's time:
-/// best and median of `repeat` runs.
-template <class Work>
-PetscErrorCode Time(int active, int repeat, Work work, double* best, double* median) {
-  PetscMPIInt rank;
-  std::vector<double> times;
-  PetscFunctionBeginUser;
-  PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
-  for (int r = 0; r < repeat; ++r) {
-    PetscCallMPI(MPI_Barrier(PETSC_COMM_WORLD));
-    double t = MPI_Wtime();
-    if (rank < active) PetscCall(work());
-    t = MPI_Wtime() - t;
-    PetscCall(SleepyBarrier());
-    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &t, 1, MPI_DOUBLE, MPI_MAX, PETSC_COMM_WORLD));
-    times.push_back(t);
-  }
-  std::sort(times.begin(), times.end());
-  *best = times.front();
-  *median = times.size() % 2 ? times[times.size() / 2]
-                             : 0.5 * (times[times.size() / 2 - 1] + times[times.size() / 2]);
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/// Bytes of the largest (last-level) cache of CPU 0, from sysfs; 0 when unknown.
-double LastLevelCacheBytes() {
-  int level = 0;
-  double bytes = 0;
-  for (int index = 0; index < 16; ++index) {
-    const std::string dir = "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(index);
-    std::ifstream level_file(dir + "/level"), size_file(dir + "/size");
-    int l = 0;
-    std::string size;
-    if (!(level_file >> l) || !(size_file >> size) || l < level) continue;
-    const char unit = size.back();
-    const double scale = unit == 'K' ? 1024.0 : unit == 'M' ? 1048576.0 : unit == 'G' ? 1073741824.0 : 1.0;
-    level = l;
-    bytes = std::stod(size) * scale;
-  }
-  return bytes;
-}
-
 PetscErrorCode Triad(int ranks, int repeat, double megabytes) {
-  const double llc = LastLevelCacheBytes();
+  const double llc = recns::LastLevelCacheBytes();
   if (megabytes <= 0) megabytes = 4 * std::max(llc, 32.0 * 1048576.0) / 1048576.0;
   const size_t n = static_cast<size_t>(megabytes * 1048576.0 / 8);
   std::vector<double> a(n, 0.0), b(n, 1.0), c(n, 2.0);  // every page touched by its own rank
@@ -105,11 +49,12 @@ PetscErrorCode Triad(int ranks, int repeat, double megabytes) {
   PetscFunctionBeginUser;
   for (int active : {1, ranks}) {
     double best, median;
-    PetscCall(Time(active, 1, triad, &best, &median));  // warm-up
-    PetscCall(Time(active, repeat, triad, &best, &median));
+    PetscCall(TimeOnRanks(PETSC_COMM_WORLD, active, 1, triad, &best, &median));  // warm-up
+    PetscCall(TimeOnRanks(PETSC_COMM_WORLD, active, repeat, triad, &best, &median));
     const double bytes = 3.0 * 8.0 * static_cast<double>(n) * active;
-    PetscCall(Emit("triad", {{"ranks", active}, {"array_mb", megabytes}, {"llc_mb", llc / 1048576.0},
-                             {"seconds_best", best}, {"gb_per_s", bytes / best / 1e9},
+    PetscCall(Emit("triad", {{"ranks", active}, {"array_mb", megabytes},
+                             {"llc_mb", llc / 1048576.0}, {"seconds_best", best},
+                             {"gb_per_s", bytes / best / 1e9},
                              {"gb_per_s_median", bytes / median / 1e9}, {"check", a[n / 2]}}));
     if (ranks == 1) break;
   }
@@ -131,8 +76,8 @@ PetscErrorCode Gemm(int ranks, int repeat, int d) {
       };
       for (int active : {1, ranks}) {
         double best, median;
-        PetscCall(Time(active, 1, gemm, &best, &median));
-        PetscCall(Time(active, repeat, gemm, &best, &median));
+        PetscCall(TimeOnRanks(PETSC_COMM_WORLD, active, 1, gemm, &best, &median));
+        PetscCall(TimeOnRanks(PETSC_COMM_WORLD, active, repeat, gemm, &best, &median));
         PetscCall(Emit("gemm", {{"ranks", active}, {"users", users}, {"items", items}, {"dim", d},
                                 {"gflop_per_s", flops * calls * active / best / 1e9},
                                 {"gflop_per_s_median", flops * calls * active / median / 1e9}}));
@@ -159,11 +104,12 @@ PetscErrorCode Propagate(const char* dataset, int repeat, int d) {
   const double matrix = nnz * (8.0 + sizeof(PetscInt)) + (rows + 1) * sizeof(PetscInt);
   const auto apply = [&]() { return propagator.Apply(in, &out); };
   double best, median;
-  PetscCall(Time(layout.Size(), 2, apply, &best, &median));  // set-up and warm-up
-  PetscCall(Time(layout.Size(), repeat, apply, &best, &median));
-  PetscCall(Emit("propagate", {{"ranks", layout.Size()}, {"rows", rows}, {"nnz", nnz}, {"dim", d},
-                               {"repeat", repeat}, {"seconds_median", median}, {"seconds_best", best},
-                               {"least_bytes", matrix + 2 * rowbytes},
+  // Two untimed products first: the set-up and a warm-up.
+  PetscCall(TimeOnRanks(PETSC_COMM_WORLD, layout.Size(), 2, apply, &best, &median));
+  PetscCall(TimeOnRanks(PETSC_COMM_WORLD, layout.Size(), repeat, apply, &best, &median));
+  PetscCall(Emit("propagate", {{"ranks", layout.Size()}, {"rows", rows}, {"nnz", nnz},
+                               {"dim", d}, {"repeat", repeat}, {"seconds_median", median},
+                               {"seconds_best", best}, {"least_bytes", matrix + 2 * rowbytes},
                                {"naive_bytes", nnz * d * 8.0 + matrix + rowbytes}}));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -177,7 +123,8 @@ PetscErrorCode Run() {
   PetscMPIInt size;
   PetscFunctionBeginUser;
   PetscOptionsBegin(PETSC_COMM_WORLD, nullptr, "recns_bench options", nullptr);
-  PetscCall(PetscOptionsEList("-bench", "Measurement", "", kBenches, 3, kBenches[0], &bench, nullptr));
+  PetscCall(
+      PetscOptionsEList("-bench", "Measurement", "", kBenches, 3, kBenches[0], &bench, nullptr));
   PetscCall(PetscOptionsString("-dataset", "Dataset of -bench propagate", "", dataset, dataset,
                                sizeof(dataset), nullptr));
   PetscCall(PetscOptionsInt("-bench_dim", "Columns d (gemm, propagate)", "", dim, &dim, nullptr));
@@ -193,7 +140,8 @@ PetscErrorCode Run() {
   RECNS_CHECK_INPUT(unknown.empty(), PETSC_COMM_WORLD,
                     "unknown option -%s (-help lists the options)", unknown.c_str());
   RECNS_CHECK_INPUT(repeat >= 1 && dim >= 1, PETSC_COMM_WORLD,
-                    "-bench_repeat and -bench_dim must be >= 1 (got %d, %d)", (int)repeat, (int)dim);
+                    "-bench_repeat and -bench_dim must be >= 1 (got %d, %d)", (int)repeat,
+                    (int)dim);
   RECNS_CHECK_INPUT(bench != 2 || dataset[0], PETSC_COMM_WORLD,
                     "-bench propagate needs -dataset FILE.h5");
   PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &size));
