@@ -28,6 +28,10 @@ struct SyntheticOptions {
   double user_skew = 0.5;     ///< degree of the user at rank r is proportional to r^-user_skew
   double item_skew = 0.9;     ///< popularity of the item at rank r is proportional to r^-item_skew
   double mean_exposures = 0.0;  ///< mean exposures per user, proportional to the user's degree
+  /// Exact totals when > 0, overriding the means above: interactions over all splits, and
+  /// exposures. The rounding's surplus or shortfall is moved one unit per user in a seeded order.
+  int64_t total_interactions = 0;
+  int64_t total_exposures = 0;
   double valid_fraction = 0.0;  ///< per-user share of the valid split (0 = no valid split)
   double test_fraction = 0.2;   ///< per-user share of the test split
   uint64_t seed = 1;
@@ -35,7 +39,8 @@ struct SyntheticOptions {
 
 /// Not collective. Generates the dataset described by `options` (see the file comment). A user's
 /// interactions plus exposures are capped at half the catalogue, so degrees stay feasible on
-/// small catalogues. Invalid options raise PETSC_ERR_USER_INPUT.
+/// small catalogues. Invalid options, and totals that do not fit under the cap, raise
+/// PETSC_ERR_USER_INPUT.
 PetscErrorCode GenerateSynthetic(const SyntheticOptions& options, Dataset* data);
 
 }  // namespace recns

@@ -33,6 +33,7 @@ PetscErrorCode ReadSettings(Settings* s, PetscBool* help) {
   recns::ConvertOptions& c = s->convert;
   recns::SyntheticOptions& g = s->synthetic;
   PetscInt kcore = 0, split_seed = 0, users = 1000, items = 2000, communities = 16, seed = 1, left;
+  PetscInt total_interactions = 0, total_exposures = 0;
   char **names, **values;
   PetscFunctionBeginUser;
   PetscOptionsBegin(PETSC_COMM_WORLD, nullptr, "recns_convert options", nullptr);
@@ -64,6 +65,12 @@ PetscErrorCode ReadSettings(Settings* s, PetscBool* help) {
   PetscCall(real("-synthetic_mean_degree", "Synthetic: interactions per user", &g.mean_degree));
   PetscCall(integer("-synthetic_communities", "Synthetic: planted communities", &communities));
   PetscCall(real("-synthetic_exposures", "Synthetic: exposures per user", &g.mean_exposures));
+  PetscCall(integer("-synthetic_total_interactions",
+                    "Synthetic: exact interactions, all splits (0: mean degree x users on average)",
+                    &total_interactions));
+  PetscCall(integer("-synthetic_total_exposures",
+                    "Synthetic: exact exposures (0: -synthetic_exposures x users on average)",
+                    &total_exposures));
   PetscCall(integer("-synthetic_seed", "Synthetic: seed of data and split", &seed));
   PetscOptionsEnd();
   c.kcore = static_cast<int>(kcore);
@@ -73,6 +80,8 @@ PetscErrorCode ReadSettings(Settings* s, PetscBool* help) {
   g.num_users = users;
   g.num_items = items;
   g.communities = static_cast<int>(communities);
+  g.total_interactions = total_interactions;
+  g.total_exposures = total_exposures;
   g.seed = static_cast<uint64_t>(seed);
   const std::string output = s->output, stem = output.substr(output.find_last_of('/') + 1);
   c.name = g.name = s->name[0] ? s->name : stem.substr(0, stem.rfind('.'));

@@ -23,7 +23,24 @@ namespace recns {
 namespace {
 
 // Streams of RngPurpose::kSynthetic, passed as the RNG's epoch word.
-enum Stream : uint32_t { kItemCommunity = 1, kItemRank, kUserCommunity, kUserRank, kCounts, kDraw };
+enum Stream : uint32_t {
+  kItemCommunity = 1, kItemRank, kUserCommunity, kUserRank, kCounts, kDraw, kAdjustOrder
+};
+
+/// A user's interactions plus exposures are capped at half the catalogue.
+int64_t UserCap(const SyntheticOptions& o) { return std::max<int64_t>(1, o.num_items / 2); }
+
+double MeanDegree(const SyntheticOptions& o) {
+  return o.total_interactions > 0
+             ? static_cast<double>(o.total_interactions) / static_cast<double>(o.num_users)
+             : o.mean_degree;
+}
+
+double MeanExposures(const SyntheticOptions& o) {
+  return o.total_exposures > 0
+             ? static_cast<double>(o.total_exposures) / static_cast<double>(o.num_users)
+             : o.mean_exposures;
+}
 
 /// The first problem with the options, "" when there is none.
 std::string OptionsProblem(const SyntheticOptions& o) {
@@ -32,10 +49,20 @@ std::string OptionsProblem(const SyntheticOptions& o) {
         "synthetic data needs 1 <= users < 2^31 and 2 <= items < 2^31 (got %lld users, "
         "%lld items)",
         static_cast<long long>(o.num_users), static_cast<long long>(o.num_items));
-  if (!(o.mean_degree >= 1 && o.mean_exposures >= 0 && o.communities >= 1))
+  if (!(MeanDegree(o) >= 1 && MeanExposures(o) >= 0 && o.communities >= 1))
     return Format(
         "synthetic mean degree %g must be >= 1, mean exposures %g >= 0, communities %d >= 1",
-        o.mean_degree, o.mean_exposures, o.communities);
+        MeanDegree(o), MeanExposures(o), o.communities);
+  const double room = static_cast<double>(o.num_users) * static_cast<double>(UserCap(o));
+  if (o.total_interactions < 0 || o.total_exposures < 0 ||
+      static_cast<double>(o.total_interactions) > room ||
+      (o.total_interactions > 0 &&
+       static_cast<double>(o.total_interactions + o.total_exposures) > room))
+    return Format(
+        "synthetic totals (%lld interactions, %lld exposures) must be >= 0 and fit %lld users "
+        "with at most %lld each (half the catalogue)",
+        static_cast<long long>(o.total_interactions), static_cast<long long>(o.total_exposures),
+        static_cast<long long>(o.num_users), static_cast<long long>(UserCap(o)));
   if (!(o.affinity >= 0 && o.affinity <= 1 && o.user_skew >= 0 && o.item_skew >= 0))
     return Format("synthetic affinity %g must be in [0, 1] and skews %g, %g >= 0", o.affinity,
                   o.user_skew, o.item_skew);
@@ -50,8 +77,31 @@ int64_t StochasticRound(double x, const RngBlock& block, int word) {
   return static_cast<int64_t>(std::floor(x + UniformFromWords(block.v[word], block.v[word + 1])));
 }
 
+/// Adds or removes one unit per user, users taken in a seeded order and kept within
+/// [lower(u), upper(u)], until the counts sum to `total` or no user can move.
+template <class Lower, class Upper>
+void AdjustToTotal(const SyntheticOptions& o, int64_t total, Lower lower, Upper upper,
+                   std::vector<int64_t>* counts) {
+  const int64_t users = o.num_users;
+  const RandomPermutation order(o.seed, RngPurpose::kSynthetic, kAdjustOrder,
+                                static_cast<uint64_t>(users));
+  int64_t missing = total - std::accumulate(counts->begin(), counts->end(), int64_t{0});
+  bool moved = true;
+  while (missing != 0 && moved) {
+    moved = false;
+    for (int64_t n = 0; n < users && missing != 0; ++n) {
+      const int64_t u = static_cast<int64_t>(order(static_cast<uint64_t>(n)));
+      int64_t& count = (*counts)[u];
+      const int64_t step = missing > 0 ? (count < upper(u) ? 1 : 0) : (count > lower(u) ? -1 : 0);
+      count += step;
+      missing -= step;
+      moved = moved || step != 0;
+    }
+  }
+}
+
 /// Interactions and exposures per user: a power law over a random ranking of the users, scaled
-/// so the mean is as requested, with at most `cap` of both per user.
+/// so the mean is as requested (or the total exact), with at most `cap` of both per user.
 void DrawCounts(const SyntheticOptions& o, int64_t cap, std::vector<int64_t>* degree,
                 std::vector<int64_t>* exposures) {
   const int64_t users = o.num_users;
@@ -62,7 +112,7 @@ void DrawCounts(const SyntheticOptions& o, int64_t cap, std::vector<int64_t>* de
     base[u] =
         std::pow((static_cast<double>(rank(u)) + 0.5) / static_cast<double>(users), -o.user_skew);
   // The clamp to [1, cap] moves the mean; a few multiplicative corrections bring it back.
-  const double target = o.mean_degree * static_cast<double>(users);
+  const double target = MeanDegree(o) * static_cast<double>(users);
   double scale = target / std::accumulate(base.begin(), base.end(), 0.0);
   for (int pass = 0; pass < 4; ++pass) {
     double total = 0;
@@ -75,15 +125,23 @@ void DrawCounts(const SyntheticOptions& o, int64_t cap, std::vector<int64_t>* de
   for (int64_t u = 0; u < users; ++u) {
     const RngBlock block = RandomBlock(o.seed, RngPurpose::kSynthetic, kCounts, u, 0);
     (*degree)[u] = std::clamp<int64_t>(StochasticRound(scale * base[u], block, 0), 1, cap);
-    sum += static_cast<double>((*degree)[u]);
   }
+  if (o.total_interactions > 0)
+    AdjustToTotal(
+        o, o.total_interactions, [](int64_t) { return int64_t{1}; },
+        [cap](int64_t) { return cap; }, degree);
+  for (int64_t u = 0; u < users; ++u) sum += static_cast<double>((*degree)[u]);
   // Active users are shown more: exposures are proportional to the degree.
-  const double per_interaction = o.mean_exposures * static_cast<double>(users) / sum;
+  const double per_interaction = MeanExposures(o) * static_cast<double>(users) / sum;
   for (int64_t u = 0; u < users; ++u) {
     const RngBlock block = RandomBlock(o.seed, RngPurpose::kSynthetic, kCounts, u, 0);
     (*exposures)[u] =
         std::min(StochasticRound(per_interaction * (*degree)[u], block, 2), cap - (*degree)[u]);
   }
+  if (o.total_exposures > 0)
+    AdjustToTotal(
+        o, o.total_exposures, [](int64_t) { return int64_t{0}; },
+        [&](int64_t u) { return cap - (*degree)[u]; }, exposures);
 }
 
 void Generate(const SyntheticOptions& o, Csr* all, Csr* shown) {
@@ -110,7 +168,7 @@ void Generate(const SyntheticOptions& o, Csr* all, Csr* shown) {
   for (uint32_t c = 0; c < communities; ++c) local.emplace_back(members[c], member_weights[c]);
 
   std::vector<int64_t> degree, exposures;
-  DrawCounts(o, std::max<int64_t>(1, items / 2), &degree, &exposures);
+  DrawCounts(o, UserCap(o), &degree, &exposures);
   for (Csr* csr : {all, shown}) csr->indptr.assign(static_cast<size_t>(users + 1), 0);
   for (int64_t u = 0; u < users; ++u) {
     all->indptr[u + 1] = all->indptr[u] + degree[u];
@@ -163,6 +221,11 @@ PetscErrorCode GenerateSynthetic(const SyntheticOptions& options, Dataset* data)
   const std::string problem = OptionsProblem(options);
   PetscCheck(problem.empty(), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT, "%s", problem.c_str());
   PetscCallCXX(Generate(options, &all, &shown));
+  // Only exposures with an inexact interaction count can miss their total (no room left).
+  PetscCheck(options.total_exposures == 0 || shown.Nnz() == options.total_exposures,
+             PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+             "synthetic exposures: only %lld of the %lld requested fit under the per-user cap",
+             static_cast<long long>(shown.Nnz()), static_cast<long long>(options.total_exposures));
   built.name = options.name;
   built.num_users = options.num_users;
   built.num_items = options.num_items;

@@ -3,6 +3,7 @@
 // model backward -> L2 on the batch's ego rows (ALGORITHMS decision 8) -> optimizer.
 #include "recns/trainer.hpp"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -667,6 +668,11 @@ PetscErrorCode Trainer::Train() {
 PetscErrorCode Trainer::WriteSummary() const {
   PetscFunctionBeginUser;
   if (summary_path_.empty()) PetscFunctionReturn(PETSC_SUCCESS);
+  // Peak resident memory of the largest rank (Linux reports ru_maxrss in KiB).
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);
+  double peak_rss_mb = static_cast<double>(usage.ru_maxrss) / 1024.0;
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &peak_rss_mb, 1, MPI_DOUBLE, MPI_MAX, comm_));
   PetscErrorCode failed = PETSC_SUCCESS;
   if (rank_ == 0) {
     JsonWriter json;
@@ -681,6 +687,7 @@ PetscErrorCode Trainer::WriteSummary() const {
     json.Number("epochs_run", outcome_.epochs_run);
     json.Bool("stopped_early", outcome_.stopped_early);
     json.Number("final_loss", outcome_.final_loss);
+    json.Number("peak_rss_mb", peak_rss_mb);
     if (sampling_quality_) {
       json.Number("sampling_tnr", outcome_.sampling_tnr);
       json.Number("sampling_inf", outcome_.sampling_inf);

@@ -150,6 +150,58 @@ TEST(synthetic_test, PlantedCommunitiesBeatPopularity) {
   EXPECT_GT(by_popularity, 20.0 / 800.0);  // popularity itself beats a random ranking
 }
 
+TEST(synthetic_test, ExactTotalsWhenRequested) {
+  SyntheticOptions options = Small();
+  options.total_interactions = 12345;  // overrides the mean degree of 20
+  options.total_exposures = 5432;
+  Dataset data, again;
+  ASSERT_EQ(recns::GenerateSynthetic(options, &data), PETSC_SUCCESS);
+  ASSERT_EQ(recns::GenerateSynthetic(options, &again), PETSC_SUCCESS);
+  EXPECT_EQ(data.train.Nnz() + data.valid.Nnz() + data.test.Nnz(), 12345);
+  EXPECT_EQ(data.exposure.Nnz(), 5432);
+  EXPECT_EQ(data.train.indices, again.train.indices);
+  EXPECT_EQ(data.exposure.indices, again.exposure.indices);
+  // Still within the per-user bounds (at least one interaction, at most half the catalogue).
+  for (int64_t u = 0; u < data.num_users; ++u) {
+    EXPECT_GE(Degree(data, u), 1);
+    EXPECT_LE(Degree(data, u) + static_cast<int64_t>(Row(data.exposure, u).size()), 400);
+  }
+  // The extremes work too: every user at one interaction, no room left for exposures.
+  options.total_interactions = 600;
+  options.total_exposures = 600 * 399;
+  ASSERT_EQ(recns::GenerateSynthetic(options, &data), PETSC_SUCCESS);
+  EXPECT_EQ(data.train.Nnz() + data.valid.Nnz() + data.test.Nnz(), 600);
+  EXPECT_EQ(data.exposure.Nnz(), 600 * 399);
+  // An exposure total changes the exposures only: interactions are drawn before them.
+  Dataset plain, exposed;
+  ASSERT_EQ(recns::GenerateSynthetic(Small(), &plain), PETSC_SUCCESS);
+  options = Small();
+  options.total_exposures = 5432;
+  ASSERT_EQ(recns::GenerateSynthetic(options, &exposed), PETSC_SUCCESS);
+  EXPECT_EQ(exposed.exposure.Nnz(), 5432);
+  for (auto part : {&Dataset::train, &Dataset::valid, &Dataset::test}) {
+    EXPECT_EQ((plain.*part).indptr, (exposed.*part).indptr);
+    EXPECT_EQ((plain.*part).indices, (exposed.*part).indices);
+  }
+}
+
+TEST(synthetic_test, RejectsTotalsThatDoNotFit) {
+  Dataset data;
+  SyntheticOptions options = Small();
+  options.total_interactions = 600 * 400 + 1;  // beyond half the catalogue per user
+  EXPECT_EQ(recns::GenerateSynthetic(options, &data), PETSC_ERR_USER_INPUT);
+  options.total_interactions = 600 * 300;
+  options.total_exposures = 600 * 100 + 1;
+  EXPECT_EQ(recns::GenerateSynthetic(options, &data), PETSC_ERR_USER_INPUT);
+  options.total_interactions = 0;  // the mean degree's random total leaves too little room
+  options.mean_degree = 300;
+  options.total_exposures = 600 * 100 + 5000;
+  EXPECT_EQ(recns::GenerateSynthetic(options, &data), PETSC_ERR_USER_INPUT);
+  options = Small();
+  options.total_exposures = -1;
+  EXPECT_EQ(recns::GenerateSynthetic(options, &data), PETSC_ERR_USER_INPUT);
+}
+
 TEST(synthetic_test, RejectsBadOptions) {
   Dataset data;
   SyntheticOptions options = Small();

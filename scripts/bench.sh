@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): the machine's memory bandwidth and GEMM rate, one propagation product,
+# a LightGCN training epoch per phase and one full-ranking evaluation on Gowalla, all at the same
+# rank count in one run. Writes results/bench/bench.md and results/bench/bench.json (built by
+# scripts/bench_report.py from recns_bench's JSON lines, recns_train's -log_view table and its
+# summary); README "Benchmarks" explains each figure. Run it on an otherwise idle machine.
+# Environment: RANKS (default 2); OUT (default results/bench); BENCH_MAX_STEPS (cap the training
+# steps with -train_max_steps; per-epoch figures are then extrapolated and labelled so);
+# BENCH_REPEAT (default 10; the propagation product takes the median of twice as many);
+# BENCH_TRIAD_MB (MB per triad array; default 4 x the last-level cache, three arrays per rank);
+# GOWALLA_H5 (a converted Gowalla file; else OUT/gowalla.h5, converted from
+# $RECNS_SHARED_DATA/gowalla, default ../shared/data/gowalla, when absent).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+source scripts/env.sh
+out="${OUT:-$root/results/bench}"
+ranks="${RANKS:-2}"
+repeat="${BENCH_REPEAT:-10}"
+max_steps="${BENCH_MAX_STEPS:-0}"
+shared="${RECNS_SHARED_DATA:-$root/../shared/data}"
+[ -x build/recns_bench ] && [ -x build/recns_train ] || bash scripts/build.sh
+mkdir -p "$out"
+rm -f "$out"/micro.jsonl "$out"/train.log "$out"/train_logview.txt "$out"/train_summary.json
+run() { mpirun -q -n "$ranks" "$@"; }
+
+echo "bench: machine, $ranks rank(s): triad bandwidth and GEMM rate"
+run build/recns_bench -bench triad -bench_repeat "$repeat" -bench_triad_mb "${BENCH_TRIAD_MB:-0}" |
+  tee -a "$out/micro.jsonl"
+run build/recns_bench -bench gemm -bench_dim 64 -bench_repeat "$repeat" | tee -a "$out/micro.jsonl"
+
+gowalla="${GOWALLA_H5:-$out/gowalla.h5}"
+if [ ! -f "$gowalla" ]; then
+  if [ -f "$shared/gowalla/train.txt" ]; then
+    build/recns_convert -format lightgcn -input "$shared/gowalla" -name gowalla -output "$gowalla"
+  else
+    echo "bench: SKIPPED the Gowalla figures (propagation, epoch, evaluation): no $gowalla and" \
+         "no $shared/gowalla/train.txt (set GOWALLA_H5 or RECNS_SHARED_DATA)" >&2
+    gowalla=""
+  fi
+fi
+if [ -n "$gowalla" ]; then
+  echo "bench: one propagation product on $gowalla (d = 64), $ranks rank(s)"
+  run build/recns_bench -bench propagate -dataset "$gowalla" -bench_dim 64 \
+    -bench_repeat $((2 * repeat)) | tee -a "$out/micro.jsonl"
+  limit=()
+  [ "$max_steps" -gt 0 ] && limit=(-train_max_steps "$max_steps")
+  echo "bench: LightGCN + uniform training epoch on Gowalla, $ranks rank(s)" \
+       "${limit[*]:+(capped: ${limit[*]})}"
+  run build/recns_train "$gowalla" -model_type lightgcn -model_dim 64 -model_layers 3 \
+    -sampler_type uniform -train_batch_size 2048 -train_epochs 1 -eval_interval 0 \
+    -checkpoint_dir "" -metrics_file "" -summary "$out/train_summary.json" \
+    -log_view ":$out/train_logview.txt" "${limit[@]}" | tee "$out/train.log"
+fi
+/usr/bin/python3 scripts/bench_report.py "$out" "$ranks" "$gowalla"
+cat "$out/bench.md"

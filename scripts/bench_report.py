@@ -1,0 +1,213 @@
+"""Builds results/bench/bench.json and bench.md from one scripts/bench.sh run.
+
+Usage: bench_report.py OUT_DIR RANKS [GOWALLA.h5]
+Reads OUT_DIR/micro.jsonl (recns_bench's JSON lines), and with a Gowalla file
+OUT_DIR/train_logview.txt (recns_train -log_view), OUT_DIR/train_summary.json and OUT_DIR/train.log.
+"""
+import json
+import math
+import os
+import platform
+import re
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+
+LAYERS, DIM = 3, 64
+# Training phases: (label, -log_view events of the Train stage whose times add up).
+PHASES = [("propagate (forward)", ["Propagate"]), ("backward", ["Backward"]),
+          ("sample", ["Sample"]), ("halo", ["HaloBcast", "HaloReduce"]), ("loss", ["Loss"]),
+          ("optimizer", ["Optimize"]), ("batch", ["Batch"])]
+# The trainer's own wall-clock timers (rank 0) in the summary, for the same phases.
+TIMERS = {"propagate (forward)": "forward", "backward": "backward", "sample": "sample",
+          "halo": "halo", "loss": "loss", "optimizer": "optimize", "batch": "batch"}
+PROPAGATION = ("propagate (forward)", "backward")
+
+
+def parse_log_view(path):
+    """{stage: {"seconds": avg time, "events": {name: (count max, time max)}}}."""
+    stages, current, events_done = {}, None, False
+    number = r"([0-9.]+(?:e[+-]?\d+)?)"
+    for line in open(path):
+        m = re.match(r"^\s*\d+:\s+(.+?):\s+" + number + r"\s", line)
+        if m and not events_done and current is None:
+            stages[m.group(1)] = {"seconds": float(m.group(2)), "events": {}}
+            continue
+        if line.startswith("Object Type"):
+            events_done = True
+        m = re.match(r"^--- Event Stage \d+: (.+)$", line)
+        if m and not events_done:
+            current = stages.setdefault(m.group(1).strip(), {"seconds": math.nan, "events": {}})
+            continue
+        m = re.match(r"^(\S+)\s+(\d+)\s+" + number + r"\s+" + number + r"\s", line)
+        if m and current is not None and not events_done:
+            current["events"][m.group(1)] = (int(m.group(2)), float(m.group(4)))
+    return stages
+
+
+def split_users(path):
+    with h5py.File(path, "r") as f:
+        users = {s: int(np.count_nonzero(np.diff(f[s]["indptr"][:])))
+                 for s in ("train", "valid", "test") if s in f}
+        return users, int(f.attrs["num_items"]), int(f["train"]["indices"].shape[0])
+
+
+def machine_info():
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")),
+               platform.processor())
+    try:
+        commit = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True,
+                                text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
+    return {"host": platform.node(), "cpu": cpu, "cores": os.cpu_count(), "commit": commit,
+            "load_average_at_report": os.getloadavg()[0]}
+
+
+def main(out, ranks, gowalla):
+    ranks = int(ranks)
+    micro = [json.loads(l) for l in open(f"{out}/micro.jsonl") if l.startswith("{")]
+    triad = {m["ranks"]: m for m in micro if m["bench"] == "triad"}
+    gemm = [m for m in micro if m["bench"] == "gemm"]
+    bw = triad[ranks]["gb_per_s"] * 1e9
+    result = {"ranks": ranks, "machine": machine_info(),
+              "triad": {"array_mb": triad[1]["array_mb"], "llc_mb": triad[1]["llc_mb"],
+                        "gb_per_s": {str(r): triad[r]["gb_per_s"] for r in sorted(triad)}},
+              "gemm": [{k: m[k] for k in ("ranks", "users", "items", "dim", "gflop_per_s")} for m in gemm]}
+    md = ["# recns benchmark", "",
+          f"{ranks} rank(s) on {result['machine']['host']} ({result['machine']['cpu']}, "
+          f"{result['machine']['cores']} cores), commit {result['machine']['commit']}; load average "
+          f"{result['machine']['load_average_at_report']:.1f} when the report was made.", "",
+          "## Machine", "",
+          f"STREAM triad a = b + s·c (24 bytes per element), each rank its own three arrays of "
+          f"{triad[1]['array_mb']:.0f} MB ({triad[1]['array_mb'] / triad[1]['llc_mb']:.1f} × the "
+          f"{triad[1]['llc_mb']:.0f} MB last-level cache), "
+          "best of the repetitions:", "",
+          "| ranks | GB/s |", "|---|---|"]
+    md += [f"| {r} | {triad[r]['gb_per_s']:.2f} |" for r in sorted(triad)]
+    md += ["", "Dense GEMM scores = U·Iᵀ (Eigen, double, d = 64), GFLOP/s (2·users·items·d per "
+           "product; at several ranks, the sum over ranks running at once), best of the repetitions:", "",
+           "| users × items | 1 rank | " + (f"{ranks} ranks |" if ranks > 1 else ""),
+           "|---|---|" + ("---|" if ranks > 1 else "")]
+    shapes = sorted({(m["users"], m["items"]) for m in gemm}, key=lambda s: (s[1], s[0]))
+    rate = {(m["users"], m["items"], m["ranks"]): m["gflop_per_s"] for m in gemm}
+    for u, i in shapes:
+        md.append(f"| {u} × {i} | {rate[(u, i, 1)]:.2f} |" +
+                  (f" {rate[(u, i, ranks)]:.2f} |" if ranks > 1 else ""))
+    gemm_best = max(rate[(u, i, ranks)] for u, i in shapes)
+
+    if not gowalla:
+        md += ["", "Gowalla figures skipped: no Gowalla dataset (see scripts/bench.sh)."]
+        return write(out, result, md)
+
+    users, items, train_nnz = split_users(gowalla)
+    p = next(m for m in micro if m["bench"] == "propagate")
+    least_time, naive_time = p["least_bytes"] / bw, p["naive_bytes"] / bw
+    result["propagate"] = dict(p, least_traffic_seconds=least_time, naive_traffic_seconds=naive_time,
+                               ratio_to_least_traffic=p["seconds_median"] / least_time,
+                               ratio_to_naive_traffic=p["seconds_median"] / naive_time,
+                               effective_gb_per_s=p["least_bytes"] / p["seconds_median"] / 1e9)
+    q = result["propagate"]
+    md += ["", f"## One propagation product (Gowalla, d = {p['dim']}, {ranks} rank(s))", "",
+           f"`recns::Propagator::Apply`, out = Â·in with Â of {p['rows']:,.0f} rows and "
+           f"{p['nnz']:,.0f} non-zeros; median of {p['repeat']:.0f} products (slowest rank).", "",
+           "| figure | value |", "|---|---|",
+           f"| seconds, median (best) | {p['seconds_median']:.4f} ({p['seconds_best']:.4f}) |",
+           f"| least bytes: matrix once, input and output rows once | {p['least_bytes'] / 1e6:.1f} MB |",
+           f"| naive bytes: every gathered row, matrix, output | {p['naive_bytes'] / 1e6:.1f} MB |",
+           f"| least-traffic time at {ranks}-rank triad bandwidth | {least_time:.4f} s |",
+           f"| **ratio of the product's time to the least-traffic time** | **{q['ratio_to_least_traffic']:.1f}** |",
+           f"| ratio to the naive-traffic time ({naive_time:.4f} s) | {q['ratio_to_naive_traffic']:.2f} |",
+           f"| least bytes / time | {q['effective_gb_per_s']:.2f} GB/s |"]
+
+    stages = parse_log_view(f"{out}/train_logview.txt")
+    summary = json.load(open(f"{out}/train_summary.json"))
+    train, ev = stages.get("Train", {"events": {}}), stages.get("Eval", {"events": {}})
+    log = open(f"{out}/train.log").read()
+    m = re.search(r"\((\d+) of (\d+) steps\)", log)
+    steps_full = re.search(r"batch \d+, (\d+) steps/epoch", log)
+    steps_epoch = int(m.group(2)) if m else int(steps_full.group(1))
+    steps_run = int(m.group(1)) if m else steps_epoch
+    scale = steps_epoch / steps_run
+    label = (f"extrapolated from {steps_run} of {steps_epoch} steps (× {scale:.2f})" if scale != 1
+             else f"measured over the full epoch ({steps_epoch} steps)")
+    stage_seconds = train["seconds"] * scale
+    phases = {}
+    for name, events in PHASES:
+        seconds = sum(train["events"].get(e, (0, 0.0))[1] for e in events) * scale
+        phases[name] = seconds
+    phases["other"] = stage_seconds - sum(phases.values())
+    non_prop = 1 - sum(phases[n] for n in PROPAGATION) / stage_seconds
+    prop_events = train["events"].get("Propagate", (0, math.nan))
+    per_apply = prop_events[1] / max(prop_events[0], 1) / LAYERS
+    result["epoch"] = {"steps_run": steps_run, "steps_per_epoch": steps_epoch,
+                       "extrapolated": scale != 1, "seconds": stage_seconds,
+                       "phase_seconds": phases, "non_propagation_fraction": non_prop,
+                       "propagate_seconds_per_apply_in_training": per_apply,
+                       "trainer_timers_rank0_seconds": summary.get("seconds", {})}
+    md += ["", f"## LightGCN + uniform training epoch (Gowalla, d = 64, 3 layers, batch 2048, {ranks} rank(s))", "",
+           f"Seconds per epoch, {label}, from the `-log_view` events of the Train stage (slowest "
+           "rank per event; the stage time is the ranks' mean). `other` is the stage time not in "
+           "these events (halo set-up, L2, the step's reduction). The last column is the trainer's "
+           "own timers on rank 0 (summary `seconds`), scaled alike, as a cross-check.", "",
+           "| phase | events | s/epoch | ms/step | share | trainer timer s/epoch |", "|---|---|---|---|---|---|"]
+    timers = summary.get("seconds", {})
+    for name, events in PHASES + [("other", [])]:
+        timer = timers.get(TIMERS.get(name, ""), None)
+        md.append(f"| {name} | {', '.join(events)} | {phases[name]:.2f} | "
+                  f"{1e3 * phases[name] / steps_epoch:.1f} | {phases[name] / stage_seconds:.1%} | "
+                  + (f"{timer * scale:.2f}" if timer is not None else "") + " |")
+    md += [f"| **epoch** | Train stage | **{stage_seconds:.2f}** | {1e3 * stage_seconds / steps_epoch:.1f} | 100% | |",
+           "", f"Non-propagation phases (everything but Propagate and Backward): **{non_prop:.1%}** of the epoch.",
+           f"In training, one product costs {per_apply:.4f} s (Propagate event / calls / {LAYERS} layers), "
+           f"against {p['seconds_median']:.4f} s alone."]
+
+    count, seconds = ev["events"].get("Evaluate", (0, math.nan))
+    if count == 0:
+        md += ["", "Evaluation: no `Evaluate` event in the Eval stage of the -log_view table."]
+        result["peak_rss_mb"] = summary.get("peak_rss_mb")
+        return write(out, result, md)
+    ranked = ["test"] if count == 1 else (["valid", "test"] if "valid" in users and count == 2
+                                          else ["test"] * count)
+    users_ranked = sum(users[s] for s in ranked)
+    flops = users_ranked * items * DIM * 2
+    eval_rate = flops / seconds / 1e9
+    one_test = seconds * users["test"] / users_ranked
+    g64 = rate.get((64, 16384, ranks), math.nan)
+    result["evaluation"] = {"evaluations": ranked, "users_ranked": users_ranked, "items": items,
+                            "seconds": seconds, "test_users": users["test"],
+                            "seconds_one_test_evaluation": one_test,
+                            "scoring_gflop_per_s": eval_rate,
+                            "fraction_of_gemm_64x16384": eval_rate / g64,
+                            "fraction_of_best_gemm": eval_rate / gemm_best,
+                            "eval_forward_seconds": ev["events"].get("Propagate", (0, math.nan))[1]}
+    e = result["evaluation"]
+    md += ["", f"## Full-ranking evaluation (Gowalla, {ranks} rank(s))", "",
+           f"The `Evaluate` event of the same run's Eval stage: {count} evaluation(s) "
+           f"({' + '.join(ranked)}), {users_ranked:,} users × {items:,} items ranked.", "",
+           "| figure | value |", "|---|---|",
+           f"| seconds, all evaluations | {seconds:.2f} |",
+           f"| one evaluation of all {users['test']:,} test users"
+           + (" (scaled by users)" if len(ranked) > 1 else "") + f" | {one_test:.2f} s |",
+           f"| scoring rate users·items·d·2 / s | {eval_rate:.2f} GFLOP/s |",
+           f"| against GEMM 64 × 16384 at {ranks} rank(s) ({g64:.2f}) | {e['fraction_of_gemm_64x16384']:.1%} |",
+           f"| against the best GEMM shape at {ranks} rank(s) ({gemm_best:.2f}) | {e['fraction_of_best_gemm']:.1%} |",
+           f"| forward pass before it (Eval stage Propagate) | {e['eval_forward_seconds']:.2f} s |"]
+
+    rss = summary.get("peak_rss_mb")
+    result["peak_rss_mb"] = rss
+    md += ["", "## Memory", "",
+           f"Peak resident memory of the training run, largest rank (`getrusage` ru_maxrss, "
+           f"summary `peak_rss_mb`): **{rss:.0f} MB**." if rss is not None else "peak_rss_mb: absent"]
+    return write(out, result, md)
+
+
+def write(out, result, md):
+    json.dump(result, open(f"{out}/bench.json", "w"), indent=2)
+    open(f"{out}/bench.md", "w").write("\n".join(md) + "\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else "")
