@@ -1,6 +1,7 @@
-// Distributed full-ranking evaluation (ALGORITHMS §3, decision 10). Each rank ranks all items for
-// its own users (training items excluded, and validation items too when the test split is
-// evaluated; users without items in the split skipped); the per-user metric sums are reduced.
+// Distributed full-ranking evaluation (ALGORITHMS §3, decision 10). The users with items in the
+// split are dealt out evenly over the ranks (with their rows and id lists); each rank ranks all
+// items for its share (training items excluded, and validation items too when the test split is
+// evaluated); the per-user metric sums are reduced.
 // Item rows stream around a ring of the ranks in chunks of at most -eval_item_block rows, so a
 // rank holds two chunks beyond its own rows, never the whole catalogue; each chunk is scored
 // with blocked GEMM against the rank's users into one top-K heap per user.

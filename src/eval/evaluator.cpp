@@ -57,6 +57,90 @@ std::vector<std::string> Evaluator::MetricNames() const {
   return names;
 }
 
+namespace {
+
+/// Id lists of the evaluated users, one per user in evaluation order.
+struct IdLists {
+  std::vector<int64_t> starts{0};
+  std::vector<int32_t> ids;
+  const int32_t* Row(int64_t b) const { return ids.data() + starts[b]; }
+  int64_t Size(int64_t b) const { return starts[b + 1] - starts[b]; }
+};
+
+/// The users a rank evaluates: their final rows and id lists.
+struct EvalUsers {
+  RowMatrix rows;
+  IdLists truth, train, valid;  // valid: empty lists unless excluded
+};
+
+/// Collective. Deals the evaluated users (`users`: local rows, in order) out so that rank q gets
+/// global indices [q T / P, (q+1) T / P) of the T evaluated users in dataset order, with their
+/// rows of `final` and their `truth`, `train` and (when non-null) `valid` ids. Costs O(d + nnz)
+/// per moved user, one all-to-all of counts and two of contents.
+PetscErrorCode BalanceUsers(const Layout& layout, const RowMatrix& final, const std::vector<int64_t>& users,
+                            const Csr& truth, const Csr& train, const Csr* valid, EvalUsers* eval) {
+  PetscFunctionBeginUser;
+  MPI_Comm comm = layout.Comm();
+  const int size = layout.Size();
+  const int d = (int)final.cols();
+  const int64_t local = (int64_t)users.size();
+  int64_t offset = 0, total = 0;
+  PetscCallMPI(MPI_Exscan(&local, &offset, 1, MPI_INT64_T, MPI_SUM, comm));
+  if (layout.Rank() == 0) offset = 0;
+  PetscCallMPI(MPI_Allreduce(&local, &total, 1, MPI_INT64_T, MPI_SUM, comm));
+  // Send buffers grouped by destination (destinations only grow along `users`). A user's ids are
+  // [#truth, #train, #valid, truth..., train..., valid...].
+  std::vector<int> row_count(size, 0), id_count(size, 0);
+  std::vector<double> row_send((size_t)(local * d));
+  std::vector<int32_t> id_send;
+  auto append = [&](const Csr& csr, int64_t u) {
+    id_send.insert(id_send.end(), csr.indices.begin() + csr.indptr[u], csr.indices.begin() + csr.indptr[u + 1]);
+  };
+  for (int64_t b = 0; b < local; ++b) {
+    const int64_t u = users[b];
+    const int dest = (int)((offset + b) * size / total);
+    std::copy(final.row(u).data(), final.row(u).data() + d, row_send.data() + b * d);
+    const size_t before = id_send.size();
+    id_send.push_back((int32_t)(truth.indptr[u + 1] - truth.indptr[u]));
+    id_send.push_back((int32_t)(train.indptr[u + 1] - train.indptr[u]));
+    id_send.push_back(valid ? (int32_t)(valid->indptr[u + 1] - valid->indptr[u]) : 0);
+    append(truth, u);
+    append(train, u);
+    if (valid) append(*valid, u);
+    row_count[dest] += d;
+    id_count[dest] += (int)(id_send.size() - before);
+  }
+  std::vector<int> row_recv(size), id_recv(size), row_sdispl(size + 1, 0), id_sdispl(size + 1, 0),
+      row_rdispl(size + 1, 0), id_rdispl(size + 1, 0);
+  PetscCallMPI(MPI_Alltoall(row_count.data(), 1, MPI_INT, row_recv.data(), 1, MPI_INT, comm));
+  PetscCallMPI(MPI_Alltoall(id_count.data(), 1, MPI_INT, id_recv.data(), 1, MPI_INT, comm));
+  for (int q = 0; q < size; ++q) {
+    row_sdispl[q + 1] = row_sdispl[q] + row_count[q];
+    id_sdispl[q + 1] = id_sdispl[q] + id_count[q];
+    row_rdispl[q + 1] = row_rdispl[q] + row_recv[q];
+    id_rdispl[q + 1] = id_rdispl[q] + id_recv[q];
+  }
+  eval->rows.resize(row_rdispl[size] / d, d);
+  std::vector<int32_t> ids((size_t)id_rdispl[size]);
+  PetscCallMPI(MPI_Alltoallv(row_send.data(), row_count.data(), row_sdispl.data(), MPI_DOUBLE, eval->rows.data(),
+                             row_recv.data(), row_rdispl.data(), MPI_DOUBLE, comm));
+  PetscCallMPI(MPI_Alltoallv(id_send.data(), id_count.data(), id_sdispl.data(), MPI_INT32_T, ids.data(),
+                             id_recv.data(), id_rdispl.data(), MPI_INT32_T, comm));
+  for (size_t p = 0; p < ids.size();) {
+    const int32_t counts[3] = {ids[p], ids[p + 1], ids[p + 2]};
+    p += 3;
+    IdLists* lists[3] = {&eval->truth, &eval->train, &eval->valid};
+    for (int j = 0; j < 3; ++j) {
+      lists[j]->ids.insert(lists[j]->ids.end(), ids.begin() + (int64_t)p, ids.begin() + (int64_t)p + counts[j]);
+      lists[j]->starts.push_back((int64_t)lists[j]->ids.size());
+      p += (size_t)counts[j];
+    }
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+}  // namespace
+
 PetscErrorCode Evaluator::Evaluate(const Graph& graph, const RowMatrix& final, EvalSplit split,
                                    EvalResult* result) {
   PetscFunctionBeginUser;
@@ -90,9 +174,14 @@ PetscErrorCode Evaluator::Evaluate(const Graph& graph, const RowMatrix& final, E
       users.swap(kept);
     }
   }
-  const int64_t num_users = (int64_t)users.size();
-  RowMatrix user_rows(num_users, d);
-  for (int64_t b = 0; b < num_users; ++b) user_rows.row(b) = final.row(users[b]);
+
+  // Users are owned in blocks balanced by training pairs, not by count, so the evaluated users are
+  // dealt out again in their global order, rank q taking global indices [q T / P, (q+1) T / P):
+  // each moves with its row and its truth, train and (for the test split) valid ids.
+  EvalUsers eval;
+  PetscCall(BalanceUsers(layout, final, users, truth, slice.train, exclude_valid ? &slice.valid : nullptr, &eval));
+  const int64_t num_users = eval.rows.rows();
+  const RowMatrix& user_rows = eval.rows;
   std::vector<TopKHeap> heaps((size_t)num_users, TopKHeap((int)std::min<int64_t>(max_k, num_items)));
 
   // Scores one chunk of item rows (`rows` × d at `data`, items first_item...) for every evaluated
@@ -124,15 +213,9 @@ PetscErrorCode Evaluator::Evaluate(const Graph& graph, const RowMatrix& final, E
         const int64_t nu = std::min(kUserBlock, num_users - u0);
         scores.resize(nu, ni);
         scores.noalias() = user_rows.middleRows(u0, nu) * tile.transpose();
-        for (int64_t b = 0; b < nu; ++b) {
-          const int64_t u = users[u0 + b];
-          const Csr& train = slice.train;
-          const int32_t* valid = exclude_valid ? slice.valid.indices.data() + slice.valid.indptr[u] : nullptr;
-          const int64_t num_valid = exclude_valid ? slice.valid.indptr[u + 1] - slice.valid.indptr[u] : 0;
-          OfferExcluding(scores.row(b).data(), tile_first, (int32_t)ni,
-                         train.indices.data() + train.indptr[u], train.indptr[u + 1] - train.indptr[u],
-                         valid, num_valid, &heaps[u0 + b]);
-        }
+        for (int64_t b = u0; b < u0 + nu; ++b)
+          OfferExcluding(scores.row(b - u0).data(), tile_first, (int32_t)ni, eval.train.Row(b),
+                         eval.train.Size(b), eval.valid.Row(b), eval.valid.Size(b), &heaps[b]);
         progress();
       }
     }
@@ -189,10 +272,7 @@ PetscErrorCode Evaluator::Evaluate(const Graph& graph, const RowMatrix& final, E
   PetscCallMPI(MPI_Waitall(2, sends, MPI_STATUSES_IGNORE));
 
   MetricSums sums(ks_);
-  for (int64_t b = 0; b < num_users; ++b) {
-    const int64_t u = users[b];
-    sums.AddUser(heaps[b].Sorted(), truth.indices.data() + truth.indptr[u], truth.indptr[u + 1] - truth.indptr[u]);
-  }
+  for (int64_t b = 0; b < num_users; ++b) sums.AddUser(heaps[b].Sorted(), eval.truth.Row(b), eval.truth.Size(b));
 
   // One reduction of all sums: [users, recall..., ndcg..., precision..., hit...].
   const size_t nk = ks_.size();
