@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 namespace recns {
@@ -26,6 +27,12 @@ class TopKHeap {
     Insert(score, item);
   }
   int Size() const { return static_cast<int>(heap_.size()); }
+  /// Pushing a score below this is a no-op: the K-th kept score once full, -infinity before
+  /// (+infinity when K = 0). Lets a scan keep it in a register and push only the survivors.
+  double Threshold() const {
+    if (k_ == 0) return std::numeric_limits<double>::infinity();
+    return Size() < k_ ? -std::numeric_limits<double>::infinity() : heap_[0].score;
+  }
   /// The kept items, best first.
   std::vector<int32_t> Sorted() const;
 
@@ -42,12 +49,15 @@ class TopKHeap {
   std::vector<Entry> heap_;  // min-heap on Better: heap_[0] is the worst kept
 };
 
-/// Top-K of one user's `scores` (length num_items) skipping the items of the sorted arrays
-/// `excluded_a` and `excluded_b` (either may be empty/null). Result best first, length
-/// min(k, rankable items). Ids in the exclusion lists outside [0, num_items) are ignored.
-void TopKExcluding(const double* scores, int32_t num_items, int k, const int32_t* excluded_a,
-                   int64_t num_excluded_a, const int32_t* excluded_b, int64_t num_excluded_b,
-                   std::vector<int32_t>* top);
+/// Offers the items [first_item, first_item + count) to `heap`, scores[j] being the score of item
+/// first_item + j, skipping the items of the sorted arrays `excluded_a` and `excluded_b` (either
+/// may be empty/null; they may hold ids of the whole catalogue, those outside the range are
+/// ignored). Finding the range costs a binary search per list, so offering a catalogue chunk by
+/// chunk costs O(log n) per chunk plus the exclusions inside it. With a heap of capacity
+/// min(K, rankable items), offering every item once in any chunking and order gives the top-K.
+void OfferExcluding(const double* scores, int32_t first_item, int32_t count,
+                    const int32_t* excluded_a, int64_t num_excluded_a, const int32_t* excluded_b,
+                    int64_t num_excluded_b, TopKHeap* heap);
 
 /// Sums of per-user metrics at a list of cut-offs; divide by `users` for the means.
 struct MetricSums {

@@ -19,6 +19,7 @@ enum class RngPurpose : uint32_t {
   kSplit = 5,
   kSynthetic = 6,
   kSampler = 7,
+  kEvalSample = 8,
 };
 
 /// Four 32-bit words produced from one counter.

@@ -1,5 +1,6 @@
 // Full-ranking evaluation kernels (ALGORITHMS §3, decision 10): bounded top-K selection with
-// deterministic tie-breaking, and the Recall/NDCG/Precision/HR sums over users.
+// deterministic tie-breaking, offered item range by range, and the Recall/NDCG/Precision/HR sums
+// over users.
 #include "recns/ranking.hpp"
 
 #include <algorithm>
@@ -44,26 +45,37 @@ std::vector<int32_t> TopKHeap::Sorted() const {
   return items;
 }
 
-// --- TopKExcluding ------------------------------------------------------------------------------
+// --- OfferExcluding ----------------------------------------------------------------------------
 
-void TopKExcluding(const double* scores, int32_t num_items, int k, const int32_t* excluded_a,
-                   int64_t num_excluded_a, const int32_t* excluded_b, int64_t num_excluded_b,
-                   std::vector<int32_t>* top) {
-  TopKHeap heap(std::min(k, num_items));  // no more can be ranked; keeps a huge k from allocating
-  int64_t a = 0, b = 0;
-  int32_t item = 0;
+void OfferExcluding(const double* scores, int32_t first_item, int32_t count,
+                    const int32_t* excluded_a, int64_t num_excluded_a, const int32_t* excluded_b,
+                    int64_t num_excluded_b, TopKHeap* heap) {
+  if (count <= 0) return;
+  const int32_t end = first_item + count;
+  // The parts of the exclusion lists inside [first_item, end).
+  const int32_t* a = excluded_a ? std::lower_bound(excluded_a, excluded_a + num_excluded_a, first_item) : nullptr;
+  const int32_t* a_end = excluded_a ? std::lower_bound(a, excluded_a + num_excluded_a, end) : nullptr;
+  const int32_t* b = excluded_b ? std::lower_bound(excluded_b, excluded_b + num_excluded_b, first_item) : nullptr;
+  const int32_t* b_end = excluded_b ? std::lower_bound(b, excluded_b + num_excluded_b, end) : nullptr;
+  int32_t item = first_item;
   // Items come in runs between consecutive exclusions, so the inner loop has no membership test.
-  while (item < num_items) {
-    // Skips ids already passed: duplicates, ids present in both lists, negative ids.
-    while (a < num_excluded_a && excluded_a[a] < item) ++a;
-    while (b < num_excluded_b && excluded_b[b] < item) ++b;
-    int32_t next_excluded = num_items;
-    if (a < num_excluded_a) next_excluded = std::min(next_excluded, excluded_a[a]);
-    if (b < num_excluded_b) next_excluded = std::min(next_excluded, excluded_b[b]);
-    for (; item < next_excluded; ++item) heap.Push(scores[item], item);
-    if (item < num_items) ++item;
+  while (item < end) {
+    // Skips ids already passed: duplicates and ids present in both lists.
+    while (a != a_end && *a < item) ++a;
+    while (b != b_end && *b < item) ++b;
+    int32_t next_excluded = end;
+    if (a != a_end) next_excluded = std::min(next_excluded, *a);
+    if (b != b_end) next_excluded = std::min(next_excluded, *b);
+    // Most scores lose to the K-th kept one; "not below" also lets NaN through to Push.
+    for (double threshold = heap->Threshold(); item < next_excluded; ++item) {
+      const double score = scores[item - first_item];
+      if (!(score < threshold)) {
+        heap->Push(score, item);
+        threshold = heap->Threshold();
+      }
+    }
+    if (item < end) ++item;
   }
-  *top = heap.Sorted();
 }
 
 // --- MetricSums ---------------------------------------------------------------------------------

@@ -174,6 +174,7 @@ PetscErrorCode Trainer::SetFromOptions() {
   PetscCall(sampler_->SetFromOptions());
   PetscCall(loss_->SetFromOptions());
   PetscCall(optimizer_->SetFromOptions());
+  evaluator_.SetSeed(seed_);
   PetscCall(evaluator_.SetFromOptions());
   const auto names = evaluator_.MetricNames();
   RECNS_CHECK_INPUT(std::find(names.begin(), names.end(), eval_metric_) != names.end(), comm_,

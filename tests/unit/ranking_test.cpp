@@ -15,14 +15,19 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
+/// Top-k of `scores` through OfferExcluding, the catalogue offered in chunks of `chunk` items
+/// (0: all at once), last chunk first, so the result must not depend on the order of chunks.
 std::vector<int32_t> TopK(const std::vector<double>& scores, int k,
                           const std::vector<int32_t>& excluded_a = {},
-                          const std::vector<int32_t>& excluded_b = {}) {
-  std::vector<int32_t> top;
-  TopKExcluding(scores.data(), static_cast<int32_t>(scores.size()), k, excluded_a.data(),
-                static_cast<int64_t>(excluded_a.size()), excluded_b.data(),
-                static_cast<int64_t>(excluded_b.size()), &top);
-  return top;
+                          const std::vector<int32_t>& excluded_b = {}, int32_t chunk = 0) {
+  const int32_t num_items = static_cast<int32_t>(scores.size());
+  if (chunk <= 0) chunk = std::max(num_items, 1);
+  TopKHeap heap(std::min(k, num_items));
+  for (int32_t first = (num_items - 1) / chunk * chunk; first >= 0; first -= chunk)
+    OfferExcluding(scores.data() + first, first, std::min(chunk, num_items - first),
+                   excluded_a.data(), static_cast<int64_t>(excluded_a.size()), excluded_b.data(),
+                   static_cast<int64_t>(excluded_b.size()), &heap);
+  return heap.Sorted();
 }
 
 MetricSums OneUser(const std::vector<int>& ks, const std::vector<int32_t>& top,
@@ -197,6 +202,9 @@ TEST(ranking_test, MatchesFullSortOnRandomInputs) {
 
     ASSERT_EQ(TopK(scores, k, excluded_a, excluded_b), expected)
         << "trial " << trial << ": " << num_items << " items, K = " << k;
+    const int32_t chunk = static_cast<int32_t>(rng() % 40) + 1;
+    ASSERT_EQ(TopK(scores, k, excluded_a, excluded_b, chunk), expected)
+        << "trial " << trial << ": " << num_items << " items in chunks of " << chunk << ", K = " << k;
   }
 }
 
