@@ -30,6 +30,9 @@ constexpr int kExitStopped = 4;
 /// Use it wherever a check depends on rank-local data (a slice of a file, a local parse).
 PetscErrorCode CheckAllRanks(MPI_Comm comm, bool ok, const std::string& message);
 
+/// Collective. `root`'s `text` on every rank of `comm`.
+PetscErrorCode BroadcastString(MPI_Comm comm, int root, std::string* text);
+
 /// Not collective. Replaces PETSc's traceback printer with one that records the first message of
 /// an error (for FinishProgram) and prints nothing; also turns off HDF5's own error printing.
 PetscErrorCode InstallQuietErrorHandler();

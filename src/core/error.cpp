@@ -5,7 +5,6 @@
 
 #include <cstdarg>
 #include <cstdio>
-#include <vector>
 
 namespace recns {
 
@@ -38,6 +37,15 @@ std::string Format(const char* fmt, ...) {
   return out;
 }
 
+PetscErrorCode BroadcastString(MPI_Comm comm, int root, std::string* text) {
+  PetscFunctionBeginUser;
+  int64_t length = static_cast<int64_t>(text->size());
+  PetscCallMPI(MPI_Bcast(&length, 1, MPI_INT64_T, root, comm));
+  text->resize(static_cast<size_t>(length));
+  PetscCallMPI(MPI_Bcast(text->data(), static_cast<PetscMPIInt>(length), MPI_CHAR, root, comm));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode CheckAllRanks(MPI_Comm comm, bool ok, const std::string& message) {
   PetscMPIInt rank, size;
   PetscFunctionBeginUser;
@@ -46,12 +54,9 @@ PetscErrorCode CheckAllRanks(MPI_Comm comm, bool ok, const std::string& message)
   PetscMPIInt mine = ok ? size : rank, failing;
   PetscCallMPI(MPI_Allreduce(&mine, &failing, 1, MPI_INT, MPI_MIN, comm));
   if (failing == size) PetscFunctionReturn(PETSC_SUCCESS);
-  PetscMPIInt length = rank == failing ? static_cast<PetscMPIInt>(message.size()) : 0;
-  PetscCallMPI(MPI_Bcast(&length, 1, MPI_INT, failing, comm));
-  std::vector<char> text(static_cast<size_t>(length) + 1, '\0');
-  if (rank == failing) message.copy(text.data(), message.size());
-  PetscCallMPI(MPI_Bcast(text.data(), length, MPI_CHAR, failing, comm));
-  SETERRQ(comm, PETSC_ERR_USER_INPUT, "%s", text.data());
+  std::string text = rank == failing ? message : std::string();
+  PetscCall(BroadcastString(comm, failing, &text));
+  SETERRQ(comm, PETSC_ERR_USER_INPUT, "%s", text.c_str());
 }
 
 PetscErrorCode InstallQuietErrorHandler() {

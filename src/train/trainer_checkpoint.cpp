@@ -29,16 +29,6 @@ bool MakeFolders(const std::string& path) {
   }
 }
 
-/// Collective. Rank 0's `text` on every rank.
-PetscErrorCode BroadcastString(MPI_Comm comm, std::string* text) {
-  PetscFunctionBeginUser;
-  int64_t length = (int64_t)text->size();
-  PetscCallMPI(MPI_Bcast(&length, 1, MPI_INT64_T, 0, comm));
-  text->resize((size_t)length);
-  PetscCallMPI(MPI_Bcast(text->data(), (int)length, MPI_CHAR, 0, comm));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
 /// "-name value -flag -name2 value2" (PetscOptionsGetAll) as name -> value. A token starting
 /// with '-' and a letter starts an option; anything else (negative numbers too) is a value.
 std::map<std::string, std::string> ParseOptions(const std::string& deck) {
@@ -222,7 +212,7 @@ PetscErrorCode Trainer::FindRestartFile(std::string* path) {
   for (const std::string& reason : skipped)
     PetscCall(PetscPrintf(comm_, "warning: restart: skipping %s\n", reason.c_str()));
   *path = usable.empty() ? "" : usable.front().path;
-  PetscCall(BroadcastString(comm_, path));
+  PetscCall(BroadcastString(comm_, 0, path));
   if (path->empty())
     PetscCall(PetscPrintf(comm_, "restart: no usable checkpoint in '%s'; starting from scratch\n",
                           checkpoint_dir_.c_str()));
