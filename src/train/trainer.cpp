@@ -657,7 +657,12 @@ PetscErrorCode Trainer::Train() {
     for (const auto& m : outcome_.best_test.metrics) line += Format(" %s %.4f", m.first.c_str(), m.second);
     PetscCall(PetscPrintf(comm_, "%s\n", line.c_str()));
   }
-  PetscCall(PetscPrintf(comm_, "trained %d epochs in %s (%.3f s/epoch)\n", outcome_.epochs_run,
+  // After a restart this process ran only the epochs from run_first_epoch_ on; the training
+  // seconds per epoch count every epoch, restored from the checkpoint.
+  const std::string resumed =
+      run_first_epoch_ > 0 ? Format(", resumed at epoch %d,", run_first_epoch_) : "";
+  PetscCall(PetscPrintf(comm_, "trained %d epochs%s in %s (%.3f s/epoch of training)\n",
+                        outcome_.epochs_run, resumed.c_str(),
                         Duration(outcome_.seconds_total).c_str(),
                         state_.train_seconds / std::max(state_.epoch, 1)));
   PetscCall(WriteSummary());
