@@ -17,6 +17,10 @@
 
 namespace recns {
 
+/// Flags over a rank's local rows (local users, then local items): 1 where a row is wanted or
+/// may be nonzero, 0 elsewhere.
+using RowFlags = std::vector<unsigned char>;
+
 /// Multiplies owned row blocks by Â: out = Â · in, both row-major with the same column count.
 ///
 /// PETSc's distributed matrix stays the owner of Â and of its partition; the product is our own
@@ -26,6 +30,11 @@ namespace recns {
 /// its least-traffic time). Each rank multiplies its diagonal block (columns it owns) while the
 /// rows of the off-diagonal columns (ghosts) arrive through a PetscSF, then adds the
 /// off-diagonal block.
+///
+/// A training step needs few rows: final embeddings only for its users, positives and negatives,
+/// and gradients start from those rows only. ApplyToRows and ApplySparse compute just that, and
+/// every row they compute sums the same terms in the same order as Apply (skipped terms are
+/// exact zeros), so the results are Apply's to the last bit.
 class Propagator {
  public:
   Propagator() = default;
@@ -35,15 +44,33 @@ class Propagator {
   /// Collective. Copies the local CSR blocks of `adjacency` (MATAIJ; it may be destroyed
   /// afterwards) and builds the ghost-row exchange for `columns` columns.
   PetscErrorCode SetUp(Mat adjacency, PetscInt columns);
+  PetscInt LocalRows() const { return (PetscInt)diagonal_.row_start.size() - 1; }
   /// Collective. out = Â in (in and out: LocalRows × columns; they must not alias).
   PetscErrorCode Apply(const RowMatrix& in, RowMatrix* out);
+  /// Collective. out = Â in on the rows flagged in `rows` only; out's other rows keep their
+  /// values. Reads the rows of `in` that ExpandRows(rows) flags, on every rank.
+  PetscErrorCode ApplyToRows(const RowMatrix& in, const RowFlags& rows, RowMatrix* out);
+  /// Collective. `expanded` = `rows` and every local row that some rank's rows in `rows` have
+  /// a nonzero in: the input rows a product on `rows` reads.
+  PetscErrorCode ExpandRows(const RowFlags& rows, RowFlags* expanded);
+  /// Collective. out = Â in for an `in` that is zero outside the rows flagged in `nonzero`
+  /// (its other rows are never read). Every row of out is written; `out_nonzero` flags those
+  /// that may be nonzero.
+  PetscErrorCode ApplySparse(const RowMatrix& in, const RowFlags& nonzero, RowMatrix* out,
+                             RowFlags* out_nonzero);
 
- private:
   struct LocalCsr {
     std::vector<PetscInt> row_start{0}, column;
     std::vector<PetscScalar> value;
   };
+
+ private:
   static PetscErrorCode CopyCsr(Mat block, LocalCsr* csr);
+  PetscErrorCode CheckShape(const RowMatrix& in) const;
+  /// The products' common body: the diagonal block while the ghost rows (and, when `nonzero`
+  /// is given, their flags) travel, then the off-diagonal block.
+  PetscErrorCode Multiply(const RowMatrix& in, const std::vector<PetscInt>* rows,
+                          const RowFlags* nonzero, RowMatrix* out, RowFlags* out_nonzero);
 
   Mat adjacency_ = nullptr;
   PetscInt columns_ = 0;
@@ -51,6 +78,8 @@ class Propagator {
   PetscSF ghosts_ = nullptr;
   MPI_Datatype row_type_ = MPI_DATATYPE_NULL;
   RowMatrix ghost_rows_;
+  RowFlags ghost_flags_;
+  std::vector<PetscInt> row_list_;
 };
 
 class Graph {

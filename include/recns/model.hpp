@@ -44,6 +44,15 @@ class Model {
   /// Collective. In place: `grad` holds the gradient on the final embeddings of the owned rows
   /// on entry and the gradient on the ego rows on return.
   virtual PetscErrorCode Backward(RowMatrix* grad) = 0;
+  /// Collective. Forward for a step that reads the final embeddings of the rows flagged in
+  /// `rows` only: those rows come out as Forward computes them, to the last bit; the others
+  /// are left unspecified until the next Forward.
+  virtual PetscErrorCode ForwardRows(const RowFlags&) { return Forward(); }
+  /// Collective. Backward for a gradient that is zero outside the rows flagged in `rows`; the
+  /// result is Backward's, to the last bit.
+  virtual PetscErrorCode BackwardFromRows(RowMatrix* grad, const RowFlags&) {
+    return Backward(grad);
+  }
   /// True when Backward maps each row's gradient to the same row only (no propagation), so an
   /// optimizer may update just the rows a batch touched.
   virtual bool RowLocalGradient() const = 0;

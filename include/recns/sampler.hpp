@@ -91,6 +91,9 @@ class Sampler {
   /// Collective. Fills k negatives for every pair of `batch`, in pair order.
   virtual PetscErrorCode Sample(const SampleContext& context, const Batch& batch,
                                 Negatives* negatives) = 0;
+  /// False when Sample never reads the model's final embeddings (uniform, PNS): the trainer
+  /// then samples before the forward pass and computes only the rows the step reads.
+  virtual bool ScoresItems() const { return true; }
   /// Collective. Called after the last step of every epoch, at the parameters the epoch ended
   /// with (samplers with per-epoch state, such as SRNS's score history, update it here).
   virtual PetscErrorCode EndEpoch(const SampleContext&) { return PETSC_SUCCESS; }

@@ -120,6 +120,10 @@ class Trainer {
   uint64_t dataset_fingerprint_ = 0;  // of the training pairs: a checkpoint's dataset identity
   PetscErrorCode Step(uint32_t epoch, int64_t step, double lr, double* loss);
   PetscErrorCode Forward();
+  /// Collective. Counts each owned row's occurrences in the step (users, positives and
+  /// negatives, remote ones through the halo) into row_count_, touched_ and step_rows_, and
+  /// clears the gradient.
+  PetscErrorCode CountRows(const Batch& batch, const Negatives& negatives);
   PetscErrorCode LossAndGradientAfterForward(const Batch& batch, const Negatives& negatives,
                                              double* loss);
   void RecordSamplingQuality(int32_t local_user, const double* user, double positive_score,
@@ -138,6 +142,7 @@ class Trainer {
   int64_t batch_size_ = 2048, max_steps_ = 0;
   uint64_t seed_ = 2024;
   PetscBool sampling_quality_ = PETSC_FALSE;
+  PetscBool needed_rows_only_ = PETSC_TRUE;
   std::string checkpoint_dir_ = "checkpoints", restart_;
   int checkpoint_every_epochs_ = 1, checkpoint_keep_ = 2, checkpoint_test_kill_ = 0;
   double checkpoint_every_minutes_ = 0;
@@ -165,6 +170,7 @@ class Trainer {
   RowMatrix grad_, ghost_final_, ghost_grad_, row_count_, ghost_count_, negative_values_,
       negative_grads_;
   std::vector<int64_t> touched_;
+  RowFlags step_rows_;  // the rows a step reads: touched_ as flags
   Outcome outcome_;
 };
 

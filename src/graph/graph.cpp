@@ -17,23 +17,73 @@ namespace {
 /// row to arrive from memory while about 8 rows are multiplied, near enough to stay in L1.
 constexpr PetscInt kPrefetchAhead = 8;
 
-/// out(r) (+)= Σ_k value[k] · in(column[k]) over row r's nonzeros, rows of `d` values.
-void MultiplyRows(const PetscInt* row_start, PetscInt rows, const PetscInt* column,
-                  const PetscScalar* value, const PetscScalar* in, int d, bool add,
-                  PetscScalar* out) {
-  using Row = Eigen::Map<Eigen::Matrix<PetscScalar, 1, Eigen::Dynamic>>;
-  using ConstRow = Eigen::Map<const Eigen::Matrix<PetscScalar, 1, Eigen::Dynamic>>;
-  const PetscInt nnz = row_start[rows];
-  for (PetscInt r = 0; r < rows; ++r) {
-    Row o(out + (size_t)r * d, d);
-    if (!add) o.setZero();
+/// out(r) (+)= Σ_k value[k] · in(column[k]) over row r's nonzeros, rows of `d` (= D unless D is
+/// Eigen::Dynamic) values, for the rows in `rows` (all rows when null). With `active`, only
+/// the nonzeros whose column is flagged in it are summed (the caller guarantees the others
+/// multiply exact zeros), and `reached` flags the rows that summed any. The sum of every row
+/// runs over its nonzeros in order, so all variants give the full product's bits.
+template <int D>
+void MultiplyRows(const Propagator::LocalCsr& a, const std::vector<PetscInt>* rows,
+                  const unsigned char* active, const PetscScalar* in, int d, bool add,
+                  PetscScalar* out, unsigned char* reached) {
+  using ConstRow = Eigen::Map<const Eigen::Matrix<PetscScalar, 1, D>>;
+  using Row = Eigen::Map<Eigen::Matrix<PetscScalar, 1, D>>;
+  const int width = D == Eigen::Dynamic ? d : D;
+  const PetscInt* row_start = a.row_start.data();
+  const PetscInt* column = a.column.data();
+  const PetscScalar* value = a.value.data();
+  const PetscInt count = rows ? (PetscInt)rows->size() : (PetscInt)a.row_start.size() - 1;
+  auto row_at = [&](PetscInt i) { return rows ? (*rows)[i] : i; };
+  // The prefetch cursor runs kPrefetchAhead nonzeros ahead in visiting order, across rows.
+  PetscInt ahead_row = 0, ahead = count > 0 ? row_start[row_at(0)] : 0;
+  auto settle = [&]() {
+    while (ahead_row < count && ahead == row_start[row_at(ahead_row) + 1])
+      if (++ahead_row < count) ahead = row_start[row_at(ahead_row)];
+  };
+  settle();
+  for (PetscInt p = 0; p < kPrefetchAhead && ahead_row < count; ++p) {
+    ++ahead;
+    settle();
+  }
+  Eigen::Matrix<PetscScalar, 1, D> sum;  // on the stack unless D is Dynamic
+  if constexpr (D == Eigen::Dynamic) sum.resize(width);
+  for (PetscInt i = 0; i < count; ++i) {
+    const PetscInt r = row_at(i);
+    if (add && row_start[r] == row_start[r + 1]) continue;
+    Row o(out + (size_t)r * width, width);
+    if (add) sum = o;
+    else sum.setZero();
+    bool summed = false;
     for (PetscInt k = row_start[r]; k < row_start[r + 1]; ++k) {
-      if (k + kPrefetchAhead < nnz) {
-        const PetscScalar* ahead = in + (size_t)column[k + kPrefetchAhead] * d;
-        for (int line = 0; line < d; line += 8) __builtin_prefetch(ahead + line);
+      if (ahead_row < count) {
+        if (!active || active[column[ahead]]) {
+          const PetscScalar* next = in + (size_t)column[ahead] * width;
+          for (int line = 0; line < width; line += 8) __builtin_prefetch(next + line);
+        }
+        ++ahead;
+        settle();
       }
-      o += value[k] * ConstRow(in + (size_t)column[k] * d, d);
+      if (active && !active[column[k]]) continue;
+      sum += value[k] * ConstRow(in + (size_t)column[k] * width, width);
+      summed = true;
     }
+    // A row that summed nothing keeps its value when adding and becomes zero otherwise.
+    if (summed || !add) o = sum;
+    if (reached && summed) reached[r] = 1;
+  }
+}
+
+/// MultiplyRows with the row width fixed at compile time for the common embedding sizes: the
+/// row sum then lives in registers and on the stack instead of the output row.
+void MultiplyRows(const Propagator::LocalCsr& a, const std::vector<PetscInt>* rows,
+                  const unsigned char* active, const PetscScalar* in, int d, bool add,
+                  PetscScalar* out, unsigned char* reached) {
+  switch (d) {
+    case 16: return MultiplyRows<16>(a, rows, active, in, d, add, out, reached);
+    case 32: return MultiplyRows<32>(a, rows, active, in, d, add, out, reached);
+    case 64: return MultiplyRows<64>(a, rows, active, in, d, add, out, reached);
+    case 128: return MultiplyRows<128>(a, rows, active, in, d, add, out, reached);
+    default: return MultiplyRows<Eigen::Dynamic>(a, rows, active, in, d, add, out, reached);
   }
 }
 
@@ -101,27 +151,91 @@ PetscErrorCode Propagator::SetUp(Mat adjacency, PetscInt columns) {
   PetscCall(PetscSFSetUp(ghosts_));
   PetscCallMPI(MPI_Type_contiguous((PetscMPIInt)columns, MPIU_SCALAR, &row_type_));
   PetscCallMPI(MPI_Type_commit(&row_type_));
-  ghost_rows_.resize(ghosts, columns);
+  ghost_rows_ = RowMatrix::Zero(ghosts, columns);
+  ghost_flags_.assign(ghosts, 0);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode Propagator::CheckShape(const RowMatrix& in) const {
+  PetscFunctionBeginUser;
+  PetscCheck(in.cols() == columns_, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ,
+             "propagator set up for %d columns, given %d", (int)columns_, (int)in.cols());
+  PetscCheck(in.rows() == LocalRows(), PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ,
+             "propagator has %d local rows, given %d", (int)LocalRows(), (int)in.rows());
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode Propagator::Multiply(const RowMatrix& in, const std::vector<PetscInt>* rows,
+                                    const RowFlags* nonzero, RowMatrix* out,
+                                    RowFlags* out_nonzero) {
+  PetscFunctionBeginUser;
+  PetscCall(CheckShape(in));
+  if (out->rows() != in.rows() || out->cols() != in.cols()) out->resize(in.rows(), in.cols());
+  const int d = (int)columns_;
+  const unsigned char* active = nonzero ? nonzero->data() : nullptr;
+  unsigned char* reached = nullptr;
+  if (out_nonzero) {
+    out_nonzero->assign(LocalRows(), 0);
+    reached = out_nonzero->data();
+  }
+  // The ghost rows travel while the diagonal block, which needs none of them, is multiplied.
+  if (ghosts_) {
+    PetscCall(PetscSFBcastBegin(ghosts_, row_type_, in.data(), ghost_rows_.data(), MPI_REPLACE));
+    if (active)
+      PetscCall(PetscSFBcastBegin(ghosts_, MPI_UNSIGNED_CHAR, active, ghost_flags_.data(), MPI_REPLACE));
+  }
+  MultiplyRows(diagonal_, rows, active, in.data(), d, false, out->data(), reached);
+  if (ghosts_) {
+    PetscCall(PetscSFBcastEnd(ghosts_, row_type_, in.data(), ghost_rows_.data(), MPI_REPLACE));
+    if (active)
+      PetscCall(PetscSFBcastEnd(ghosts_, MPI_UNSIGNED_CHAR, active, ghost_flags_.data(), MPI_REPLACE));
+    MultiplyRows(off_diagonal_, rows, active ? ghost_flags_.data() : nullptr, ghost_rows_.data(),
+                 d, true, out->data(), reached);
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode Propagator::Apply(const RowMatrix& in, RowMatrix* out) {
+  return Multiply(in, nullptr, nullptr, out, nullptr);
+}
+
+PetscErrorCode Propagator::ApplyToRows(const RowMatrix& in, const RowFlags& rows, RowMatrix* out) {
   PetscFunctionBeginUser;
-  PetscCheck(in.cols() == columns_, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ,
-             "propagator set up for %d columns, given %d", (int)columns_, (int)in.cols());
-  const PetscInt rows = (PetscInt)diagonal_.row_start.size() - 1;
-  PetscCheck(in.rows() == rows, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ,
-             "propagator has %d local rows, given %d", (int)rows, (int)in.rows());
-  out->resize(rows, columns_);
-  const int d = (int)columns_;
-  // The ghost rows travel while the diagonal block, which needs none of them, is multiplied.
-  if (ghosts_) PetscCall(PetscSFBcastBegin(ghosts_, row_type_, in.data(), ghost_rows_.data(), MPI_REPLACE));
-  MultiplyRows(diagonal_.row_start.data(), rows, diagonal_.column.data(), diagonal_.value.data(),
-               in.data(), d, false, out->data());
+  PetscCheck((PetscInt)rows.size() == LocalRows(), PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ,
+             "row flags for %d rows, propagator has %d", (int)rows.size(), (int)LocalRows());
+  row_list_.clear();
+  for (PetscInt r = 0; r < LocalRows(); ++r)
+    if (rows[r]) row_list_.push_back(r);
+  PetscCall(Multiply(in, &row_list_, nullptr, out, nullptr));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode Propagator::ApplySparse(const RowMatrix& in, const RowFlags& nonzero,
+                                       RowMatrix* out, RowFlags* out_nonzero) {
+  PetscFunctionBeginUser;
+  PetscCheck((PetscInt)nonzero.size() == LocalRows(), PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ,
+             "row flags for %d rows, propagator has %d", (int)nonzero.size(), (int)LocalRows());
+  PetscCall(Multiply(in, nullptr, &nonzero, out, out_nonzero));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode Propagator::ExpandRows(const RowFlags& rows, RowFlags* expanded) {
+  PetscFunctionBeginUser;
+  PetscCheck((PetscInt)rows.size() == LocalRows(), PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ,
+             "row flags for %d rows, propagator has %d", (int)rows.size(), (int)LocalRows());
+  *expanded = rows;
+  std::fill(ghost_flags_.begin(), ghost_flags_.end(), 0);
+  for (PetscInt r = 0; r < LocalRows(); ++r) {
+    if (!rows[r]) continue;
+    for (PetscInt k = diagonal_.row_start[r]; k < diagonal_.row_start[r + 1]; ++k)
+      (*expanded)[diagonal_.column[k]] = 1;
+    if (ghosts_)
+      for (PetscInt k = off_diagonal_.row_start[r]; k < off_diagonal_.row_start[r + 1]; ++k)
+        ghost_flags_[off_diagonal_.column[k]] = 1;
+  }
   if (ghosts_) {
-    PetscCall(PetscSFBcastEnd(ghosts_, row_type_, in.data(), ghost_rows_.data(), MPI_REPLACE));
-    MultiplyRows(off_diagonal_.row_start.data(), rows, off_diagonal_.column.data(),
-                 off_diagonal_.value.data(), ghost_rows_.data(), d, true, out->data());
+    PetscCall(PetscSFReduceBegin(ghosts_, MPI_UNSIGNED_CHAR, ghost_flags_.data(), expanded->data(), MPI_MAX));
+    PetscCall(PetscSFReduceEnd(ghosts_, MPI_UNSIGNED_CHAR, ghost_flags_.data(), expanded->data(), MPI_MAX));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -2,6 +2,8 @@
 // l = 0..L-1 with Â = D^-1/2 A D^-1/2 (no self-loops, no weights, no nonlinearity) and
 // E* = (1/(L+1)) Σ_l E^(l). Â is symmetric, so the backward pass uses the same products:
 // dL/dE0 = (1/(L+1)) Σ_l Â^l G  with G = dL/dE*.
+#include <algorithm>
+
 #include "recns/error.hpp"
 #include "recns/model.hpp"
 #include "recns/package.hpp"
@@ -29,6 +31,30 @@ class LightGCNModel final : public Model {
     PetscFunctionReturn(PETSC_SUCCESS);
   }
 
+  // E^(l+1) is needed on the rows E^(l+2)'s wanted rows read, and so on down from the step's
+  // rows: each layer computes only those, then the final rows are summed for the step's rows.
+  PetscErrorCode ForwardRows(const RowFlags& rows) override {
+    PetscFunctionBeginUser;
+    PetscCall(PetscLogEventBegin(Events().forward, 0, 0, 0, 0));
+    wanted_.resize(std::max(layers_, 1));
+    if (layers_ > 0) wanted_[layers_ - 1] = rows;
+    for (int l = layers_ - 1; l > 0; --l) PetscCall(propagator_.ExpandRows(wanted_[l], &wanted_[l - 1]));
+    final_rows_.clear();
+    for (size_t r = 0; r < rows.size(); ++r)
+      if (rows[r]) final_rows_.push_back((int64_t)r);
+    const double weight = 1.0 / (layers_ + 1);
+    if (final_.rows() != ego_.rows() || final_.cols() != ego_.cols()) final_.resize(ego_.rows(), ego_.cols());
+    for (int64_t r : final_rows_) final_.row(r) = weight * ego_.row(r);
+    const RowMatrix* previous = &ego_;
+    for (int l = 0; l < layers_; ++l) {
+      PetscCall(propagator_.ApplyToRows(*previous, wanted_[l], &work_[l % 2]));
+      for (int64_t r : final_rows_) final_.row(r) += weight * work_[l % 2].row(r);
+      previous = &work_[l % 2];
+    }
+    PetscCall(PetscLogEventEnd(Events().forward, 0, 0, 0, 0));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+
   const RowMatrix& Final() const override { return final_; }
 
   PetscErrorCode Backward(RowMatrix* grad) override {
@@ -40,6 +66,25 @@ class LightGCNModel final : public Model {
     const RowMatrix* previous = &grad_final_;
     for (int l = 0; l < layers_; ++l) {
       PetscCall(propagator_.Apply(*previous, &work_[l % 2]));
+      *grad += weight * work_[l % 2];
+      previous = &work_[l % 2];
+    }
+    PetscCall(PetscLogEventEnd(Events().backward, 0, 0, 0, 0));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+
+  // Â^l G is zero outside the rows within l hops of G's rows: each product gathers only the
+  // input rows that may be nonzero.
+  PetscErrorCode BackwardFromRows(RowMatrix* grad, const RowFlags& rows) override {
+    PetscFunctionBeginUser;
+    PetscCall(PetscLogEventBegin(Events().backward, 0, 0, 0, 0));
+    const double weight = 1.0 / (layers_ + 1);
+    grad_final_ = *grad;
+    *grad *= weight;
+    const RowMatrix* previous = &grad_final_;
+    nonzero_[0] = rows;
+    for (int l = 0; l < layers_; ++l) {
+      PetscCall(propagator_.ApplySparse(*previous, nonzero_[l % 2], &work_[l % 2], &nonzero_[(l + 1) % 2]));
       *grad += weight * work_[l % 2];
       previous = &work_[l % 2];
     }
@@ -75,6 +120,8 @@ class LightGCNModel final : public Model {
   PetscErrorCode SetUpImpl() override {
     PetscFunctionBeginUser;
     PetscCall(propagator_.SetUp(graph_->Adjacency(), dim_));
+    // ForwardRows leaves rows it does not need as they were: start them at zero, not garbage.
+    for (RowMatrix& work : work_) work = RowMatrix::Zero(propagator_.LocalRows(), dim_);
     PetscFunctionReturn(PETSC_SUCCESS);
   }
 
@@ -82,6 +129,9 @@ class LightGCNModel final : public Model {
   int layers_ = 3;
   Propagator propagator_;
   RowMatrix final_, grad_final_, work_[2];
+  std::vector<RowFlags> wanted_;  // per layer: the rows of E^(l+1) a ForwardRows step needs
+  std::vector<int64_t> final_rows_;
+  RowFlags nonzero_[2];  // the rows of the backward's current and next product that may be nonzero
 };
 
 }  // namespace

@@ -15,6 +15,7 @@ class PopularitySampler final : public Sampler {
  public:
   using Sampler::Sampler;
   const char* Type() const override { return "pns"; }
+  bool ScoresItems() const override { return false; }
   std::string Describe() const override { return Format("pns (beta=%g)", beta_); }
 
   PetscErrorCode Sample(const SampleContext& context, const Batch& batch,

@@ -9,6 +9,7 @@ class UniformSampler final : public Sampler {
  public:
   using Sampler::Sampler;
   const char* Type() const override { return kSamplerUniform; }
+  bool ScoresItems() const override { return false; }
   PetscErrorCode Sample(const SampleContext& context, const Batch& batch,
                         Negatives* negatives) override {
     PetscFunctionBeginUser;

@@ -105,6 +105,11 @@ PetscErrorCode Trainer::SetFromOptions() {
                              "negatives (BNS paper eq 33-34; a negative is false when it is in the "
                              "user's test split), in the epoch line and the metrics file",
                              "Trainer", sampling_quality_, &sampling_quality_, nullptr));
+  PetscCall(PetscOptionsBool("-train_needed_rows_only",
+                             "Propagate only the rows a step reads when the sampler scores no "
+                             "items, and gather only the nonzero gradient rows backward (exact: "
+                             "the same bits as recomputing every row, which false does)",
+                             "Trainer", needed_rows_only_, &needed_rows_only_, nullptr));
   PetscCall(PetscOptionsString("-checkpoint_dir",
                                "Folder of the checkpoints (\"\": none; a stop signal then ends "
                                "the run without one)",
@@ -244,7 +249,52 @@ PetscErrorCode Trainer::LossAndGradient(const Batch& batch, const Negatives& neg
                                         double* loss) {
   PetscFunctionBeginUser;
   PetscCall(Forward());
+  PetscCall(CountRows(batch, negatives));
   PetscCall(LossAndGradientAfterForward(batch, negatives, loss));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode Trainer::CountRows(const Batch& batch, const Negatives& negatives) {
+  PetscFunctionBeginUser;
+  const Layout& layout = graph_.GetLayout();
+  const int d = model_->Dim();
+  const bool distributed = size_ > 1;
+  const double t = MPI_Wtime();
+  // The gradient and the counts are zeroed where the last step left them non-zero.
+  if (model_->RowLocalGradient()) {
+    for (int64_t r : touched_) {
+      grad_.row(r).setZero();
+      row_count_(r, 0) = 0;
+    }
+  } else {
+    grad_.setZero();
+    row_count_.setZero();
+  }
+  if (distributed) {
+    needed_items_.assign(batch.item.begin(), batch.item.end());
+    needed_items_.insert(needed_items_.end(), negatives.item.begin(), negatives.item.end());
+    PetscCall(halo_->SetItems(needed_items_));
+    ghost_grad_ = RowMatrix::Zero(halo_->Ghosts(), d);
+    ghost_count_ = RowMatrix::Zero(halo_->Ghosts(), 1);
+  }
+  auto item_count = [&](int32_t item) -> double& {
+    return *(distributed ? halo_->Row(item, row_count_, ghost_count_)
+                         : row_count_.row(layout.LocalItemRow(item)).data());
+  };
+  for (size_t b = 0; b < batch.Size(); ++b) {
+    row_count_(batch.user[b], 0) += 1;
+    item_count(batch.item[b]) += 1;
+  }
+  for (int32_t item : negatives.item) item_count(item) += 1;
+  if (distributed) PetscCall(halo_->ReduceAdd(ghost_count_, &row_count_));
+  touched_.clear();
+  step_rows_.assign(row_count_.rows(), 0);
+  for (int64_t r = 0; r < row_count_.rows(); ++r)
+    if (row_count_(r, 0) > 0) {
+      touched_.push_back(r);
+      step_rows_[r] = 1;
+    }
+  Lap(t, &outcome_.phases.halo);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -270,41 +320,20 @@ PetscErrorCode Trainer::LossAndGradientAfterForward(const Batch& batch, const Ne
   PetscFunctionBeginUser;
   const Layout& layout = graph_.GetLayout();
   const int d = model_->Dim(), k = negatives.k;
-  const bool sparse = model_->RowLocalGradient();
   const bool distributed = size_ > 1;
-
-  // Gradient and L2 counts are zeroed where the last step left them non-zero.
-  if (sparse) {
-    for (int64_t r : touched_) {
-      grad_.row(r).setZero();
-      row_count_(r, 0) = 0;
-    }
-  } else {
-    grad_.setZero();
-    row_count_.setZero();
-  }
 
   PhaseSeconds& phase = outcome_.phases;
   double t = MPI_Wtime();
   if (distributed) {
-    needed_items_.assign(batch.item.begin(), batch.item.end());
-    needed_items_.insert(needed_items_.end(), negatives.item.begin(), negatives.item.end());
-    PetscCall(halo_->SetItems(needed_items_));
     PetscCall(halo_->Bcast(model_->Final(), &ghost_final_));
-    ghost_grad_ = RowMatrix::Zero(halo_->Ghosts(), d);
-    ghost_count_ = RowMatrix::Zero(halo_->Ghosts(), 1);
     t = Lap(t, &phase.halo);
   }
 
   PetscCall(PetscLogEventBegin(Events().loss, 0, 0, 0, 0));
-  // The gradient and the L2 count of an item row go to the owned row or to its ghost.
+  // The gradient of an item row goes to the owned row or to its ghost.
   auto item_grad = [&](int32_t item) -> double* {
     return distributed ? halo_->Row(item, grad_, ghost_grad_)
                        : grad_.row(layout.LocalItemRow(item)).data();
-  };
-  auto item_count = [&](int32_t item) -> double& {
-    return *(distributed ? halo_->Row(item, row_count_, ghost_count_)
-                         : row_count_.row(layout.LocalItemRow(item)).data());
   };
   const double scale = 1.0 / (double)batch.global_size;
   negative_values_.resize(k, d);
@@ -330,28 +359,22 @@ PetscErrorCode Trainer::LossAndGradientAfterForward(const Batch& batch, const Ne
                                      negative_values_.data(), k, d, scale,
                                      grad_.row(user_row).data(), item_grad(batch.item[b]),
                                      negative_grads_.data());
-    row_count_(user_row, 0) += 1;
-    item_count(batch.item[b]) += 1;
     for (int s = 0; s < k; ++s)
-      for (int64_t t = negatives.offset[b * k + s]; t < negatives.offset[b * k + s + 1]; ++t) {
+      for (int64_t t = negatives.offset[b * k + s]; t < negatives.offset[b * k + s + 1]; ++t)
         Eigen::Map<Eigen::RowVectorXd>(item_grad(negatives.item[t]), d) +=
             negatives.weight[t] * negative_grads_.row(s);
-        item_count(negatives.item[t]) += 1;
-      }
   }
   PetscCall(PetscLogEventEnd(Events().loss, 0, 0, 0, 0));
   t = Lap(t, &phase.loss);
 
   if (distributed) {
     PetscCall(halo_->ReduceAdd(ghost_grad_, &grad_));
-    PetscCall(halo_->ReduceAdd(ghost_count_, &row_count_));
     t = Lap(t, &phase.halo);
   }
-  touched_.clear();
-  for (int64_t r = 0; r < row_count_.rows(); ++r)
-    if (row_count_(r, 0) > 0) touched_.push_back(r);
 
-  PetscCall(model_->Backward(&grad_));
+  // The gradient is zero outside the counted rows.
+  if (needed_rows_only_) PetscCall(model_->BackwardFromRows(&grad_, step_rows_));
+  else PetscCall(model_->Backward(&grad_));
 
   // L2 on the batch's ego rows, each counted once per occurrence (decision 8).
   const RowMatrix& ego = model_->Ego();
@@ -360,7 +383,7 @@ PetscErrorCode Trainer::LossAndGradientAfterForward(const Batch& batch, const Ne
     grad_.row(r) += weight * ego.row(r);
     total += 0.5 * weight * ego.row(r).squaredNorm();
   }
-  if (!sparse) touched_.clear();  // every row may carry gradient after propagation
+  if (!model_->RowLocalGradient()) touched_.clear();  // every row may carry gradient now
   // The step's one reduction also carries the ranks' stop and timer votes, so checking for a
   // signal at every step costs nothing (an MF step at batch size 1 takes microseconds).
   double reduced[3] = {total, step_votes_[0], step_votes_[1]};
@@ -380,14 +403,22 @@ PetscErrorCode Trainer::Step(uint32_t epoch, int64_t step, double lr, double* lo
   batcher_.Fill(epoch, step, &batch_);
   PetscCall(PetscLogEventEnd(Events().batch, 0, 0, 0, 0));
   Lap(t, &phase.batch);
-  // Forward first: scoring samplers choose with the current parameters.
-  PetscCall(Forward());
+  // Scoring samplers choose with the current parameters, so the forward pass (every row) comes
+  // first; the others sample first, and the forward pass computes only the rows the step reads.
+  const bool sample_first = needed_rows_only_ && !sampler_->ScoresItems();
+  if (!sample_first) PetscCall(Forward());
   t = MPI_Wtime();
   PetscCall(PetscLogEventBegin(Events().sample, 0, 0, 0, 0));
   PetscCall(sampler_->Sample(SampleContext{&graph_, model_.get(), seed_, epoch}, batch_, &negatives_));
   PetscCall(PetscLogEventEnd(Events().sample, 0, 0, 0, 0));
   Lap(t, &phase.sample);
   CastVotes(step_votes_);
+  PetscCall(CountRows(batch_, negatives_));
+  if (sample_first) {
+    t = MPI_Wtime();
+    PetscCall(model_->ForwardRows(step_rows_));
+    Lap(t, &phase.forward);
+  }
   PetscCall(LossAndGradientAfterForward(batch_, negatives_, loss));
   t = MPI_Wtime();
   PetscCall(PetscLogEventBegin(Events().optimize, 0, 0, 0, 0));

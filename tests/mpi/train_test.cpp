@@ -121,6 +121,76 @@ TEST(propagation_test, EqualsSerialDenseProduct) {
       EXPECT_NEAR(out(r, c), expected(dataset_row(r), c), 1e-13) << "local row " << r;
 }
 
+// The step's products: ApplyToRows computes the flagged rows of Apply's result to the last bit
+// and leaves the others alone; ExpandRows flags exactly the rows those products read (the
+// flagged rows and their neighbours, on any rank); ApplySparse on an input that is zero outside
+// its flagged rows equals Apply everywhere, and flags the rows that can be nonzero.
+TEST(propagation_test, NeededRowsEqualFullProduct) {
+  const Dataset data = TinyDataset(30, 25, 4);
+  recns::Graph graph;
+  ASSERT_PETSC_OK(graph.Build(PETSC_COMM_WORLD, data));
+  const recns::Layout& layout = graph.GetLayout();
+  const int64_t U = data.num_users, N = data.num_users + data.num_items;
+  auto dataset_row = [&](int64_t local) {
+    return local < layout.LocalUsers() ? layout.UserBegin() + local
+                                       : U + layout.ItemBegin() + (local - layout.LocalUsers());
+  };
+  std::vector<std::vector<int64_t>> neighbours(N);
+  for (int64_t u = 0; u < U; ++u)
+    for (int64_t p = data.train.indptr[u]; p < data.train.indptr[u + 1]; ++p) {
+      neighbours[u].push_back(U + data.train.indices[p]);
+      neighbours[U + data.train.indices[p]].push_back(u);
+    }
+  // Every third node of the dataset, whichever rank owns it.
+  auto chosen = [](int64_t node) { return node % 3 == 1; };
+  const int columns = 64;  // the kernel's fixed-width path
+  RowMatrix in(layout.LocalRows(), columns);
+  recns::RowFlags rows(layout.LocalRows(), 0);
+  for (int64_t r = 0; r < layout.LocalRows(); ++r) {
+    for (int c = 0; c < columns; ++c)
+      in(r, c) = recns::NormalFromBlock(recns::RandomBlock(3, recns::RngPurpose::kSynthetic, 2, (uint64_t)dataset_row(r), c));
+    rows[r] = chosen(dataset_row(r));
+  }
+  recns::Propagator propagator;
+  ASSERT_PETSC_OK(propagator.SetUp(graph.Adjacency(), columns));
+  RowMatrix full;
+  ASSERT_PETSC_OK(propagator.Apply(in, &full));
+
+  RowMatrix partial = RowMatrix::Constant(layout.LocalRows(), columns, 7.0);
+  ASSERT_PETSC_OK(propagator.ApplyToRows(in, rows, &partial));
+  recns::RowFlags expanded;
+  ASSERT_PETSC_OK(propagator.ExpandRows(rows, &expanded));
+  int64_t flagged = 0;
+  for (int64_t r = 0; r < layout.LocalRows(); ++r) {
+    const int64_t node = dataset_row(r);
+    bool read = chosen(node);
+    for (int64_t other : neighbours[node]) read = read || chosen(other);
+    EXPECT_EQ(expanded[r] != 0, read) << "node " << node;
+    flagged += rows[r];
+    for (int c = 0; c < columns; ++c)
+      EXPECT_EQ(partial(r, c), rows[r] ? full(r, c) : 7.0) << "node " << node << ", column " << c;
+  }
+  EXPECT_GT(flagged, 0);
+
+  RowMatrix sparse_in = in, sparse_full, sparse_out;
+  for (int64_t r = 0; r < layout.LocalRows(); ++r)
+    if (!rows[r]) sparse_in.row(r).setZero();
+  ASSERT_PETSC_OK(propagator.Apply(sparse_in, &sparse_full));
+  RowMatrix garbage_in = in;  // ApplySparse must never read the rows outside the flags
+  for (int64_t r = 0; r < layout.LocalRows(); ++r)
+    if (!rows[r]) garbage_in.row(r).setConstant(std::nan(""));
+  recns::RowFlags reached;
+  ASSERT_PETSC_OK(propagator.ApplySparse(garbage_in, rows, &sparse_out, &reached));
+  for (int64_t r = 0; r < layout.LocalRows(); ++r) {
+    const int64_t node = dataset_row(r);
+    bool any = false;
+    for (int64_t other : neighbours[node]) any = any || chosen(other);
+    EXPECT_EQ(reached[r] != 0, any) << "node " << node;
+    for (int c = 0; c < columns; ++c)
+      EXPECT_EQ(sparse_out(r, c), sparse_full(r, c)) << "node " << node << ", column " << c;
+  }
+}
+
 /// Trains on sub-communicators of 1, 2 and 4 ranks (as many as the job has) and compares the
 /// loss and every test metric with the 1-rank run.
 void CheckSameForAnyRankCount(const Dataset& data, const std::string& options, double tolerance) {
@@ -247,6 +317,28 @@ TEST(rank_agreement_test, EverySampler) {
         "-sampler_type uniform -sampler_num_negatives 3 -loss_type kpair"}) {
     SCOPED_TRACE(sampler);
     CheckSameForAnyRankCount(data, common + sampler, 1e-9);
+  }
+}
+
+// Propagating only the rows a step reads (a non-scoring sampler: the forward pass too; a scoring
+// one: the backward pass) follows the full computation's trajectory to the last bit.
+TEST(needed_rows_test, SameBitsAsEveryRow) {
+  const Dataset data = TinyDataset(40, 30, 11);
+  const std::string common =
+      "-model_type lightgcn -model_layers 3 -model_dim 16 -train_epochs 3 -train_batch_size 16 "
+      "-optimizer_lr 0.02 -eval_sampling_quality ";
+  for (const char* sampler : {"-sampler_type uniform -sampler_num_negatives 2",
+                              "-sampler_type pns", "-sampler_type dns -sampler_dns_candidates 4"}) {
+    SCOPED_TRACE(sampler);
+    recns::Trainer::Outcome needed, every;
+    ASSERT_PETSC_OK(TrainOutcome(data, common + sampler, &needed));
+    ASSERT_PETSC_OK(TrainOutcome(data, common + sampler + " -train_needed_rows_only false", &every));
+    EXPECT_EQ(needed.final_loss, every.final_loss);
+    EXPECT_EQ(needed.sampling_inf, every.sampling_inf);
+    ASSERT_EQ(needed.final_test.metrics.size(), every.final_test.metrics.size());
+    for (size_t m = 0; m < needed.final_test.metrics.size(); ++m)
+      EXPECT_EQ(needed.final_test.metrics[m].second, every.final_test.metrics[m].second)
+          << needed.final_test.metrics[m].first;
   }
 }
 
