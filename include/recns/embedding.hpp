@@ -7,6 +7,10 @@
 namespace recns {
 using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
+/// `rows` becomes count × width zeros, in transparent huge pages where the kernel gives them:
+/// for the matrices whose rows the propagation gathers at random (fewer TLB misses).
+void AllocateRows(RowMatrix* rows, Eigen::Index count, Eigen::Index width);
+
 /// <a, b> over d entries, summed in index order: the score of a (user, item) pair in the losses
 /// and the samplers, so a score never depends on which rank computes it.
 inline double Dot(const double* a, const double* b, int d) {

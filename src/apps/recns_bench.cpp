@@ -95,8 +95,11 @@ PetscErrorCode Propagate(const char* dataset, int repeat, int d) {
   PetscCall(graph.Load(PETSC_COMM_WORLD, dataset));
   PetscCall(propagator.SetUp(graph.Adjacency(), d));
   const recns::Layout& layout = graph.GetLayout();
-  const recns::RowMatrix in = recns::RowMatrix::Random(layout.LocalRows(), d);
-  recns::RowMatrix out(layout.LocalRows(), d);
+  // Allocated as the models allocate the rows they propagate.
+  recns::RowMatrix in, out;
+  recns::AllocateRows(&in, layout.LocalRows(), d);
+  recns::AllocateRows(&out, layout.LocalRows(), d);
+  in.setRandom();
   // Â = [[0, R], [R^T, 0]]: twice the training interactions.
   double nnz = 2.0 * static_cast<double>(graph.Slice().train.Nnz());
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &nnz, 1, MPI_DOUBLE, MPI_SUM, PETSC_COMM_WORLD));

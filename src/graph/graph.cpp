@@ -151,7 +151,7 @@ PetscErrorCode Propagator::SetUp(Mat adjacency, PetscInt columns) {
   PetscCall(PetscSFSetUp(ghosts_));
   PetscCallMPI(MPI_Type_contiguous((PetscMPIInt)columns, MPIU_SCALAR, &row_type_));
   PetscCallMPI(MPI_Type_commit(&row_type_));
-  ghost_rows_ = RowMatrix::Zero(ghosts, columns);
+  AllocateRows(&ghost_rows_, ghosts, columns);
   ghost_flags_.assign(ghosts, 0);
   PetscFunctionReturn(PETSC_SUCCESS);
 }

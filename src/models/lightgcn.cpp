@@ -120,8 +120,9 @@ class LightGCNModel final : public Model {
   PetscErrorCode SetUpImpl() override {
     PetscFunctionBeginUser;
     PetscCall(propagator_.SetUp(graph_->Adjacency(), dim_));
-    // ForwardRows leaves rows it does not need as they were: start them at zero, not garbage.
-    for (RowMatrix& work : work_) work = RowMatrix::Zero(propagator_.LocalRows(), dim_);
+    // ForwardRows leaves rows it does not need as they were: they start at zero, not garbage.
+    for (RowMatrix* gathered : {&work_[0], &work_[1], &grad_final_})
+      AllocateRows(gathered, propagator_.LocalRows(), dim_);
     PetscFunctionReturn(PETSC_SUCCESS);
   }
 

@@ -35,7 +35,7 @@ PetscErrorCode Model::SetUp(const Graph& graph, uint64_t seed) {
   PetscFunctionBeginUser;
   graph_ = &graph;
   const Layout& layout = graph.GetLayout();
-  ego_.resize(layout.LocalRows(), dim_);
+  AllocateRows(&ego_, layout.LocalRows(), dim_);
   const bool xavier = init_ == "xavier";
   const double user_std = xavier ? std::sqrt(2.0 / (layout.NumUsers() + dim_)) : init_std_;
   const double item_std = xavier ? std::sqrt(2.0 / (layout.NumItems() + dim_)) : init_std_;
