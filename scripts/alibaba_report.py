@@ -285,7 +285,8 @@ def main(out, dataset):
     md += [f"- {l}" for l in load]
     md += ["", "## Generation", "",
            (f"`scripts/make_alibaba.sh`: **{generation['million_interactions_per_s']:.2f} million "
-            f"interactions/s** ({generation['line'].split(': ', 1)[1]})." if m else
+            f"interactions/s** of wall time (at least 1 million required). Its report: "
+            f"`{generation['line']}`" if m else
             f"`scripts/make_alibaba.sh` not run by this benchmark: {generation['note']}.")]
 
     md += ["", "## Training step (LightGCN, d = 64, 3 layers, uniform sampler, batch 2048)", "",
@@ -379,8 +380,10 @@ def main(out, dataset):
            f"{inputs['ghost_exchange_s_2_ranks']:.3f} s) counted as packing/unpacking cost, which a network "
            "exchange also pays",
            f"- c_row = {inputs['item_halo_s_per_row_2_ranks'] * 1e6:.1f} µs per item-halo row (2-rank item "
-           f"halo phase / {inputs['item_halo_rows_2_ranks']:.0f} rows: set-up of the PetscSF, hash map, "
-           "exchanges, and waiting for the slower rank)",
+           f"halo phase on rank 0 / {inputs['item_halo_rows_2_ranks']:.0f} rows: set-up of the PetscSF, "
+           "hash map, exchanges, and chiefly waiting for the slower rank, since the set-up is the "
+           "first collective after the forward pass; the exchanges alone, -log_view HaloBcast + "
+           f"HaloReduce, take {runs[2]['log_view_max_seconds_per_step']['halo']:.4f} s per step)",
            f"- 1 rank, per step: sample + loss {inputs['sample_loss_s_per_step_1_rank']:.4f} s, batch "
            f"{inputs['batch_s_per_step_1_rank']:.4f} s (every rank walks the whole global batch), "
            f"optimizer {inputs['optimizer_s_per_step_1_rank']:.4f} s, other "
