@@ -31,7 +31,8 @@ NET_GBPS = float(os.environ.get("MODEL_NET_GBPS", "3"))
 NET_LATENCY = float(os.environ.get("MODEL_NET_LATENCY_US", "2")) * 1e-6
 PHASES = ["forward", "backward", "sample", "halo", "loss", "optimize", "batch"]
 LABELS = {"forward": "propagate (forward)", "backward": "backward (+ L2, allreduce)",
-          "sample": "sample", "halo": "item halo", "loss": "loss", "optimize": "optimizer",
+          "sample": "sample", "halo": "item halo + row counting (CountRows: zeroing, flags)",
+          "loss": "loss", "optimize": "optimizer",
           "batch": "batch", "other": "other (gradient zeroing, step overhead)"}
 LOG_EVENTS = {"forward": ["Propagate"], "backward": ["Backward"], "sample": ["Sample"],
               "halo": ["HaloBcast", "HaloReduce"], "loss": ["Loss"], "optimize": ["Optimize"],
@@ -174,11 +175,15 @@ def model(runs, parts, data, bandwidth, latency):
     pack = t_sf2 / bytes2  # s per ghost byte: packing, copying, unpacking (shared memory, 2 ranks)
     ph1 = one["phase_seconds_per_step"]
     h2 = float(np.mean(two["item_halo_rows_per_step_per_rank"]))
-    per_row = two["phase_seconds_per_step"]["halo"] / h2  # item halo: s per remote row at 2 ranks
+    # The trainer's halo phase also holds the step's row counting (zeroing the gradient, row
+    # flags: O(owned rows)), all there is of it at 1 rank; the rest at 2 ranks is the item halo.
+    count2 = ph1["halo"] * p2["rows"].max() / rows_total
+    per_row = max(two["phase_seconds_per_step"]["halo"] - count2, 0.0) / h2
     inputs = {"nnz_per_s_per_rank_2_ranks": rate2, "nnz_per_s_per_rank_1_rank": rate1,
               "forward_backward_s_per_step_2_ranks": fb2, "ghost_exchange_s_2_ranks": t_sf2,
               "ghost_bytes_2_ranks": bytes2, "pack_s_per_byte": pack,
               "item_halo_s_per_row_2_ranks": per_row, "item_halo_rows_2_ranks": h2,
+              "row_counting_s_per_step_1_rank": ph1["halo"],
               "net_bytes_per_s": bandwidth, "net_latency_s": latency,
               "sample_loss_s_per_step_1_rank": ph1["sample"] + ph1["loss"],
               "batch_s_per_step_1_rank": ph1["batch"], "optimizer_s_per_step_1_rank": ph1["optimize"],
@@ -199,6 +204,7 @@ def model(runs, parts, data, bandwidth, latency):
             "sample_loss": (ph1["sample"] + ph1["loss"]) * pairs_max / float(p1["pairs"][0]),
             "batch": ph1["batch"],
             "optimizer": ph1["optimize"] * rows_max / rows_total,
+            "row_counting": ph1["halo"] * rows_max / rows_total,
             "other": ph1["other"] * rows_max / rows_total,
             "allreduce": 2 * latency * log_p,
         }
@@ -290,7 +296,9 @@ def main(out, dataset):
             f"`scripts/make_alibaba.sh` not run by this benchmark: {generation['note']}.")]
 
     md += ["", "## Training step (LightGCN, d = 64, 3 layers, uniform sampler, batch 2048)", "",
-           f"Runs of {runs[1]['steps']} steps (`-train_max_steps`); seconds per step are the mean over "
+           f"Runs of {runs[1]['steps']} steps (`-train_max_steps`, with the trainer's defaults otherwise, "
+           "among them -train_needed_rows_only: products on the rows the step reads only); seconds "
+           "per step are the mean over "
            "the steps after the first (the first pays first touches of the work arrays), from the "
            "trainer's wall-clock timers on rank 0 (summary JSON: `seconds` less `first_step_seconds`). "
            "Rank 0's timers include waiting for the other rank at the phase's first collective; "
@@ -355,7 +363,7 @@ def main(out, dataset):
            "         + 6·[g_max(P)·d·8·(1/B + c_pack) + α·n_max(P)]        ghost-row exchange",
            "         + h(P)·c_row + h(P)·(2d+1)·8/B + α·(3·min(P-1, h(P)) + 2·log2 P)   item halo",
            "         + t_sl(1)·pairs_max(P)/pairs + t_batch(1)              sample + loss, batch",
-           "         + (t_opt(1) + t_other(1))·rows_max(P)/rows             optimizer, zeroing",
+           "         + (t_opt(1) + t_count(1) + t_other(1))·rows_max(P)/rows   optimizer, row counting, rest",
            "         + 2·α·log2 P                                           loss allreduce", "",
            "nnz_max, rows_max, pairs_max (training pairs), g_max (ghost rows = off-diagonal columns "
            "of Â) and n_max (neighbour ranks) are computed exactly from the dataset with the "
@@ -368,9 +376,12 @@ def main(out, dataset):
            f"item halo {checks['item_halo_rows_expected_mean']:.0f} expected vs "
            f"{checks['item_halo_rows_measured_mean']:.0f} measured.", "",
            "Measured inputs:", "",
-           f"- r = {inputs['nnz_per_s_per_rank_1_rank'] / 1e6:.2f} M non-zeros/s per rank: 6 × the "
-           "non-zeros of Â over the 1-rank forward + backward seconds per step (the dense row updates "
-           "of the layers included). At 2 ranks, the forward + backward "
+           f"- r = {inputs['nnz_per_s_per_rank_1_rank'] / 1e6:.2f} M non-zeros/s per rank, effective: 6 × "
+           "the non-zeros of Â over the 1-rank forward + backward seconds per step (the dense row "
+           "updates of the layers included; with -train_needed_rows_only, the default, the step's "
+           "products skip the rows it does not read, so r can exceed the rate of a full product, "
+           f"{runs[1]['propagate']['nnz'] / runs[1]['propagate']['seconds_median'] / 1e6:.2f} M/s by "
+           "recns_bench at 1 rank). At 2 ranks, the forward + backward "
            f"({inputs['forward_backward_s_per_step_2_ranks']:.3f} s/step) less 6 ghost exchanges "
            f"({inputs['ghost_exchange_s_2_ranks']:.3f} s each) gives "
            f"{inputs['nnz_per_s_per_rank_2_ranks'] / 1e6:.2f} M/s per rank (both cores busy, sharing "
@@ -379,14 +390,16 @@ def main(out, dataset):
            f"ghost exchange ({inputs['ghost_bytes_2_ranks'] / 1e6:.0f} MB in "
            f"{inputs['ghost_exchange_s_2_ranks']:.3f} s) counted as packing/unpacking cost, which a network "
            "exchange also pays",
-           f"- c_row = {inputs['item_halo_s_per_row_2_ranks'] * 1e6:.1f} µs per item-halo row (2-rank item "
-           f"halo phase on rank 0 / {inputs['item_halo_rows_2_ranks']:.0f} rows: set-up of the PetscSF, "
+           f"- c_row = {inputs['item_halo_s_per_row_2_ranks'] * 1e6:.1f} µs per item-halo row (2-rank "
+           "halo phase on rank 0 less its row counting, scaled from 1 rank, / "
+           f"{inputs['item_halo_rows_2_ranks']:.0f} rows: set-up of the PetscSF, "
            "hash map, exchanges, and chiefly waiting for the slower rank, since the set-up is the "
            "first collective after the forward pass; the exchanges alone, -log_view HaloBcast + "
            f"HaloReduce, take {runs[2]['log_view_max_seconds_per_step']['halo']:.4f} s per step)",
            f"- 1 rank, per step: sample + loss {inputs['sample_loss_s_per_step_1_rank']:.4f} s, batch "
            f"{inputs['batch_s_per_step_1_rank']:.4f} s (every rank walks the whole global batch), "
-           f"optimizer {inputs['optimizer_s_per_step_1_rank']:.4f} s, other "
+           f"optimizer {inputs['optimizer_s_per_step_1_rank']:.4f} s, row counting t_count "
+           f"{inputs['row_counting_s_per_step_1_rank']:.4f} s, other "
            f"{inputs['other_s_per_step_1_rank']:.4f} s",
            f"- assumed network (not measurable here): B = {NET_GBPS:g} GB/s per rank, α = "
            f"{NET_LATENCY * 1e6:g} µs; pessimistic column: B/3, 5α", "",
@@ -396,7 +409,8 @@ def main(out, dataset):
            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for row, pess, mem in zip(predicted, pessimistic, memory):
         t = row["terms"]
-        rest = t["sample_loss"] + t["batch"] + t["optimizer"] + t["other"] + t["allreduce"]
+        rest = (t["sample_loss"] + t["batch"] + t["optimizer"] + t["row_counting"] + t["other"]
+                + t["allreduce"])
         measured = f"{runs[row['ranks']]['seconds_per_step']:.3f}" if row["ranks"] in runs else ""
         md.append(f"| {row['ranks']} | {row['nnz_max']:,} ({row['nnz_imbalance']:.2f}) | {row['ghost_rows_max']:,} "
                   f"({row['ghost_rows_mean']:,.0f}) | {row['ghost_mb_per_product_max']:.1f} | "
