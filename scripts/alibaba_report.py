@@ -33,7 +33,7 @@ PHASES = ["forward", "backward", "sample", "halo", "loss", "optimize", "batch"]
 LABELS = {"forward": "propagate (forward)", "backward": "backward (+ L2, allreduce)",
           "sample": "sample", "halo": "item halo + row counting (CountRows: zeroing, flags)",
           "loss": "loss", "optimize": "optimizer",
-          "batch": "batch", "other": "other (gradient zeroing, step overhead)"}
+          "batch": "batch", "other": "other (step overhead)"}
 LOG_EVENTS = {"forward": ["Propagate"], "backward": ["Backward"], "sample": ["Sample"],
               "halo": ["HaloBcast", "HaloReduce"], "loss": ["Loss"], "optimize": ["Optimize"],
               "batch": ["Batch"]}
@@ -299,14 +299,17 @@ def main(out, dataset):
            f"Runs of {runs[1]['steps']} steps (`-train_max_steps`, with the trainer's defaults otherwise, "
            "among them -train_needed_rows_only: products on the rows the step reads only); seconds "
            "per step are the mean over "
-           "the steps after the first (the first pays first touches of the work arrays), from the "
+           "the steps after the first (the first, which may pay first touches of work arrays, is "
+           "reported apart, and the mean over all steps too), from the "
            "trainer's wall-clock timers on rank 0 (summary JSON: `seconds` less `first_step_seconds`). "
            "Rank 0's timers include waiting for the other rank at the phase's first collective; "
            "the -log_view column is the event time, max over ranks, over all steps (first included).", "",
            "| per step, seconds | 1 rank | 2 ranks | 1 rank (-log_view) | 2 ranks (-log_view) |",
            "|---|---|---|---|---|",
            f"| **step** | **{fmt(runs[1]['seconds_per_step'])}** | **{fmt(runs[2]['seconds_per_step'])}** | | |",
-           f"| first step | {fmt(runs[1]['first_step_seconds'])} | {fmt(runs[2]['first_step_seconds'])} | | |"]
+           f"| first step | {fmt(runs[1]['first_step_seconds'])} | {fmt(runs[2]['first_step_seconds'])} | | |",
+           "| mean over all steps | " + " | ".join(fmt(runs[p]['summary']['seconds']['steps'] / runs[p]['steps'])
+                                              for p in RANKS) + " | | |"]
     for k in PHASES + ["other"]:
         lv = [runs[p]["log_view_max_seconds_per_step"].get(k) for p in RANKS]
         md.append(f"| {LABELS[k]} | {fmt(runs[1]['phase_seconds_per_step'][k], 4)} | "
