@@ -78,6 +78,12 @@ class Trainer {
     double sampling_tnr = NAN, sampling_inf = NAN;
     double seconds_total = 0;
     PhaseSeconds phases;
+    /// Wall seconds of this run's global steps on this rank's clock: all of them, and the first
+    /// alone with its phases (the first step also pays for first touches of the work arrays).
+    double step_seconds = 0, first_step_seconds = NAN;
+    PhaseSeconds first_step_phases;
+    /// Remote item rows this rank fetched through the per-step item halo, mean over the steps.
+    double halo_item_rows_per_step = 0;
     /// Stopped by a signal before the end (the run resumes from its last checkpoint).
     bool interrupted = false;
     /// Checkpoints written by this run, and the last one.
@@ -110,6 +116,8 @@ class Trainer {
   /// checkpoint is due.
   PetscErrorCode CombineVotes(double votes[2]);
   void CastVotes(double votes[2]) const;
+  /// Adds one global step's wall seconds and item-halo rows to this run's sums in Outcome.
+  void RecordStep(double seconds, double* halo_rows_sum, int64_t* steps_this_run);
   // Checkpoints (trainer_checkpoint.cpp).
   PetscErrorCode PrepareCheckpointFolder();
   PetscErrorCode WriteCheckpoint(double eval_value);

@@ -8,10 +8,15 @@ static char help[] =
     "                     64..1024 rows, I of 4096..16384 rows, d = -bench_dim; GFLOP/s, best\n"
     "                     of -bench_repeat, on rank 0 alone and on all ranks at once\n"
     "  -bench propagate   one recns::Propagator::Apply on -dataset FILE.h5 with d = -bench_dim\n"
-    "                     columns: seconds (median and best of -bench_repeat, max over ranks)\n\n";
+    "                     columns: seconds (median and best of -bench_repeat, max over ranks);\n"
+    "                     with its halo: ghost rows (off-diagonal columns of the adjacency),\n"
+    "                     neighbour ranks and non-zeros per rank (max, mean), and one exchange\n"
+    "                     of the d-wide ghost rows alone over a PetscSF (seconds, as above)\n\n";
 
 // 1. Read the options; 2. run the chosen measurement, timing with barriers so a figure covers
 // the slowest rank; 3. rank 0 prints the JSON lines.
+#include <petscmat.h>
+#include <petscsf.h>
 #include <petscsys.h>
 
 #include <algorithm>
@@ -87,6 +92,96 @@ PetscErrorCode Gemm(int ranks, int repeat, int d) {
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/// Collective. Max and mean over the ranks of each of `values` (this rank's), appended to
+/// `fields` as NAME_max and NAME_mean.
+PetscErrorCode AddMaxMean(const std::vector<std::pair<std::string, double>>& values,
+                          Fields* fields) {
+  PetscMPIInt size;
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &size));
+  std::vector<double> max(values.size()), sum(values.size());
+  for (size_t k = 0; k < values.size(); ++k) max[k] = sum[k] = values[k].second;
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, max.data(), (int)max.size(), MPI_DOUBLE, MPI_MAX,
+                             PETSC_COMM_WORLD));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, sum.data(), (int)sum.size(), MPI_DOUBLE, MPI_SUM,
+                             PETSC_COMM_WORLD));
+  for (size_t k = 0; k < values.size(); ++k) {
+    fields->emplace_back(values[k].first + "_max", max[k]);
+    fields->emplace_back(values[k].first + "_mean", sum[k] / size);
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/// Collective. The propagation's halo on this rank: the off-diagonal columns of the adjacency
+/// (the rows the Propagator receives as ghosts, once per product), their owner ranks (one
+/// message each) and the rank's non-zeros; then the time of one exchange of the d-wide ghost
+/// rows alone, over a PetscSF built as the Propagator builds its own (max over ranks).
+PetscErrorCode PropagationHalo(Mat adjacency, int repeat, int d, Fields* fields) {
+  PetscMPIInt size;
+  PetscSF sf = nullptr;
+  MPI_Datatype row = MPI_DATATYPE_NULL;
+  PetscInt rows, ghosts = 0;
+  double nnz, off_nnz = 0, neighbours = 0;
+  MatInfo info;
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &size));
+  PetscCall(MatGetLocalSize(adjacency, &rows, nullptr));
+  PetscCall(MatGetInfo(adjacency, MAT_LOCAL, &info));
+  nnz = info.nz_used;
+  if (size > 1) {
+    Mat diagonal, off_diagonal;
+    const PetscInt* global;
+    const PetscInt* ranges;
+    PetscCall(MatMPIAIJGetSeqAIJ(adjacency, &diagonal, &off_diagonal, &global));
+    PetscCall(MatGetSize(off_diagonal, nullptr, &ghosts));
+    PetscCall(MatGetInfo(off_diagonal, MAT_LOCAL, &info));
+    off_nnz = info.nz_used;
+    PetscCall(MatGetOwnershipRanges(adjacency, &ranges));
+    PetscSFNode* remote;
+    PetscCall(PetscMalloc1(ghosts, &remote));
+    int last_owner = -1;
+    for (PetscInt g = 0; g < ghosts; ++g) {  // the ghosts' global columns are sorted
+      const int owner = (int)(std::upper_bound(ranges, ranges + size + 1, global[g]) - ranges) - 1;
+      remote[g].rank = owner;
+      remote[g].index = global[g] - ranges[owner];
+      if (owner != last_owner) neighbours += 1;
+      last_owner = owner;
+    }
+    PetscCall(PetscSFCreate(PETSC_COMM_WORLD, &sf));
+    PetscCall(PetscSFSetGraph(sf, rows, ghosts, nullptr, PETSC_OWN_POINTER, remote, PETSC_OWN_POINTER));
+    PetscCall(PetscSFSetUp(sf));
+    PetscCallMPI(MPI_Type_contiguous(d, MPIU_SCALAR, &row));
+    PetscCallMPI(MPI_Type_commit(&row));
+  }
+  PetscCall(AddMaxMean({{"local_rows", (double)rows}, {"local_nnz", nnz}, {"ghost_rows", (double)ghosts},
+                        {"off_diagonal_nnz", off_nnz}, {"neighbour_ranks", neighbours}},
+                       fields));
+  double ghost_max = 0, ghost_sum = 0, best = 0, median = 0;
+  for (const auto& f : *fields) {
+    if (f.first == "ghost_rows_max") ghost_max = f.second;
+    if (f.first == "ghost_rows_mean") ghost_sum = f.second * size;
+  }
+  if (sf) {
+    const recns::RowMatrix in = recns::RowMatrix::Random(rows, d);
+    recns::RowMatrix received(ghosts, d);
+    const auto exchange = [&]() {
+      PetscFunctionBeginUser;
+      PetscCall(PetscSFBcastBegin(sf, row, in.data(), received.data(), MPI_REPLACE));
+      PetscCall(PetscSFBcastEnd(sf, row, in.data(), received.data(), MPI_REPLACE));
+      PetscFunctionReturn(PETSC_SUCCESS);
+    };
+    PetscCall(TimeOnRanks(PETSC_COMM_WORLD, size, 2, exchange, &best, &median));
+    PetscCall(TimeOnRanks(PETSC_COMM_WORLD, size, repeat, exchange, &best, &median));
+    PetscCall(PetscSFDestroy(&sf));
+    PetscCallMPI(MPI_Type_free(&row));
+  }
+  fields->insert(fields->end(), {{"halo_bytes_max", ghost_max * d * 8.0},
+                                 {"halo_bytes_total", ghost_sum * d * 8.0},
+                                 {"halo_seconds_median", median},
+                                 {"halo_seconds_best", best}});
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode Propagate(const char* dataset, int repeat, int d) {
   recns::Graph graph;
   recns::Propagator propagator;
@@ -110,10 +205,12 @@ PetscErrorCode Propagate(const char* dataset, int repeat, int d) {
   // Two untimed products first: the set-up and a warm-up.
   PetscCall(TimeOnRanks(PETSC_COMM_WORLD, layout.Size(), 2, apply, &best, &median));
   PetscCall(TimeOnRanks(PETSC_COMM_WORLD, layout.Size(), repeat, apply, &best, &median));
-  PetscCall(Emit("propagate", {{"ranks", layout.Size()}, {"rows", rows}, {"nnz", nnz},
-                               {"dim", d}, {"repeat", repeat}, {"seconds_median", median},
-                               {"seconds_best", best}, {"least_bytes", matrix + 2 * rowbytes},
-                               {"naive_bytes", nnz * d * 8.0 + matrix + rowbytes}}));
+  Fields fields = {{"ranks", layout.Size()}, {"rows", rows}, {"nnz", nnz},
+                   {"dim", d}, {"repeat", repeat}, {"seconds_median", median},
+                   {"seconds_best", best}, {"least_bytes", matrix + 2 * rowbytes},
+                   {"naive_bytes", nnz * d * 8.0 + matrix + rowbytes}};
+  PetscCall(PropagationHalo(graph.Adjacency(), repeat, d, &fields));
+  PetscCall(Emit("propagate", fields));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

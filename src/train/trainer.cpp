@@ -545,6 +545,15 @@ PetscErrorCode Trainer::FinishEpoch(int epoch, double lr, double* eval_value, bo
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+void Trainer::RecordStep(double seconds, double* halo_rows_sum, int64_t* steps_this_run) {
+  if (++*steps_this_run == 1) {
+    outcome_.first_step_seconds = seconds;
+    outcome_.first_step_phases = outcome_.phases;
+  }
+  outcome_.step_seconds += seconds;
+  *halo_rows_sum += (double)halo_->Ghosts();  // 0 on one rank, where no item row is remote
+}
+
 PetscErrorCode Trainer::Train() {
   PetscFunctionBeginUser;
   const double run_start = MPI_Wtime();
@@ -576,6 +585,8 @@ PetscErrorCode Trainer::Train() {
   last_checkpoint_time_ = MPI_Wtime();
   bool interrupted = false, step_limit = false;
   double eval_value = NAN;  // the watched metric of the last finished epoch, when evaluated
+  double halo_rows_sum = 0;
+  int64_t steps_this_run = 0;
   while (!state_.finished && state_.epoch < epochs_ && !interrupted && !step_limit) {
     const int epoch = state_.epoch;
     const double lr = optimizer_->LearningRate(epoch);
@@ -588,7 +599,9 @@ PetscErrorCode Trainer::Train() {
     while (state_.step < steps && !interrupted) {
       if (max_steps_ > 0 && state_.steps_done >= max_steps_) break;
       double loss;
+      const double step_start = MPI_Wtime();
       PetscCall(Step((uint32_t)epoch, state_.step, lr, &loss));
+      RecordStep(MPI_Wtime() - step_start, &halo_rows_sum, &steps_this_run);
       state_.loss_sum += loss;
       ++state_.step;
       ++state_.steps_done;
@@ -604,6 +617,7 @@ PetscErrorCode Trainer::Train() {
     PetscCall(PetscLogStagePop());
     state_.epoch_seconds += MPI_Wtime() - lap;
     outcome_.steps_run = state_.steps_done;
+    outcome_.halo_item_rows_per_step = halo_rows_sum / (double)std::max<int64_t>(steps_this_run, 1);
     if (interrupted) break;
 
     if (state_.step < steps) {
@@ -709,6 +723,11 @@ PetscErrorCode Trainer::WriteSummary() const {
   struct rusage usage {};
   getrusage(RUSAGE_SELF, &usage);
   double peak_rss_mb = static_cast<double>(usage.ru_maxrss) / 1024.0;
+  // Every rank's peak, and the item halo's rows per step of every rank, on rank 0.
+  std::vector<double> rank_rss((size_t)size_), rank_halo((size_t)size_);
+  PetscCallMPI(MPI_Gather(&peak_rss_mb, 1, MPI_DOUBLE, rank_rss.data(), 1, MPI_DOUBLE, 0, comm_));
+  PetscCallMPI(MPI_Gather(&outcome_.halo_item_rows_per_step, 1, MPI_DOUBLE, rank_halo.data(), 1,
+                          MPI_DOUBLE, 0, comm_));
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &peak_rss_mb, 1, MPI_DOUBLE, MPI_MAX, comm_));
   PetscErrorCode failed = PETSC_SUCCESS;
   if (rank_ == 0) {
@@ -725,6 +744,9 @@ PetscErrorCode Trainer::WriteSummary() const {
     json.Bool("stopped_early", outcome_.stopped_early);
     json.Number("final_loss", outcome_.final_loss);
     json.Number("peak_rss_mb", peak_rss_mb);
+    json.Numbers("peak_rss_mb_per_rank", rank_rss);
+    json.Number("steps_run", (double)outcome_.steps_run);
+    json.Numbers("halo_item_rows_per_step_per_rank", rank_halo);
     if (sampling_quality_) {
       json.Number("sampling_tnr", outcome_.sampling_tnr);
       json.Number("sampling_inf", outcome_.sampling_inf);
@@ -756,7 +778,20 @@ PetscErrorCode Trainer::WriteSummary() const {
     json.Number("backward", p.backward);
     json.Number("optimize", p.optimize);
     json.Number("evaluate", p.evaluate);
+    json.Number("steps", outcome_.step_seconds);
+    json.Number("first_step", outcome_.first_step_seconds);
     json.EndObject();
+    const PhaseSeconds& f = outcome_.first_step_phases;
+    json.BeginObject("first_step_seconds");
+    json.Number("batch", f.batch);
+    json.Number("sample", f.sample);
+    json.Number("forward", f.forward);
+    json.Number("halo", f.halo);
+    json.Number("loss", f.loss);
+    json.Number("backward", f.backward);
+    json.Number("optimize", f.optimize);
+    json.EndObject();
+    json.Number("eval_users", (double)outcome_.final_test.users);
     std::string text;
     PetscCall(json.Finish(&text));
     failed = WriteFileAtomically(summary_path_, text);
