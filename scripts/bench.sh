@@ -9,7 +9,8 @@
 # BENCH_REPEAT (default 10; the propagation product takes the median of twice as many);
 # BENCH_TRIAD_MB (MB per triad array; default 4 x the last-level cache, three arrays per rank);
 # GOWALLA_H5 (a converted Gowalla file; else OUT/gowalla.h5, converted from
-# $RECNS_SHARED_DATA/gowalla, default ../shared/data/gowalla, when absent).
+# $RECNS_SHARED_DATA/gowalla, default ../shared/data/gowalla, when absent, with valid.txt merged
+# into train.txt: the LightGCN paper's train set, 810,128 pairs, as the reference trains on).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -32,7 +33,26 @@ run build/recns_bench -bench gemm -bench_dim 64 -bench_repeat "$repeat" | tee -a
 gowalla="${GOWALLA_H5:-$out/gowalla.h5}"
 if [ ! -f "$gowalla" ]; then
   if [ -f "$shared/gowalla/train.txt" ]; then
-    build/recns_convert -format lightgcn -input "$shared/gowalla" -name gowalla -output "$gowalla"
+    # The reference LightGCN trains on the paper's train set, which ../shared splits into
+    # train.txt and valid.txt: merge them back so an epoch is the same 810,128 pairs.
+    paper="$(mktemp -d)"
+    trap 'rm -rf "$paper"' EXIT
+    /usr/bin/python3 - "$shared/gowalla" "$paper" <<'PY'
+import shutil, sys
+source, target = sys.argv[1], sys.argv[2]
+items = {}
+for name in ("train.txt", "valid.txt"):
+    with open(f"{source}/{name}") as f:
+        for line in f:
+            fields = line.split()
+            if fields:
+                items.setdefault(fields[0], []).extend(fields[1:])
+with open(f"{target}/train.txt", "w") as f:
+    for user, its in items.items():
+        f.write(" ".join([user] + its) + "\n")
+shutil.copy(f"{source}/test.txt", f"{target}/test.txt")
+PY
+    build/recns_convert -format lightgcn -input "$paper" -name gowalla -output "$gowalla"
   else
     echo "bench: SKIPPED the Gowalla figures (propagation, epoch, evaluation): no $gowalla and" \
          "no $shared/gowalla/train.txt (set GOWALLA_H5 or RECNS_SHARED_DATA)" >&2

@@ -706,10 +706,11 @@ PetscErrorCode Trainer::Train() {
   // seconds per epoch count every epoch, restored from the checkpoint.
   const std::string resumed =
       run_first_epoch_ > 0 ? Format(", resumed at epoch %d,", run_first_epoch_) : "";
-  PetscCall(PetscPrintf(comm_, "trained %d epochs%s in %s (%.3f s/epoch of training)\n",
-                        outcome_.epochs_run, resumed.c_str(),
-                        Duration(outcome_.seconds_total).c_str(),
-                        state_.train_seconds / std::max(state_.epoch, 1)));
+  const std::string per_epoch =
+      state_.epoch > 0 ? Format(" (%.3f s/epoch of training)", state_.train_seconds / state_.epoch) : "";
+  PetscCall(PetscPrintf(comm_, "trained %d epochs%s in %s%s\n", outcome_.epochs_run,
+                        resumed.c_str(), Duration(outcome_.seconds_total).c_str(),
+                        per_epoch.c_str()));
   PetscCall(WriteSummary());
   PetscFunctionReturn(PETSC_SUCCESS);
 }
