@@ -74,20 +74,27 @@ class LightGCNModel final : public Model {
   }
 
   // Â^l G is zero outside the rows within l hops of G's rows: each product gathers only the
-  // input rows that may be nonzero.
+  // input rows that may be nonzero, and the sum adds only those rows (adding zeros changes no
+  // bits), so G needs no copy.
   PetscErrorCode BackwardFromRows(RowMatrix* grad, const RowFlags& rows) override {
     PetscFunctionBeginUser;
     PetscCall(PetscLogEventBegin(Events().backward, 0, 0, 0, 0));
     const double weight = 1.0 / (layers_ + 1);
-    grad_final_ = *grad;
-    *grad *= weight;
-    const RowMatrix* previous = &grad_final_;
-    nonzero_[0] = rows;
+    const RowMatrix* previous = grad;
+    const RowFlags* nonzero = &rows;
     for (int l = 0; l < layers_; ++l) {
-      PetscCall(propagator_.ApplySparse(*previous, nonzero_[l % 2], &work_[l % 2], &nonzero_[(l + 1) % 2]));
-      *grad += weight * work_[l % 2];
-      previous = &work_[l % 2];
+      RowMatrix& product = work_[l % 2];
+      RowFlags& product_nonzero = nonzero_[l % 2];
+      PetscCall(propagator_.ApplySparse(*previous, *nonzero, &product, &product_nonzero));
+      if (l == 0)  // G itself is read no more: scale it in place
+        for (size_t r = 0; r < rows.size(); ++r)
+          if (rows[r]) grad->row(r) *= weight;
+      for (size_t r = 0; r < product_nonzero.size(); ++r)
+        if (product_nonzero[r]) grad->row(r) += weight * product.row(r);
+      previous = &product;
+      nonzero = &product_nonzero;
     }
+    if (layers_ == 0) *grad *= weight;
     PetscCall(PetscLogEventEnd(Events().backward, 0, 0, 0, 0));
     PetscFunctionReturn(PETSC_SUCCESS);
   }
