@@ -14,9 +14,17 @@
 
 #include "recns/dataset.hpp"
 #include "recns/error.hpp"
+#include "recns/layout.hpp"
 #include "recns/rng.hpp"
 
 namespace recns::test {
+
+/// The dataset node (users 0..U-1, then items U..U+I-1) of one of this rank's local rows.
+inline int64_t DatasetNode(const Layout& layout, int64_t local_row) {
+  return local_row < layout.LocalUsers()
+             ? layout.UserBegin() + local_row
+             : layout.NumUsers() + layout.ItemBegin() + (local_row - layout.LocalUsers());
+}
 
 /// A small deterministic dataset: every user has 2..5 train items and one test item.
 inline Dataset TinyDataset(int64_t users, int64_t items, uint64_t seed) {

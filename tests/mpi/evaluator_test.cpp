@@ -102,8 +102,7 @@ void CheckAgainstReference(const std::string& options, int64_t sample) {
   const recns::Layout& layout = graph.GetLayout();
   RowMatrix final(layout.LocalRows(), kDim);
   for (int64_t r = 0; r < layout.LocalRows(); ++r) {
-    const int64_t node = r < layout.LocalUsers() ? layout.UserBegin() + r
-                                                 : data.num_users + layout.ItemBegin() + (r - layout.LocalUsers());
+    const int64_t node = recns::test::DatasetNode(layout, r);
     for (int c = 0; c < kDim; ++c) final(r, c) = Entry(node, c);
   }
   for (EvalSplit split : {EvalSplit::kValid, EvalSplit::kTest}) {

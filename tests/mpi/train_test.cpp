@@ -17,6 +17,7 @@ namespace {
 
 using recns::Dataset;
 using recns::RowMatrix;
+using recns::test::DatasetNode;
 using recns::test::TinyDataset;
 using recns::test::WithOptions;
 
@@ -107,18 +108,14 @@ TEST(propagation_test, EqualsSerialDenseProduct) {
     for (int c = 0; c < columns; ++c)
       x(n, c) = recns::NormalFromBlock(recns::RandomBlock(9, recns::RngPurpose::kSynthetic, 1, (uint64_t)n, c));
   const Eigen::MatrixXd expected = dense * x;
-  auto dataset_row = [&](int64_t local) {
-    return local < layout.LocalUsers() ? layout.UserBegin() + local
-                                       : U + layout.ItemBegin() + (local - layout.LocalUsers());
-  };
   RowMatrix in(layout.LocalRows(), columns), out;
-  for (int64_t r = 0; r < layout.LocalRows(); ++r) in.row(r) = x.row(dataset_row(r));
+  for (int64_t r = 0; r < layout.LocalRows(); ++r) in.row(r) = x.row(DatasetNode(layout, r));
   recns::Propagator propagator;
   ASSERT_PETSC_OK(propagator.SetUp(graph.Adjacency(), columns));
   ASSERT_PETSC_OK(propagator.Apply(in, &out));
   for (int64_t r = 0; r < layout.LocalRows(); ++r)
     for (int c = 0; c < columns; ++c)
-      EXPECT_NEAR(out(r, c), expected(dataset_row(r), c), 1e-13) << "local row " << r;
+      EXPECT_NEAR(out(r, c), expected(DatasetNode(layout, r), c), 1e-13) << "local row " << r;
 }
 
 // The step's products: ApplyToRows computes the flagged rows of Apply's result to the last bit
@@ -131,10 +128,6 @@ TEST(propagation_test, NeededRowsEqualFullProduct) {
   ASSERT_PETSC_OK(graph.Build(PETSC_COMM_WORLD, data));
   const recns::Layout& layout = graph.GetLayout();
   const int64_t U = data.num_users, N = data.num_users + data.num_items;
-  auto dataset_row = [&](int64_t local) {
-    return local < layout.LocalUsers() ? layout.UserBegin() + local
-                                       : U + layout.ItemBegin() + (local - layout.LocalUsers());
-  };
   std::vector<std::vector<int64_t>> neighbours(N);
   for (int64_t u = 0; u < U; ++u)
     for (int64_t p = data.train.indptr[u]; p < data.train.indptr[u + 1]; ++p) {
@@ -148,8 +141,8 @@ TEST(propagation_test, NeededRowsEqualFullProduct) {
   recns::RowFlags rows(layout.LocalRows(), 0);
   for (int64_t r = 0; r < layout.LocalRows(); ++r) {
     for (int c = 0; c < columns; ++c)
-      in(r, c) = recns::NormalFromBlock(recns::RandomBlock(3, recns::RngPurpose::kSynthetic, 2, (uint64_t)dataset_row(r), c));
-    rows[r] = chosen(dataset_row(r));
+      in(r, c) = recns::NormalFromBlock(recns::RandomBlock(3, recns::RngPurpose::kSynthetic, 2, (uint64_t)DatasetNode(layout, r), c));
+    rows[r] = chosen(DatasetNode(layout, r));
   }
   recns::Propagator propagator;
   ASSERT_PETSC_OK(propagator.SetUp(graph.Adjacency(), columns));
@@ -162,7 +155,7 @@ TEST(propagation_test, NeededRowsEqualFullProduct) {
   ASSERT_PETSC_OK(propagator.ExpandRows(rows, &expanded));
   int64_t flagged = 0;
   for (int64_t r = 0; r < layout.LocalRows(); ++r) {
-    const int64_t node = dataset_row(r);
+    const int64_t node = DatasetNode(layout, r);
     bool read = chosen(node);
     for (int64_t other : neighbours[node]) read = read || chosen(other);
     EXPECT_EQ(expanded[r] != 0, read) << "node " << node;
@@ -182,7 +175,7 @@ TEST(propagation_test, NeededRowsEqualFullProduct) {
   recns::RowFlags reached;
   ASSERT_PETSC_OK(propagator.ApplySparse(garbage_in, rows, &sparse_out, &reached));
   for (int64_t r = 0; r < layout.LocalRows(); ++r) {
-    const int64_t node = dataset_row(r);
+    const int64_t node = DatasetNode(layout, r);
     bool any = false;
     for (int64_t other : neighbours[node]) any = any || chosen(other);
     EXPECT_EQ(reached[r] != 0, any) << "node " << node;
