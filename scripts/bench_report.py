@@ -161,8 +161,9 @@ def main(out, ranks, gowalla):
                   + (f"{timer * scale:.2f}" if timer is not None else "") + " |")
     md += [f"| **epoch** | Train stage | **{stage_seconds:.2f}** | {1e3 * stage_seconds / steps_epoch:.1f} | 100% | |",
            "", f"Non-propagation phases (everything but Propagate and Backward): **{non_prop:.1%}** of the epoch.",
-           f"In training, one product costs {per_apply:.4f} s (Propagate event / calls / {LAYERS} layers), "
-           f"against {p['seconds_median']:.4f} s alone."]
+           f"In training, a forward pass costs {per_apply:.4f} s per layer (Propagate event / calls / "
+           f"{LAYERS} layers), against {p['seconds_median']:.4f} s for one full product alone; with "
+           "-train_needed_rows_only (the default) a forward pass computes only the rows the step reads."]
 
     count, seconds = ev["events"].get("Evaluate", (0, math.nan))
     if count == 0:
