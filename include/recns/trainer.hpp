@@ -69,6 +69,7 @@ class Trainer {
   /// Results of the run, valid after Train.
   struct Outcome {
     int epochs_run = 0, best_epoch = 0;
+    int evaluations = 0;  // evaluations of a split (valid or test) this run made
     int64_t steps_run = 0;
     double best_value = 0;
     bool stopped_early = false;
@@ -180,6 +181,9 @@ class Trainer {
   std::vector<int64_t> touched_;
   RowFlags step_rows_;  // the rows a step reads: touched_ as flags
   Outcome outcome_;
+  // The test evaluation of an epoch without a validation split, and the step count it was at.
+  EvalResult last_test_;
+  int64_t last_test_steps_ = -1;
 };
 
 }  // namespace recns

@@ -437,6 +437,7 @@ PetscErrorCode Trainer::EvaluateSplit(EvalSplit split, EvalResult* result) {
   PetscCall(PetscLogStagePush(Events().stage_eval));
   PetscCall(model_->Forward());
   PetscCall(evaluator_.Evaluate(graph_, model_->Final(), split, result));
+  ++outcome_.evaluations;
   PetscCall(PetscLogStagePop());
   outcome_.phases.evaluate += MPI_Wtime() - start;
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -511,6 +512,10 @@ PetscErrorCode Trainer::FinishEpoch(int epoch, double lr, double* eval_value, bo
       if (m.first.rfind("recall@", 0) == 0 || m.first.rfind("ndcg@", 0) == 0)
         line += Format(" %s %.4f", m.first.c_str(), m.second);
     *eval_value = result.Get(eval_metric_);
+    if (!has_valid) {
+      last_test_ = result;
+      last_test_steps_ = state_.steps_done;
+    }
     if (MetricBetter(*eval_value, state_.best)) {
       state_.best = *eval_value;
       outcome_.best_epoch = epoch + 1;
@@ -672,7 +677,9 @@ PetscErrorCode Trainer::Train() {
   PetscCall(WriteCheckpoint(eval_value));
 
   // Test metrics at the final epoch, and at the best epoch when a validation split chose it.
-  PetscCall(EvaluateSplit(EvalSplit::kTest, &outcome_.final_test));
+  // Without one, the last epoch may have just evaluated the test split at these parameters.
+  if (!has_valid && last_test_steps_ == state_.steps_done) outcome_.final_test = last_test_;
+  else PetscCall(EvaluateSplit(EvalSplit::kTest, &outcome_.final_test));
   if (has_valid && outcome_.best_epoch == outcome_.epochs_run) {
     outcome_.best_test = outcome_.final_test;
   } else if (has_valid && state_.best_ego.size() > 0) {

@@ -293,6 +293,26 @@ TEST(max_steps_test, StopsWithinAnEpoch) {
   }
 }
 
+// Without a validation split the last epoch's evaluation is of the test split at the final
+// parameters: the run reports it as the final test result instead of evaluating again.
+TEST(max_steps_test, NoSecondTestEvaluationAtTheEnd) {
+  const Dataset data = TinyDataset(40, 30, 11);
+  recns::Trainer::Outcome every_epoch, last_only, capped;
+  ASSERT_PETSC_OK(TrainOutcome(data, "-model_type mf -model_dim 4 -train_epochs 3 -train_batch_size 16",
+                               &every_epoch));
+  EXPECT_EQ(every_epoch.evaluations, 3);
+  ASSERT_PETSC_OK(TrainOutcome(data, "-model_type mf -model_dim 4 -train_epochs 3 -train_batch_size 16 "
+                                     "-eval_interval 0", &last_only));
+  EXPECT_EQ(last_only.evaluations, 1);
+  for (size_t m = 0; m < every_epoch.final_test.metrics.size(); ++m)
+    EXPECT_EQ(every_epoch.final_test.metrics[m].second, last_only.final_test.metrics[m].second);
+  // Stopped inside an epoch, after that epoch's evaluation point: the final parameters differ
+  // from any evaluated ones, so the test split is evaluated at the end.
+  ASSERT_PETSC_OK(TrainOutcome(data, "-model_type mf -model_dim 4 -train_epochs 3 -train_batch_size 16 "
+                                     "-train_max_steps 13", &capped));
+  EXPECT_EQ(capped.evaluations, 2);
+}
+
 // Every sampler (and the losses that come with them) follows the same trajectory at any rank
 // count: its choices depend only on the pair and the model, never on which rank makes them.
 TEST(rank_agreement_test, EverySampler) {
