@@ -72,8 +72,26 @@ class Propagator {
   PetscErrorCode Multiply(const RowMatrix& in, const std::vector<PetscInt>* rows,
                           const RowFlags* nonzero, RowMatrix* out, RowFlags* out_nonzero);
 
+  // The restricted products move only the ghost rows they read. Per neighbour rank, taken from
+  // the PetscSF: the rows exchanged with it (ghost rows received, or owned rows sent) in the
+  // order both sides list them, which of them this exchange moves, and the packed rows.
+  struct Neighbour {
+    PetscMPIInt rank = 0;
+    std::vector<PetscInt> rows;
+    RowFlags wanted;
+    std::vector<PetscScalar> buffer;
+  };
+  /// Collective. Marks the wanted ghost rows: those the listed rows read, or (with `nonzero`)
+  /// those whose owner row may be nonzero; owners learn which of their rows to send.
+  PetscErrorCode MarkWantedGhosts(const std::vector<PetscInt>* rows, const RowFlags* nonzero);
+  PetscErrorCode SendWantedRowsBegin(const RowMatrix& in);
+  PetscErrorCode SendWantedRowsEnd();
+
   Mat adjacency_ = nullptr;
   PetscInt columns_ = 0;
+  std::vector<Neighbour> sources_, targets_;  // ranks owning our ghost rows; ranks ghosting ours
+  std::vector<MPI_Request> requests_;
+  MPI_Comm exchange_comm_ = MPI_COMM_NULL;
   LocalCsr diagonal_, off_diagonal_;  // off_diagonal_'s columns index the ghost rows
   PetscSF ghosts_ = nullptr;
   MPI_Datatype row_type_ = MPI_DATATYPE_NULL;

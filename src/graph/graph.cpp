@@ -92,6 +92,7 @@ void MultiplyRows(const Propagator::LocalCsr& a, const std::vector<PetscInt>* ro
 Propagator::~Propagator() {
   PetscSFDestroy(&ghosts_);
   if (row_type_ != MPI_DATATYPE_NULL) MPI_Type_free(&row_type_);
+  if (exchange_comm_ != MPI_COMM_NULL) MPI_Comm_free(&exchange_comm_);
 }
 
 PetscErrorCode Propagator::CopyCsr(Mat block, LocalCsr* csr) {
@@ -149,6 +150,24 @@ PetscErrorCode Propagator::SetUp(Mat adjacency, PetscInt columns) {
   PetscCall(PetscSFCreate(comm, &ghosts_));
   PetscCall(PetscSFSetGraph(ghosts_, local_rows, ghosts, nullptr, PETSC_OWN_POINTER, remote, PETSC_OWN_POINTER));
   PetscCall(PetscSFSetUp(ghosts_));
+  {
+    PetscInt count;
+    const PetscMPIInt* ranks;
+    const PetscInt *offset, *mine, *remote_roots, *root_location;
+    PetscCall(PetscSFGetRootRanks(ghosts_, &count, &ranks, &offset, &mine, &remote_roots));
+    sources_.assign(count, Neighbour());
+    for (PetscInt n = 0; n < count; ++n) {
+      sources_[n].rank = ranks[n];
+      sources_[n].rows.assign(mine + offset[n], mine + offset[n + 1]);
+    }
+    PetscCall(PetscSFGetLeafRanks(ghosts_, &count, &ranks, &offset, &root_location));
+    targets_.assign(count, Neighbour());
+    for (PetscInt n = 0; n < count; ++n) {
+      targets_[n].rank = ranks[n];
+      targets_[n].rows.assign(root_location + offset[n], root_location + offset[n + 1]);
+    }
+    if (exchange_comm_ == MPI_COMM_NULL) PetscCallMPI(MPI_Comm_dup(comm, &exchange_comm_));
+  }
   PetscCallMPI(MPI_Type_contiguous((PetscMPIInt)columns, MPIU_SCALAR, &row_type_));
   PetscCallMPI(MPI_Type_commit(&row_type_));
   AllocateRows(&ghost_rows_, ghosts, columns);
@@ -178,19 +197,102 @@ PetscErrorCode Propagator::Multiply(const RowMatrix& in, const std::vector<Petsc
     out_nonzero->assign(LocalRows(), 0);
     reached = out_nonzero->data();
   }
-  // The ghost rows travel while the diagonal block, which needs none of them, is multiplied.
+  // The ghost rows travel while the diagonal block, which needs none of them, is multiplied: all
+  // of them for a full product, only those read for a restricted one.
+  const bool restricted = rows || nonzero;
   if (ghosts_) {
-    PetscCall(PetscSFBcastBegin(ghosts_, row_type_, in.data(), ghost_rows_.data(), MPI_REPLACE));
-    if (active)
-      PetscCall(PetscSFBcastBegin(ghosts_, MPI_UNSIGNED_CHAR, active, ghost_flags_.data(), MPI_REPLACE));
+    if (restricted) {
+      PetscCall(MarkWantedGhosts(rows, nonzero));
+      PetscCall(SendWantedRowsBegin(in));
+    } else {
+      PetscCall(PetscSFBcastBegin(ghosts_, row_type_, in.data(), ghost_rows_.data(), MPI_REPLACE));
+    }
   }
   MultiplyRows(diagonal_, rows, active, in.data(), d, false, out->data(), reached);
   if (ghosts_) {
-    PetscCall(PetscSFBcastEnd(ghosts_, row_type_, in.data(), ghost_rows_.data(), MPI_REPLACE));
-    if (active)
-      PetscCall(PetscSFBcastEnd(ghosts_, MPI_UNSIGNED_CHAR, active, ghost_flags_.data(), MPI_REPLACE));
+    if (restricted) PetscCall(SendWantedRowsEnd());
+    else PetscCall(PetscSFBcastEnd(ghosts_, row_type_, in.data(), ghost_rows_.data(), MPI_REPLACE));
     MultiplyRows(off_diagonal_, rows, active ? ghost_flags_.data() : nullptr, ghost_rows_.data(),
                  d, true, out->data(), reached);
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode Propagator::MarkWantedGhosts(const std::vector<PetscInt>* rows,
+                                            const RowFlags* nonzero) {
+  PetscFunctionBeginUser;
+  if (nonzero) {
+    // A ghost row is wanted when its owner row may be nonzero: both sides know from the flags.
+    PetscCall(PetscSFBcastBegin(ghosts_, MPI_UNSIGNED_CHAR, nonzero->data(), ghost_flags_.data(), MPI_REPLACE));
+    PetscCall(PetscSFBcastEnd(ghosts_, MPI_UNSIGNED_CHAR, nonzero->data(), ghost_flags_.data(), MPI_REPLACE));
+    for (Neighbour& source : sources_) {
+      source.wanted.resize(source.rows.size());
+      for (size_t k = 0; k < source.rows.size(); ++k) source.wanted[k] = ghost_flags_[source.rows[k]];
+    }
+    for (Neighbour& target : targets_) {
+      target.wanted.resize(target.rows.size());
+      for (size_t k = 0; k < target.rows.size(); ++k) target.wanted[k] = (*nonzero)[target.rows[k]];
+    }
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  // A ghost row is wanted when a listed row has a nonzero in its column; owners are told.
+  std::fill(ghost_flags_.begin(), ghost_flags_.end(), 0);
+  for (PetscInt r : *rows)
+    for (PetscInt k = off_diagonal_.row_start[r]; k < off_diagonal_.row_start[r + 1]; ++k)
+      ghost_flags_[off_diagonal_.column[k]] = 1;
+  requests_.clear();
+  for (Neighbour& target : targets_) {
+    target.wanted.resize(target.rows.size());
+    requests_.emplace_back();
+    PetscCallMPI(MPI_Irecv(target.wanted.data(), (PetscMPIInt)target.wanted.size(), MPI_UNSIGNED_CHAR,
+                           target.rank, 0, exchange_comm_, &requests_.back()));
+  }
+  for (Neighbour& source : sources_) {
+    source.wanted.resize(source.rows.size());
+    for (size_t k = 0; k < source.rows.size(); ++k) source.wanted[k] = ghost_flags_[source.rows[k]];
+    requests_.emplace_back();
+    PetscCallMPI(MPI_Isend(source.wanted.data(), (PetscMPIInt)source.wanted.size(), MPI_UNSIGNED_CHAR,
+                           source.rank, 0, exchange_comm_, &requests_.back()));
+  }
+  PetscCallMPI(MPI_Waitall((PetscMPIInt)requests_.size(), requests_.data(), MPI_STATUSES_IGNORE));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode Propagator::SendWantedRowsBegin(const RowMatrix& in) {
+  PetscFunctionBeginUser;
+  const size_t d = (size_t)columns_;
+  requests_.clear();
+  for (Neighbour& source : sources_) {
+    const size_t count = (size_t)std::count(source.wanted.begin(), source.wanted.end(), 1);
+    source.buffer.resize(count * d);
+    requests_.emplace_back();
+    PetscCallMPI(MPI_Irecv(source.buffer.data(), (PetscMPIInt)(count * d), MPIU_SCALAR, source.rank,
+                           1, exchange_comm_, &requests_.back()));
+  }
+  for (Neighbour& target : targets_) {
+    target.buffer.clear();
+    for (size_t k = 0; k < target.rows.size(); ++k)
+      if (target.wanted[k])
+        target.buffer.insert(target.buffer.end(), in.data() + target.rows[k] * d,
+                             in.data() + (target.rows[k] + 1) * d);
+    requests_.emplace_back();
+    PetscCallMPI(MPI_Isend(target.buffer.data(), (PetscMPIInt)target.buffer.size(), MPIU_SCALAR,
+                           target.rank, 1, exchange_comm_, &requests_.back()));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode Propagator::SendWantedRowsEnd() {
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Waitall((PetscMPIInt)requests_.size(), requests_.data(), MPI_STATUSES_IGNORE));
+  const size_t d = (size_t)columns_;
+  for (const Neighbour& source : sources_) {
+    const PetscScalar* next = source.buffer.data();
+    for (size_t k = 0; k < source.rows.size(); ++k)
+      if (source.wanted[k]) {
+        std::copy(next, next + d, ghost_rows_.data() + source.rows[k] * d);
+        next += d;
+      }
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
