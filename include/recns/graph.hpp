@@ -74,13 +74,16 @@ class Propagator {
 
   // The restricted products move only the ghost rows they read. Per neighbour rank, taken from
   // the PetscSF: the rows exchanged with it (ghost rows received, or owned rows sent) in the
-  // order both sides list them, which of them this exchange moves, and the packed rows.
+  // order both sides list them, which of them this exchange moves, and an MPI datatype picking
+  // those rows in place (no packing buffer of our own).
   struct Neighbour {
     PetscMPIInt rank = 0;
     std::vector<PetscInt> rows;
     RowFlags wanted;
-    std::vector<PetscScalar> buffer;
+    std::vector<MPI_Aint> offsets;
+    MPI_Datatype wanted_rows = MPI_DATATYPE_NULL;
   };
+  PetscErrorCode CommitWantedRows(Neighbour* neighbour) const;
   /// Collective. Marks the wanted ghost rows: those the listed rows read, or (with `nonzero`)
   /// those whose owner row may be nonzero; owners learn which of their rows to send.
   PetscErrorCode MarkWantedGhosts(const std::vector<PetscInt>* rows, const RowFlags* nonzero);

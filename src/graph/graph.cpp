@@ -258,26 +258,33 @@ PetscErrorCode Propagator::MarkWantedGhosts(const std::vector<PetscInt>* rows,
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode Propagator::CommitWantedRows(Neighbour* neighbour) const {
+  PetscFunctionBeginUser;
+  const MPI_Aint row_bytes = (MPI_Aint)columns_ * (MPI_Aint)sizeof(PetscScalar);
+  neighbour->offsets.clear();
+  for (size_t k = 0; k < neighbour->rows.size(); ++k)
+    if (neighbour->wanted[k]) neighbour->offsets.push_back(neighbour->rows[k] * row_bytes);
+  PetscCallMPI(MPI_Type_create_hindexed_block((PetscMPIInt)neighbour->offsets.size(),
+                                              (PetscMPIInt)columns_, neighbour->offsets.data(),
+                                              MPIU_SCALAR, &neighbour->wanted_rows));
+  PetscCallMPI(MPI_Type_commit(&neighbour->wanted_rows));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode Propagator::SendWantedRowsBegin(const RowMatrix& in) {
   PetscFunctionBeginUser;
-  const size_t d = (size_t)columns_;
   requests_.clear();
   for (Neighbour& source : sources_) {
-    const size_t count = (size_t)std::count(source.wanted.begin(), source.wanted.end(), 1);
-    source.buffer.resize(count * d);
+    PetscCall(CommitWantedRows(&source));
     requests_.emplace_back();
-    PetscCallMPI(MPI_Irecv(source.buffer.data(), (PetscMPIInt)(count * d), MPIU_SCALAR, source.rank,
-                           1, exchange_comm_, &requests_.back()));
+    PetscCallMPI(MPI_Irecv(ghost_rows_.data(), 1, source.wanted_rows, source.rank, 1, exchange_comm_,
+                           &requests_.back()));
   }
   for (Neighbour& target : targets_) {
-    target.buffer.clear();
-    for (size_t k = 0; k < target.rows.size(); ++k)
-      if (target.wanted[k])
-        target.buffer.insert(target.buffer.end(), in.data() + target.rows[k] * d,
-                             in.data() + (target.rows[k] + 1) * d);
+    PetscCall(CommitWantedRows(&target));
     requests_.emplace_back();
-    PetscCallMPI(MPI_Isend(target.buffer.data(), (PetscMPIInt)target.buffer.size(), MPIU_SCALAR,
-                           target.rank, 1, exchange_comm_, &requests_.back()));
+    PetscCallMPI(MPI_Isend(in.data(), 1, target.wanted_rows, target.rank, 1, exchange_comm_,
+                           &requests_.back()));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -285,15 +292,8 @@ PetscErrorCode Propagator::SendWantedRowsBegin(const RowMatrix& in) {
 PetscErrorCode Propagator::SendWantedRowsEnd() {
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Waitall((PetscMPIInt)requests_.size(), requests_.data(), MPI_STATUSES_IGNORE));
-  const size_t d = (size_t)columns_;
-  for (const Neighbour& source : sources_) {
-    const PetscScalar* next = source.buffer.data();
-    for (size_t k = 0; k < source.rows.size(); ++k)
-      if (source.wanted[k]) {
-        std::copy(next, next + d, ghost_rows_.data() + source.rows[k] * d);
-        next += d;
-      }
-  }
+  for (auto* side : {&sources_, &targets_})
+    for (Neighbour& neighbour : *side) PetscCallMPI(MPI_Type_free(&neighbour.wanted_rows));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
