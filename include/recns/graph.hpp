@@ -67,8 +67,9 @@ class Propagator {
  private:
   static PetscErrorCode CopyCsr(Mat block, LocalCsr* csr);
   PetscErrorCode CheckShape(const RowMatrix& in) const;
-  /// The products' common body: the diagonal block while the ghost rows (and, when `nonzero`
-  /// is given, their flags) travel, then the off-diagonal block.
+  /// The products' common body: the diagonal block while the ghost rows travel (all of them for
+  /// a full product; for a restricted one, the wanted ones, marked first), then the off-diagonal
+  /// block.
   PetscErrorCode Multiply(const RowMatrix& in, const std::vector<PetscInt>* rows,
                           const RowFlags* nonzero, RowMatrix* out, RowFlags* out_nonzero);
 
