@@ -72,6 +72,12 @@ class Propagator {
   /// block.
   PetscErrorCode Multiply(const RowMatrix& in, const std::vector<PetscInt>* rows,
                           const RowFlags* nonzero, RowMatrix* out, RowFlags* out_nonzero);
+  /// ApplySparse for an input with few nonzero rows: the terms each output row sums are listed
+  /// from the nonzero rows' side (Â is symmetric: row j of the diagonal block lists the rows that
+  /// read row j, with their values; the off-diagonal block's transpose does this for ghost rows),
+  /// in the order the row kernel sums them, so the cost follows the nonzero rows, not the matrix.
+  PetscErrorCode MultiplyFewRows(const RowMatrix& in, const RowFlags& nonzero, RowMatrix* out,
+                                 RowFlags* out_nonzero);
 
   // The restricted products move only the ghost rows they read. Per neighbour rank, taken from
   // the PetscSF: the rows exchanged with it (ghost rows received, or owned rows sent) in the
@@ -97,6 +103,8 @@ class Propagator {
   std::vector<MPI_Request> requests_;
   MPI_Comm exchange_comm_ = MPI_COMM_NULL;
   LocalCsr diagonal_, off_diagonal_;  // off_diagonal_'s columns index the ghost rows
+  LocalCsr ghost_readers_;            // off_diagonal_ transposed: per ghost row, the rows reading it
+  LocalCsr few_diagonal_, few_off_diagonal_;  // MultiplyFewRows' terms per output row
   PetscSF ghosts_ = nullptr;
   MPI_Datatype row_type_ = MPI_DATATYPE_NULL;
   RowMatrix ghost_rows_;

@@ -17,6 +17,11 @@ namespace {
 /// row to arrive from memory while about 8 rows are multiplied, near enough to stay in L1.
 constexpr PetscInt kPrefetchAhead = 8;
 
+/// ApplySparse lists its terms from the nonzero rows' side when they hold at most 1/kFewRowsShare
+/// of the matrix's nonzeros: listing costs a few passes over those terms, the row kernel one pass
+/// over all nonzeros with a flag test each.
+constexpr size_t kFewRowsShare = 4;
+
 /// out(r) (+)= Σ_k value[k] · in(column[k]) over row r's nonzeros, rows of `d` (= D unless D is
 /// Eigen::Dynamic) values, for the rows in `rows` (all rows when null). With `active`, only
 /// the nonzeros whose column is flagged in it are summed (the caller guarantees the others
@@ -87,6 +92,30 @@ void MultiplyRows(const Propagator::LocalCsr& a, const std::vector<PetscInt>* ro
   }
 }
 
+/// `terms` = the rows of `readers` flagged in `source`, transposed into `rows` rows: row r lists
+/// (source row j, value) for every flagged j whose readers include r, in increasing j. With
+/// `readers` the diagonal block (symmetric: row j lists the rows that read row j) or the
+/// off-diagonal block's transpose, these are the terms the row kernel sums for r, in its order.
+void ListTermsOf(const Propagator::LocalCsr& readers, const RowFlags& source, PetscInt rows,
+                 Propagator::LocalCsr* terms) {
+  terms->row_start.assign(rows + 1, 0);
+  const PetscInt sources = (PetscInt)readers.row_start.size() - 1;
+  for (PetscInt j = 0; j < sources; ++j)
+    if (source[j])
+      for (PetscInt k = readers.row_start[j]; k < readers.row_start[j + 1]; ++k) ++terms->row_start[readers.column[k] + 1];
+  for (PetscInt r = 0; r < rows; ++r) terms->row_start[r + 1] += terms->row_start[r];
+  terms->column.resize(terms->row_start[rows]);
+  terms->value.resize(terms->row_start[rows]);
+  std::vector<PetscInt> fill(terms->row_start.begin(), terms->row_start.end() - 1);
+  for (PetscInt j = 0; j < sources; ++j)
+    if (source[j])
+      for (PetscInt k = readers.row_start[j]; k < readers.row_start[j + 1]; ++k) {
+        const PetscInt at = fill[readers.column[k]]++;
+        terms->column[at] = j;
+        terms->value[at] = readers.value[k];
+      }
+}
+
 }  // namespace
 
 Propagator::~Propagator() {
@@ -126,6 +155,7 @@ PetscErrorCode Propagator::SetUp(Mat adjacency, PetscInt columns) {
   if (!distributed) {
     PetscCall(CopyCsr(adjacency, &diagonal_));
     off_diagonal_ = LocalCsr();
+    ghost_readers_ = LocalCsr();
     PetscFunctionReturn(PETSC_SUCCESS);
   }
   Mat diagonal, off_diagonal;
@@ -136,6 +166,20 @@ PetscErrorCode Propagator::SetUp(Mat adjacency, PetscInt columns) {
   PetscInt local_rows, ghosts;
   PetscCall(MatGetLocalSize(adjacency, &local_rows, nullptr));
   PetscCall(MatGetSize(off_diagonal, nullptr, &ghosts));
+  ghost_readers_.row_start.assign(ghosts + 1, 0);
+  for (PetscInt g : off_diagonal_.column) ++ghost_readers_.row_start[g + 1];
+  for (PetscInt g = 0; g < ghosts; ++g) ghost_readers_.row_start[g + 1] += ghost_readers_.row_start[g];
+  ghost_readers_.column.resize(off_diagonal_.column.size());
+  ghost_readers_.value.resize(off_diagonal_.column.size());
+  {
+    std::vector<PetscInt> fill(ghost_readers_.row_start.begin(), ghost_readers_.row_start.end() - 1);
+    for (PetscInt r = 0; r < local_rows; ++r)
+      for (PetscInt k = off_diagonal_.row_start[r]; k < off_diagonal_.row_start[r + 1]; ++k) {
+        const PetscInt at = fill[off_diagonal_.column[k]]++;
+        ghost_readers_.column[at] = r;
+        ghost_readers_.value[at] = off_diagonal_.value[k];
+      }
+  }
   const PetscInt* ranges;
   PetscCall(MatGetOwnershipRanges(adjacency, &ranges));
   PetscMPIInt size;
@@ -190,6 +234,19 @@ PetscErrorCode Propagator::Multiply(const RowMatrix& in, const std::vector<Petsc
   PetscFunctionBeginUser;
   PetscCall(CheckShape(in));
   if (out->rows() != in.rows() || out->cols() != in.cols()) out->resize(in.rows(), in.cols());
+  if (nonzero && !rows) {
+    // The few-rows form pays per term of a nonzero row; the row kernel per nonzero of the matrix.
+    size_t terms = 0;
+    for (PetscInt r = 0; r < LocalRows(); ++r)
+      if ((*nonzero)[r])
+        terms += (size_t)(diagonal_.row_start[r + 1] - diagonal_.row_start[r] +
+                          (off_diagonal_.row_start.size() > 1 ? off_diagonal_.row_start[r + 1] - off_diagonal_.row_start[r] : 0));
+    const size_t matrix = diagonal_.column.size() + off_diagonal_.column.size();
+    if (terms * kFewRowsShare <= matrix) {
+      PetscCall(MultiplyFewRows(in, *nonzero, out, out_nonzero));
+      PetscFunctionReturn(PETSC_SUCCESS);
+    }
+  }
   const int d = (int)columns_;
   const unsigned char* active = nonzero ? nonzero->data() : nullptr;
   unsigned char* reached = nullptr;
@@ -208,12 +265,38 @@ PetscErrorCode Propagator::Multiply(const RowMatrix& in, const std::vector<Petsc
       PetscCall(PetscSFBcastBegin(ghosts_, row_type_, in.data(), ghost_rows_.data(), MPI_REPLACE));
     }
   }
+  // Where every row may be nonzero the flags skip nothing, and the kernel runs without them.
+  const bool every_row = active && std::all_of(nonzero->begin(), nonzero->end(), [](unsigned char f) { return f != 0; }) &&
+                         std::all_of(ghost_flags_.begin(), ghost_flags_.end(), [](unsigned char f) { return f != 0; });
+  if (every_row) active = nullptr;
   MultiplyRows(diagonal_, rows, active, in.data(), d, false, out->data(), reached);
   if (ghosts_) {
     if (restricted) PetscCall(SendWantedRowsEnd());
     else PetscCall(PetscSFBcastEnd(ghosts_, row_type_, in.data(), ghost_rows_.data(), MPI_REPLACE));
     MultiplyRows(off_diagonal_, rows, active ? ghost_flags_.data() : nullptr, ghost_rows_.data(),
                  d, true, out->data(), reached);
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode Propagator::MultiplyFewRows(const RowMatrix& in, const RowFlags& nonzero,
+                                           RowMatrix* out, RowFlags* out_nonzero) {
+  PetscFunctionBeginUser;
+  if (ghosts_) {
+    PetscCall(MarkWantedGhosts(nullptr, &nonzero));
+    PetscCall(SendWantedRowsBegin(in));
+  }
+  // Per output row, the terms of the nonzero input rows, in increasing input row: the same terms
+  // in the same order as the row kernel sums, so MultiplyRows on these blocks gives its bits.
+  ListTermsOf(diagonal_, nonzero, LocalRows(), &few_diagonal_);
+  const int d = (int)columns_;
+  out_nonzero->assign(LocalRows(), 0);
+  MultiplyRows(few_diagonal_, nullptr, nullptr, in.data(), d, false, out->data(), out_nonzero->data());
+  if (ghosts_) {
+    ListTermsOf(ghost_readers_, ghost_flags_, LocalRows(), &few_off_diagonal_);
+    PetscCall(SendWantedRowsEnd());
+    MultiplyRows(few_off_diagonal_, nullptr, nullptr, ghost_rows_.data(), d, true, out->data(),
+                 out_nonzero->data());
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
