@@ -66,6 +66,20 @@ expect_ok "$work/inter.h5" -format recbole -input "$work/x.inter" -rating_thresh
 expect_ok "$work/syn.h5" -format synthetic -synthetic_users 200 -synthetic_items 300 \
   -synthetic_mean_degree 10 -synthetic_communities 4 -synthetic_exposures 5 -synthetic_seed 9
 if grep -q "exposure 0;" "$work/log"; then fail "synthetic exposures missing"; fi
+# A recns dataset renumbered for locality keeps every split's sizes; twice gives the same file.
+expect_ok "$work/syn_local.h5" -format recns -input "$work/syn.h5" -order locality \
+  -order_part_nodes 32 -name syn
+sizes() { grep -o "[0-9]* users.*exposure [0-9]*" "$1"; }
+"$bin" -format recns -input "$work/syn.h5" -output "$work/syn_copy.h5" >"$work/copy.log" 2>&1 ||
+  fail "copy: $(cat "$work/copy.log")"
+[[ $(sizes "$work/log") == $(sizes "$work/copy.log") ]] ||
+  fail "locality order changed the sizes: $(sizes "$work/log") vs $(sizes "$work/copy.log")"
+"$bin" -format recns -input "$work/syn.h5" -order locality -order_part_nodes 32 -name syn \
+  -output "$work/syn_local2.h5" >/dev/null 2>&1 || fail "second locality order"
+if command -v h5dump >/dev/null; then
+  cmp <(h5dump "$work/syn_local.h5" | tail -n +2) <(h5dump "$work/syn_local2.h5" | tail -n +2) >/dev/null ||
+    fail "the locality order is not deterministic"
+fi
 
 # --- bad input: exit code 2, one line naming the file, nothing left behind ---
 out="$work/out/x.h5"
@@ -83,6 +97,11 @@ expect_bad "option -output FILE.h5 is required" -format lightgcn -input "$work/l
 expect_bad "unknown option -kcor" -format lightgcn -input "$work/lg" -kcor 3 -output "$out"
 expect_bad "-format csv needs either -input FILE or -train FILE -test FILE" -format csv \
   -output "$out"
+expect_bad "-order_part_nodes must be at least 1, not 0" -format recns -input "$work/syn.h5" \
+  -order locality -order_part_nodes 0 -output "$out"
+expect_bad "Available options: natural locality" -format recns -input "$work/syn.h5" \
+  -order random -output "$out"
+expect_bad "$work/none.h5" -format recns -input "$work/none.h5" -output "$out"
 
 # With several ranks only rank 0 converts; an error still ends every rank with one line.
 if command -v mpiexec >/dev/null; then
@@ -97,7 +116,7 @@ fi
 "$bin" -help >"$work/help" 2>&1 || fail "-help exited with $?"
 for option in format input train valid test output name rating_threshold exposure_threshold kcore \
   valid_fraction test_fraction split_seed synthetic_users synthetic_items synthetic_mean_degree \
-  synthetic_communities synthetic_exposures synthetic_seed; do
+  synthetic_communities synthetic_exposures synthetic_seed order order_part_nodes; do
   grep -q -- "-$option " "$work/help" || fail "-help does not list -$option"
 done
 echo "convert_cli: all checks passed"
