@@ -3,7 +3,7 @@
 # nothing when every package is already installed. Needs root (or sudo) on Debian bookworm.
 set -euo pipefail
 packages=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin petsc-dev
-          libhdf5-openmpi-dev hdf5-tools libeigen3-dev libgtest-dev
+          libhdf5-openmpi-dev hdf5-tools libeigen3-dev libgtest-dev libscotch-dev
           python3 python3-h5py python3-numpy python3-matplotlib
           # Slurm for scripts/slurm_test.sh and jobs/ (a throwaway local cluster); Debian's
           # Slurm PMIx plugin loads the unversioned libpmix.so that only libpmix-dev ships.
