@@ -2,7 +2,8 @@
 #include "recns/order.hpp"
 
 #include <cstdint>
-#include <cstdio>
+#include <cstdio>  // scotch.h uses FILE
+#include <limits>
 extern "C" {
 #include <scotch.h>
 }
@@ -123,6 +124,13 @@ PetscErrorCode OrderForLocality(const Dataset& data, int64_t part_nodes, Dataset
   PetscCheck(part_nodes >= 1, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
              "dataset '%s': the locality order needs parts of at least one node, not %lld",
              data.name.c_str(), (long long)part_nodes);
+  // Scotch numbers edges in SCOTCH_Num, both directions of every training pair.
+  PetscCheck(2 * data.train.Nnz() + data.num_users + data.num_items <
+                 (int64_t)std::numeric_limits<SCOTCH_Num>::max(),
+             PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+             "dataset '%s': %lld training pairs are too many for the locality order (Scotch's "
+             "%d-bit indices)", data.name.c_str(), (long long)data.train.Nnz(),
+             (int)(8 * sizeof(SCOTCH_Num)));
   const NodeGraph graph = TrainingGraph(data);
   const int64_t users = data.num_users, n = data.num_users + data.num_items;
   // Nested bisection until parts hold at most part_nodes nodes: part p's halves are 2p, 2p+1.
