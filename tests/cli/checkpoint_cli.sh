@@ -5,8 +5,9 @@
 #     metrics rows (none repeated, none missing);
 #  2. SIGTERM sent to one rank: every rank stops with exit code 4 after a checkpoint, and the
 #     resumed run ends as the uninterrupted one;
-#  3. damaged or foreign checkpoints (truncated, another version, another dataset, other
-#     structural options) give one clear error line and exit code 2; -restart auto skips a
+#  3. damaged or foreign checkpoints (truncated, another version, another dataset, the same
+#     dataset renumbered for locality, other structural options) give one clear error line and
+#     exit code 2; -restart auto skips a
 #     truncated newest checkpoint with a warning and takes the previous one.
 set -euo pipefail
 bin="${RECNS_BIN_DIR:?}"
@@ -22,6 +23,9 @@ run() { timeout 180 mpirun -q -n "$@"; }
 "$bin/recns_convert" -format synthetic -synthetic_users 200 -synthetic_items 300 \
   -synthetic_mean_degree 10 -synthetic_communities 4 -valid_fraction 0.1 -synthetic_seed 9 \
   -output other.h5 >/dev/null
+# The same dataset renumbered for locality, under the same name and sizes: other pairs of ids.
+"$bin/recns_convert" -format recns -input data.h5 -order locality -order_part_nodes 32 \
+  -name data -output local.h5 >/dev/null
 train() {  # folder extra-args...: a 2-rank run writing folder.{txt,json,h5} and folder/ checkpoints
   local name=$1
   shift
@@ -101,6 +105,7 @@ cp "$newest" damaged/version.h5
 /usr/bin/python3 -c "import h5py, sys; f = h5py.File(sys.argv[1], 'r+'); f.attrs['version'] = 99" damaged/version.h5
 expect_error "damaged/version.h5.*version 99" -restart damaged/version.h5 -checkpoint_dir ""
 dataset=other.h5 expect_error "another dataset" -restart "$newest" -checkpoint_dir ""
+dataset=local.h5 expect_error "training pairs, other pairs)" -restart "$newest" -checkpoint_dir ""
 expect_error "model_layers 2; this run has 3" -restart "$newest" -checkpoint_dir "" -model_layers 3
 expect_error "needs a -checkpoint_dir" -restart auto -checkpoint_dir ""
 mkdir -p fallback
