@@ -7,8 +7,8 @@
 #     resumed run ends as the uninterrupted one;
 #  3. damaged or foreign checkpoints (truncated, another version, another dataset, the same
 #     dataset renumbered for locality, other structural options) give one clear error line and
-#     exit code 2; -restart auto skips a
-#     truncated newest checkpoint with a warning and takes the previous one.
+#     exit code 2; -restart auto skips a truncated newest checkpoint with a warning and takes
+#     the previous one.
 set -euo pipefail
 bin="${RECNS_BIN_DIR:?}"
 work="$(mktemp -d /tmp/recns_checkpoint_cli.XXXXXX)"
