@@ -166,20 +166,9 @@ PetscErrorCode Propagator::SetUp(Mat adjacency, PetscInt columns) {
   PetscInt local_rows, ghosts;
   PetscCall(MatGetLocalSize(adjacency, &local_rows, nullptr));
   PetscCall(MatGetSize(off_diagonal, nullptr, &ghosts));
-  ghost_readers_.row_start.assign(ghosts + 1, 0);
-  for (PetscInt g : off_diagonal_.column) ++ghost_readers_.row_start[g + 1];
-  for (PetscInt g = 0; g < ghosts; ++g) ghost_readers_.row_start[g + 1] += ghost_readers_.row_start[g];
-  ghost_readers_.column.resize(off_diagonal_.column.size());
-  ghost_readers_.value.resize(off_diagonal_.column.size());
-  {
-    std::vector<PetscInt> fill(ghost_readers_.row_start.begin(), ghost_readers_.row_start.end() - 1);
-    for (PetscInt r = 0; r < local_rows; ++r)
-      for (PetscInt k = off_diagonal_.row_start[r]; k < off_diagonal_.row_start[r + 1]; ++k) {
-        const PetscInt at = fill[off_diagonal_.column[k]]++;
-        ghost_readers_.column[at] = r;
-        ghost_readers_.value[at] = off_diagonal_.value[k];
-      }
-  }
+  // Per ghost row, the local rows that read it (every local row listed): the few-rows product's
+  // source of ghost terms.
+  ListTermsOf(off_diagonal_, RowFlags(local_rows, 1), ghosts, &ghost_readers_);
   const PetscInt* ranges;
   PetscCall(MatGetOwnershipRanges(adjacency, &ranges));
   PetscMPIInt size;
@@ -239,8 +228,10 @@ PetscErrorCode Propagator::Multiply(const RowMatrix& in, const std::vector<Petsc
     size_t terms = 0;
     for (PetscInt r = 0; r < LocalRows(); ++r)
       if ((*nonzero)[r])
-        terms += (size_t)(diagonal_.row_start[r + 1] - diagonal_.row_start[r] +
-                          (off_diagonal_.row_start.size() > 1 ? off_diagonal_.row_start[r + 1] - off_diagonal_.row_start[r] : 0));
+        terms += (size_t)(diagonal_.row_start[r + 1] - diagonal_.row_start[r]);
+    if (ghosts_)
+      for (PetscInt r = 0; r < LocalRows(); ++r)
+        if ((*nonzero)[r]) terms += (size_t)(off_diagonal_.row_start[r + 1] - off_diagonal_.row_start[r]);
     const size_t matrix = diagonal_.column.size() + off_diagonal_.column.size();
     if (terms * kFewRowsShare <= matrix) {
       PetscCall(MultiplyFewRows(in, *nonzero, out, out_nonzero));
