@@ -70,8 +70,10 @@ class Propagator {
   /// The products' common body: the diagonal block while the ghost rows travel (all of them for
   /// a full product; for a restricted one, the wanted ones, marked first), then the off-diagonal
   /// block.
-  PetscErrorCode Multiply(const RowMatrix& in, const std::vector<PetscInt>* rows,
-                          const RowFlags* nonzero, RowMatrix* out, RowFlags* out_nonzero);
+  PetscErrorCode Multiply(const RowMatrix& in, const RowFlags* selected, const RowFlags* nonzero,
+                          RowMatrix* out, RowFlags* out_nonzero);
+  /// The nonzeros of the flagged rows, in both blocks.
+  size_t TermsOf(const RowFlags& rows) const;
   /// ApplySparse for an input with few nonzero rows: the terms each output row sums are listed
   /// from the nonzero rows' side (Â is symmetric: row j of the diagonal block lists the rows that
   /// read row j, with their values; the off-diagonal block's transpose does this for ghost rows),
@@ -91,9 +93,9 @@ class Propagator {
     MPI_Datatype wanted_rows = MPI_DATATYPE_NULL;
   };
   PetscErrorCode CommitWantedRows(Neighbour* neighbour) const;
-  /// Collective. Marks the wanted ghost rows: those the listed rows read, or (with `nonzero`)
+  /// Collective. Marks the wanted ghost rows: those the selected rows read, or (with `nonzero`)
   /// those whose owner row may be nonzero; owners learn which of their rows to send.
-  PetscErrorCode MarkWantedGhosts(const std::vector<PetscInt>* rows, const RowFlags* nonzero);
+  PetscErrorCode MarkWantedGhosts(const RowFlags* selected, const RowFlags* nonzero);
   PetscErrorCode SendWantedRowsBegin(const RowMatrix& in);
   PetscErrorCode SendWantedRowsEnd();
 

@@ -22,51 +22,69 @@ constexpr PetscInt kPrefetchAhead = 8;
 /// over all nonzeros with a flag test each.
 constexpr size_t kFewRowsShare = 4;
 
+/// A product on selected rows visits them in place when they hold at least 1/kListedRowsShare of
+/// the nonzeros, and through a list of them otherwise.
+constexpr size_t kListedRowsShare = 2;
+
 /// out(r) (+)= Σ_k value[k] · in(column[k]) over row r's nonzeros, rows of `d` (= D unless D is
-/// Eigen::Dynamic) values, for the rows in `rows` (all rows when null). With `active`, only
-/// the nonzeros whose column is flagged in it are summed (the caller guarantees the others
-/// multiply exact zeros), and `reached` flags the rows that summed any. The sum of every row
-/// runs over its nonzeros in order, so all variants give the full product's bits.
-template <int D>
+/// Eigen::Dynamic) values, for the rows in `rows`, or else those flagged in `selected` (all rows
+/// when both are null). With `active`, only the nonzeros whose column is flagged in it are
+/// summed (the caller guarantees the others multiply exact zeros), and `reached` flags the rows
+/// that summed any. The sum of every row runs over its nonzeros in order, so all variants give
+/// the full product's bits.
+template <int D, bool kListedRows>
 void MultiplyRows(const Propagator::LocalCsr& a, const std::vector<PetscInt>* rows,
-                  const unsigned char* active, const PetscScalar* in, int d, bool add,
-                  PetscScalar* out, unsigned char* reached) {
+                  const unsigned char* selected, const unsigned char* active,
+                  const PetscScalar* in, int d, bool add, PetscScalar* out,
+                  unsigned char* reached) {
   using ConstRow = Eigen::Map<const Eigen::Matrix<PetscScalar, 1, D>>;
   using Row = Eigen::Map<Eigen::Matrix<PetscScalar, 1, D>>;
   const int width = D == Eigen::Dynamic ? d : D;
   const PetscInt* row_start = a.row_start.data();
   const PetscInt* column = a.column.data();
   const PetscScalar* value = a.value.data();
-  const PetscInt count = rows ? (PetscInt)rows->size() : (PetscInt)a.row_start.size() - 1;
-  auto row_at = [&](PetscInt i) { return rows ? (*rows)[i] : i; };
-  // The prefetch cursor runs kPrefetchAhead nonzeros ahead in visiting order, across rows.
+  const PetscInt count = kListedRows ? (PetscInt)rows->size() : (PetscInt)a.row_start.size() - 1;
+  auto row_at = [&](PetscInt i) { return kListedRows ? (*rows)[i] : i; };
+  auto prefetch = [&](PetscInt k) {
+    if (!active || active[column[k]]) {
+      const PetscScalar* next = in + (size_t)column[k] * width;
+      for (int line = 0; line < width; line += 8) __builtin_prefetch(next + line);
+    }
+  };
+  // The prefetch cursor runs kPrefetchAhead nonzeros ahead in visiting order, across rows: for
+  // all rows that is simply k + kPrefetchAhead, for listed rows a cursor over the list.
+  const PetscInt end = kListedRows ? 0 : row_start[count];
   PetscInt ahead_row = 0, ahead = count > 0 ? row_start[row_at(0)] : 0;
   auto settle = [&]() {
     while (ahead_row < count && ahead == row_start[row_at(ahead_row) + 1])
       if (++ahead_row < count) ahead = row_start[row_at(ahead_row)];
   };
-  settle();
-  for (PetscInt p = 0; p < kPrefetchAhead && ahead_row < count; ++p) {
-    ++ahead;
+  if constexpr (kListedRows) {
     settle();
+    for (PetscInt p = 0; p < kPrefetchAhead && ahead_row < count; ++p) {
+      ++ahead;
+      settle();
+    }
   }
   Eigen::Matrix<PetscScalar, 1, D> sum;  // on the stack unless D is Dynamic
   if constexpr (D == Eigen::Dynamic) sum.resize(width);
   for (PetscInt i = 0; i < count; ++i) {
     const PetscInt r = row_at(i);
+    if (!kListedRows && selected && !selected[r]) continue;
     if (add && row_start[r] == row_start[r + 1]) continue;
     Row o(out + (size_t)r * width, width);
     if (add) sum = o;
     else sum.setZero();
     bool summed = false;
     for (PetscInt k = row_start[r]; k < row_start[r + 1]; ++k) {
-      if (ahead_row < count) {
-        if (!active || active[column[ahead]]) {
-          const PetscScalar* next = in + (size_t)column[ahead] * width;
-          for (int line = 0; line < width; line += 8) __builtin_prefetch(next + line);
+      if constexpr (kListedRows) {
+        if (ahead_row < count) {
+          prefetch(ahead);
+          ++ahead;
+          settle();
         }
-        ++ahead;
-        settle();
+      } else if (k + kPrefetchAhead < end) {
+        prefetch(k + kPrefetchAhead);
       }
       if (active && !active[column[k]]) continue;
       sum += value[k] * ConstRow(in + (size_t)column[k] * width, width);
@@ -78,17 +96,27 @@ void MultiplyRows(const Propagator::LocalCsr& a, const std::vector<PetscInt>* ro
   }
 }
 
+template <int D>
+void MultiplyRows(const Propagator::LocalCsr& a, const std::vector<PetscInt>* rows,
+                  const unsigned char* selected, const unsigned char* active,
+                  const PetscScalar* in, int d, bool add, PetscScalar* out,
+                  unsigned char* reached) {
+  if (rows) MultiplyRows<D, true>(a, rows, nullptr, active, in, d, add, out, reached);
+  else MultiplyRows<D, false>(a, nullptr, selected, active, in, d, add, out, reached);
+}
+
 /// MultiplyRows with the row width fixed at compile time for the common embedding sizes: the
 /// row sum then lives in registers and on the stack instead of the output row.
 void MultiplyRows(const Propagator::LocalCsr& a, const std::vector<PetscInt>* rows,
-                  const unsigned char* active, const PetscScalar* in, int d, bool add,
-                  PetscScalar* out, unsigned char* reached) {
+                  const unsigned char* selected, const unsigned char* active,
+                  const PetscScalar* in, int d, bool add, PetscScalar* out,
+                  unsigned char* reached) {
   switch (d) {
-    case 16: return MultiplyRows<16>(a, rows, active, in, d, add, out, reached);
-    case 32: return MultiplyRows<32>(a, rows, active, in, d, add, out, reached);
-    case 64: return MultiplyRows<64>(a, rows, active, in, d, add, out, reached);
-    case 128: return MultiplyRows<128>(a, rows, active, in, d, add, out, reached);
-    default: return MultiplyRows<Eigen::Dynamic>(a, rows, active, in, d, add, out, reached);
+    case 16: return MultiplyRows<16>(a, rows, selected, active, in, d, add, out, reached);
+    case 32: return MultiplyRows<32>(a, rows, selected, active, in, d, add, out, reached);
+    case 64: return MultiplyRows<64>(a, rows, selected, active, in, d, add, out, reached);
+    case 128: return MultiplyRows<128>(a, rows, selected, active, in, d, add, out, reached);
+    default: return MultiplyRows<Eigen::Dynamic>(a, rows, selected, active, in, d, add, out, reached);
   }
 }
 
@@ -217,25 +245,40 @@ PetscErrorCode Propagator::CheckShape(const RowMatrix& in) const {
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode Propagator::Multiply(const RowMatrix& in, const std::vector<PetscInt>* rows,
+size_t Propagator::TermsOf(const RowFlags& rows) const {
+  size_t terms = 0;
+  for (PetscInt r = 0; r < LocalRows(); ++r)
+    if (rows[r]) terms += (size_t)(diagonal_.row_start[r + 1] - diagonal_.row_start[r]);
+  if (ghosts_)
+    for (PetscInt r = 0; r < LocalRows(); ++r)
+      if (rows[r]) terms += (size_t)(off_diagonal_.row_start[r + 1] - off_diagonal_.row_start[r]);
+  return terms;
+}
+
+PetscErrorCode Propagator::Multiply(const RowMatrix& in, const RowFlags* selected,
                                     const RowFlags* nonzero, RowMatrix* out,
                                     RowFlags* out_nonzero) {
   PetscFunctionBeginUser;
   PetscCall(CheckShape(in));
   if (out->rows() != in.rows() || out->cols() != in.cols()) out->resize(in.rows(), in.cols());
-  if (nonzero && !rows) {
-    // The few-rows form pays per term of a nonzero row; the row kernel per nonzero of the matrix.
-    size_t terms = 0;
-    for (PetscInt r = 0; r < LocalRows(); ++r)
-      if ((*nonzero)[r])
-        terms += (size_t)(diagonal_.row_start[r + 1] - diagonal_.row_start[r]);
-    if (ghosts_)
+  const size_t matrix = diagonal_.column.size() + off_diagonal_.column.size();
+  // The few-rows form pays per term of a nonzero row; the row kernel per nonzero of the matrix.
+  if (nonzero && !selected && TermsOf(*nonzero) * kFewRowsShare <= matrix) {
+    PetscCall(MultiplyFewRows(in, *nonzero, out, out_nonzero));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  // Selected rows holding most of the nonzeros are multiplied in place, skipping the others; a
+  // list of the rows costs a cursor per nonzero but skips the unselected rows' prefetches.
+  const std::vector<PetscInt>* rows = nullptr;
+  const unsigned char* selected_flags = nullptr;
+  if (selected) {
+    if (TermsOf(*selected) * kListedRowsShare >= matrix) {
+      selected_flags = selected->data();
+    } else {
+      row_list_.clear();
       for (PetscInt r = 0; r < LocalRows(); ++r)
-        if ((*nonzero)[r]) terms += (size_t)(off_diagonal_.row_start[r + 1] - off_diagonal_.row_start[r]);
-    const size_t matrix = diagonal_.column.size() + off_diagonal_.column.size();
-    if (terms * kFewRowsShare <= matrix) {
-      PetscCall(MultiplyFewRows(in, *nonzero, out, out_nonzero));
-      PetscFunctionReturn(PETSC_SUCCESS);
+        if ((*selected)[r]) row_list_.push_back(r);
+      rows = &row_list_;
     }
   }
   const int d = (int)columns_;
@@ -247,10 +290,10 @@ PetscErrorCode Propagator::Multiply(const RowMatrix& in, const std::vector<Petsc
   }
   // The ghost rows travel while the diagonal block, which needs none of them, is multiplied: all
   // of them for a full product, only those read for a restricted one.
-  const bool restricted = rows || nonzero;
+  const bool restricted = selected || nonzero;
   if (ghosts_) {
     if (restricted) {
-      PetscCall(MarkWantedGhosts(rows, nonzero));
+      PetscCall(MarkWantedGhosts(selected, nonzero));
       PetscCall(SendWantedRowsBegin(in));
     } else {
       PetscCall(PetscSFBcastBegin(ghosts_, row_type_, in.data(), ghost_rows_.data(), MPI_REPLACE));
@@ -260,12 +303,12 @@ PetscErrorCode Propagator::Multiply(const RowMatrix& in, const std::vector<Petsc
   const bool every_row = active && std::all_of(nonzero->begin(), nonzero->end(), [](unsigned char f) { return f != 0; }) &&
                          std::all_of(ghost_flags_.begin(), ghost_flags_.end(), [](unsigned char f) { return f != 0; });
   if (every_row) active = nullptr;
-  MultiplyRows(diagonal_, rows, active, in.data(), d, false, out->data(), reached);
+  MultiplyRows(diagonal_, rows, selected_flags, active, in.data(), d, false, out->data(), reached);
   if (ghosts_) {
     if (restricted) PetscCall(SendWantedRowsEnd());
     else PetscCall(PetscSFBcastEnd(ghosts_, row_type_, in.data(), ghost_rows_.data(), MPI_REPLACE));
-    MultiplyRows(off_diagonal_, rows, active ? ghost_flags_.data() : nullptr, ghost_rows_.data(),
-                 d, true, out->data(), reached);
+    MultiplyRows(off_diagonal_, rows, selected_flags, active ? ghost_flags_.data() : nullptr,
+                 ghost_rows_.data(), d, true, out->data(), reached);
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -282,18 +325,18 @@ PetscErrorCode Propagator::MultiplyFewRows(const RowMatrix& in, const RowFlags& 
   ListTermsOf(diagonal_, nonzero, LocalRows(), &few_diagonal_);
   const int d = (int)columns_;
   out_nonzero->assign(LocalRows(), 0);
-  MultiplyRows(few_diagonal_, nullptr, nullptr, in.data(), d, false, out->data(), out_nonzero->data());
+  MultiplyRows(few_diagonal_, nullptr, nullptr, nullptr, in.data(), d, false, out->data(),
+               out_nonzero->data());
   if (ghosts_) {
     ListTermsOf(ghost_readers_, ghost_flags_, LocalRows(), &few_off_diagonal_);
     PetscCall(SendWantedRowsEnd());
-    MultiplyRows(few_off_diagonal_, nullptr, nullptr, ghost_rows_.data(), d, true, out->data(),
+    MultiplyRows(few_off_diagonal_, nullptr, nullptr, nullptr, ghost_rows_.data(), d, true, out->data(),
                  out_nonzero->data());
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode Propagator::MarkWantedGhosts(const std::vector<PetscInt>* rows,
-                                            const RowFlags* nonzero) {
+PetscErrorCode Propagator::MarkWantedGhosts(const RowFlags* selected, const RowFlags* nonzero) {
   PetscFunctionBeginUser;
   if (nonzero) {
     // A ghost row is wanted when its owner row may be nonzero: both sides know from the flags.
@@ -309,11 +352,12 @@ PetscErrorCode Propagator::MarkWantedGhosts(const std::vector<PetscInt>* rows,
     }
     PetscFunctionReturn(PETSC_SUCCESS);
   }
-  // A ghost row is wanted when a listed row has a nonzero in its column; owners are told.
+  // A ghost row is wanted when a selected row has a nonzero in its column; owners are told.
   std::fill(ghost_flags_.begin(), ghost_flags_.end(), 0);
-  for (PetscInt r : *rows)
-    for (PetscInt k = off_diagonal_.row_start[r]; k < off_diagonal_.row_start[r + 1]; ++k)
-      ghost_flags_[off_diagonal_.column[k]] = 1;
+  for (PetscInt r = 0; r < LocalRows(); ++r)
+    if ((*selected)[r])
+      for (PetscInt k = off_diagonal_.row_start[r]; k < off_diagonal_.row_start[r + 1]; ++k)
+        ghost_flags_[off_diagonal_.column[k]] = 1;
   requests_.clear();
   for (Neighbour& target : targets_) {
     target.wanted.resize(target.rows.size());
@@ -379,10 +423,7 @@ PetscErrorCode Propagator::ApplyToRows(const RowMatrix& in, const RowFlags& rows
   PetscFunctionBeginUser;
   PetscCheck((PetscInt)rows.size() == LocalRows(), PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ,
              "row flags for %d rows, propagator has %d", (int)rows.size(), (int)LocalRows());
-  row_list_.clear();
-  for (PetscInt r = 0; r < LocalRows(); ++r)
-    if (rows[r]) row_list_.push_back(r);
-  PetscCall(Multiply(in, &row_list_, nullptr, out, nullptr));
+  PetscCall(Multiply(in, &rows, nullptr, out, nullptr));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -139,39 +139,44 @@ TEST(propagation_test, NeededRowsEqualFullProduct) {
   auto chosen = [](int64_t node) { return node % 3 == 1; };
   const int columns = 64;  // the kernel's fixed-width path
   RowMatrix in(layout.LocalRows(), columns);
-  recns::RowFlags rows(layout.LocalRows(), 0);
-  for (int64_t r = 0; r < layout.LocalRows(); ++r) {
+  for (int64_t r = 0; r < layout.LocalRows(); ++r)
     for (int c = 0; c < columns; ++c)
       in(r, c) = recns::NormalFromBlock(recns::RandomBlock(3, recns::RngPurpose::kSynthetic, 2, (uint64_t)DatasetNode(layout, r), c));
-    rows[r] = chosen(DatasetNode(layout, r));
-  }
   recns::Propagator propagator;
   ASSERT_PETSC_OK(propagator.SetUp(graph.Adjacency(), columns));
   RowMatrix full;
   ASSERT_PETSC_OK(propagator.Apply(in, &full));
 
-  // A second propagator, so that no ghost row is left over from the full product: the restricted
-  // products must bring every row they read, and read no row outside ExpandRows (NaN there).
-  recns::Propagator restricted;
-  ASSERT_PETSC_OK(restricted.SetUp(graph.Adjacency(), columns));
-  recns::RowFlags expanded;
-  ASSERT_PETSC_OK(restricted.ExpandRows(rows, &expanded));
-  RowMatrix read_only = in;
-  for (int64_t r = 0; r < layout.LocalRows(); ++r)
-    if (!expanded[r]) read_only.row(r).setConstant(std::nan(""));
-  RowMatrix partial = RowMatrix::Constant(layout.LocalRows(), columns, 7.0);
-  ASSERT_PETSC_OK(restricted.ApplyToRows(read_only, rows, &partial));
-  int64_t flagged = 0;
-  for (int64_t r = 0; r < layout.LocalRows(); ++r) {
-    const int64_t node = DatasetNode(layout, r);
-    bool read = chosen(node);
-    for (int64_t other : neighbours[node]) read = read || chosen(other);
-    EXPECT_EQ(expanded[r] != 0, read) << "node " << node;
-    flagged += rows[r];
-    for (int c = 0; c < columns; ++c)
-      EXPECT_EQ(partial(r, c), rows[r] ? full(r, c) : 7.0) << "node " << node << ", column " << c;
+  // ApplyToRows has two forms: selected rows holding few of the nonzeros (every third node) are
+  // visited through a list, the others (all but every third node) in place.
+  const std::vector<std::function<bool(int64_t)>> selections = {chosen, [&](int64_t node) { return !chosen(node); }};
+  for (const auto& selected : selections) {
+    recns::RowFlags rows(layout.LocalRows(), 0);
+    for (int64_t r = 0; r < layout.LocalRows(); ++r) rows[r] = selected(DatasetNode(layout, r));
+    // A second propagator, so that no ghost row is left over from the full product: the
+    // restricted products must bring every row they read, and read no row outside ExpandRows
+    // (NaN there).
+    recns::Propagator restricted;
+    ASSERT_PETSC_OK(restricted.SetUp(graph.Adjacency(), columns));
+    recns::RowFlags expanded;
+    ASSERT_PETSC_OK(restricted.ExpandRows(rows, &expanded));
+    RowMatrix read_only = in;
+    for (int64_t r = 0; r < layout.LocalRows(); ++r)
+      if (!expanded[r]) read_only.row(r).setConstant(std::nan(""));
+    RowMatrix partial = RowMatrix::Constant(layout.LocalRows(), columns, 7.0);
+    ASSERT_PETSC_OK(restricted.ApplyToRows(read_only, rows, &partial));
+    int64_t flagged = 0;
+    for (int64_t r = 0; r < layout.LocalRows(); ++r) {
+      const int64_t node = DatasetNode(layout, r);
+      bool read = selected(node);
+      for (int64_t other : neighbours[node]) read = read || selected(other);
+      EXPECT_EQ(expanded[r] != 0, read) << "node " << node;
+      flagged += rows[r];
+      for (int c = 0; c < columns; ++c)
+        EXPECT_EQ(partial(r, c), rows[r] ? full(r, c) : 7.0) << "node " << node << ", column " << c;
+    }
+    EXPECT_GT(flagged, 0);
   }
-  EXPECT_GT(flagged, 0);
 
   // ApplySparse has three forms, chosen by how much of the matrix the nonzero rows touch: every
   // third node (the row kernel with flags), two nodes (terms listed from the nonzero rows), and
