@@ -55,19 +55,24 @@ def load_dataset(path):
     return data
 
 
-def layout(data, size):
-    """User and item block starts of src/graph/layout.cpp (Layout::Create)."""
-    indptr, users, items = data["indptr"], data["users"], data["items"]
-    nnz = int(indptr[-1])
-    ub = [0] * (size + 1)
-    ub[size] = users
+def split_by_pairs(pairs_before, size):
+    """Block starts of src/graph/layout.cpp (Layout::SplitByPairs) for a CSR row-start array."""
+    count, total = len(pairs_before) - 1, int(pairs_before[-1])
+    begin = [0] * (size + 1)
+    begin[size] = count
     for r in range(1, size):
-        u = int(np.searchsorted(indptr[:-1], (nnz * r) // size, side="left"))  # std::lower_bound
-        u = max(u, ub[r - 1] + 1)
-        u = min(u, users - (size - r))
-        ub[r] = u
-    ib = [(items * r) // size for r in range(size + 1)]
-    return np.array(ub, dtype=np.int64), np.array(ib, dtype=np.int64)
+        i = int(np.searchsorted(pairs_before[:-1], (total * r) // size, side="left"))  # std::lower_bound
+        i = max(i, begin[r - 1] + 1)
+        i = min(i, count - (size - r))
+        begin[r] = i
+    return np.array(begin, dtype=np.int64)
+
+
+def layout(data, size):
+    """User and item block starts of src/graph/layout.cpp (Layout::Create): both by pairs."""
+    degree = np.bincount(data["indices"], minlength=data["items"])
+    item_pairs_before = np.concatenate([[0], np.cumsum(degree)])
+    return split_by_pairs(data["indptr"], size), split_by_pairs(item_pairs_before, size)
 
 
 def partition_figures(data, size):

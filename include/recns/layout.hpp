@@ -1,10 +1,11 @@
 // Ownership of users and items by ranks (ARCHITECTURE decision 1).
 //
-// Users and items are each split into P contiguous blocks of dataset ids: users balanced by
-// training interactions (so every rank trains about as many pairs), items by count. Global node
-// numbering is rank-major, [users of rank 0, items of rank 0, users of rank 1, ...], so the PETSc
-// row block of rank r holds exactly its users then its items. The maps between dataset ids and
-// node ids live here only.
+// Users and items are each split into P contiguous blocks of dataset ids, both balanced by
+// training interactions: every rank trains about as many pairs and holds about as many of the
+// adjacency's nonzeros (a split of items by count gathers the popular items of a
+// locality-ordered file on a few ranks). Global node numbering is rank-major, [users of rank 0,
+// items of rank 0, users of rank 1, ...], so the PETSc row block of rank r holds exactly its
+// users then its items. The maps between dataset ids and node ids live here only.
 #pragma once
 
 #include <petscsys.h>
@@ -19,11 +20,18 @@ namespace recns {
 
 class Layout {
  public:
-  /// Collective on comm. Partitions `num_users` users (with the train CSR `train_indptr` of all
-  /// users, for the balance) and `num_items` items over the ranks of comm. More ranks than users
-  /// or than items is an input error.
+  /// Collective on comm. Partitions `num_users` users and `num_items` items over the ranks of
+  /// comm, balanced by the training pairs: the train CSR `train_indptr` of all users and every
+  /// item's training degree. More ranks than users or than items is an input error.
   static PetscErrorCode Create(MPI_Comm comm, int64_t num_users, int64_t num_items,
-                               const std::vector<int64_t>& train_indptr, Layout* layout);
+                               const std::vector<int64_t>& train_indptr,
+                               const std::vector<int64_t>& item_degree, Layout* layout);
+  /// Collective on comm. The input error of more ranks than users or than items.
+  static PetscErrorCode CheckRanks(MPI_Comm comm, int64_t num_users, int64_t num_items);
+  /// The block starts (size P+1) of ids whose pairs before each id are `pairs_before` (a CSR
+  /// row-start array, at least P ids): every block about as many pairs, and at least one id.
+  /// Create's user blocks, known before any item degree.
+  static std::vector<int64_t> SplitByPairs(const std::vector<int64_t>& pairs_before, int size);
 
   MPI_Comm Comm() const { return comm_; }
   int Rank() const { return rank_; }

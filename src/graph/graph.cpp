@@ -465,8 +465,21 @@ PetscErrorCode Graph::Load(MPI_Comm comm, const std::string& path) {
   PetscFunctionBeginUser;
   PetscCall(PetscLogEventBegin(Events().load, 0, 0, 0, 0));
   PetscCall(ReadDatasetInfo(comm, path, &info_));
-  PetscCall(Layout::Create(comm, info_.num_users, info_.num_items, info_.train_indptr, &layout_));
-  PetscCall(ReadDatasetSlice(comm, info_, layout_.UserBegin(), layout_.UserEnd(), &slice_));
+  // The user blocks need only the users' pairs; the item blocks need every item's degree, which
+  // the ranks count from their users' rows.
+  PetscCall(Layout::CheckRanks(comm, info_.num_users, info_.num_items));
+  PetscMPIInt rank, size;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  const std::vector<int64_t> users = Layout::SplitByPairs(info_.train_indptr, size);
+  PetscCall(ReadDatasetSlice(comm, info_, users[rank], users[rank + 1], &slice_));
+  std::vector<int64_t> local_count(info_.num_items, 0);
+  for (int32_t item : slice_.train.indices) ++local_count[item];
+  item_degree_.assign(info_.num_items, 0);
+  PetscCallMPI(MPI_Allreduce(local_count.data(), item_degree_.data(), (PetscMPIInt)info_.num_items,
+                             MPI_INT64_T, MPI_SUM, comm));
+  PetscCall(Layout::Create(comm, info_.num_users, info_.num_items, info_.train_indptr, item_degree_,
+                           &layout_));
   PetscCall(PetscLogEventEnd(Events().load, 0, 0, 0, 0));
   PetscCall(Assemble());
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -497,7 +510,10 @@ PetscErrorCode Graph::Build(MPI_Comm comm, const Dataset& data) {
   info_.test_nnz = data.test.Nnz();
   info_.exposure_nnz = data.exposure.Nnz();
   info_.train_indptr = data.train.indptr;
-  PetscCall(Layout::Create(comm, info_.num_users, info_.num_items, info_.train_indptr, &layout_));
+  item_degree_.assign(data.num_items, 0);
+  for (int32_t item : data.train.indices) ++item_degree_[item];
+  PetscCall(Layout::Create(comm, info_.num_users, info_.num_items, info_.train_indptr, item_degree_,
+                           &layout_));
   const int64_t b = layout_.UserBegin(), e = layout_.UserEnd();
   slice_ = DatasetSlice{};
   slice_.user_begin = b;
@@ -519,12 +535,9 @@ PetscErrorCode Graph::Assemble() {
   const auto& indices = slice_.train.indices;
   const int64_t local_users = layout_.LocalUsers(), local_items = layout_.LocalItems();
 
-  // Item degrees are global; the local count splits item rows into diagonal/off-diagonal blocks.
+  // The local count splits item rows into diagonal/off-diagonal blocks.
   std::vector<int64_t> local_count(num_items, 0);
   for (int32_t item : indices) ++local_count[item];
-  item_degree_.assign(num_items, 0);
-  PetscCallMPI(MPI_Allreduce(local_count.data(), item_degree_.data(), (PetscMPIInt)num_items,
-                             MPI_INT64_T, MPI_SUM, comm));
 
   const PetscInt local_rows = (PetscInt)layout_.LocalRows();
   std::vector<PetscInt> diag(local_rows, 0), off(local_rows, 0);

@@ -7,11 +7,9 @@
 
 namespace recns {
 
-PetscErrorCode Layout::Create(MPI_Comm comm, int64_t num_users, int64_t num_items,
-                              const std::vector<int64_t>& train_indptr, Layout* layout) {
+PetscErrorCode Layout::CheckRanks(MPI_Comm comm, int64_t num_users, int64_t num_items) {
   PetscFunctionBeginUser;
-  PetscMPIInt rank, size;
-  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscMPIInt size;
   PetscCallMPI(MPI_Comm_size(comm, &size));
   RECNS_CHECK_INPUT(num_users >= size, comm,
                     "%d ranks but only %lld users: run with at most %lld ranks", size,
@@ -19,29 +17,47 @@ PetscErrorCode Layout::Create(MPI_Comm comm, int64_t num_users, int64_t num_item
   RECNS_CHECK_INPUT(num_items >= size, comm,
                     "%d ranks but only %lld items: run with at most %lld ranks", size,
                     (long long)num_items, (long long)num_items);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+std::vector<int64_t> Layout::SplitByPairs(const std::vector<int64_t>& pairs_before, int size) {
+  // Block r starts at the first id whose pairs begin at or after r/P of all pairs, kept at least
+  // one id per block so every rank owns some.
+  const int64_t count = (int64_t)pairs_before.size() - 1, total = pairs_before.back();
+  std::vector<int64_t> begin(size + 1, 0);
+  begin[size] = count;
+  for (int r = 1; r < size; ++r) {
+    const int64_t target = (total * r) / size;
+    int64_t id = std::lower_bound(pairs_before.begin(), pairs_before.end() - 1, target) - pairs_before.begin();
+    id = std::max(id, begin[r - 1] + 1);
+    id = std::min(id, count - (size - r));
+    begin[r] = id;
+  }
+  return begin;
+}
+
+PetscErrorCode Layout::Create(MPI_Comm comm, int64_t num_users, int64_t num_items,
+                              const std::vector<int64_t>& train_indptr,
+                              const std::vector<int64_t>& item_degree, Layout* layout) {
+  PetscFunctionBeginUser;
+  PetscMPIInt rank, size;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  PetscCall(CheckRanks(comm, num_users, num_items));
   PetscCheck(static_cast<int64_t>(train_indptr.size()) == num_users + 1, comm, PETSC_ERR_ARG_SIZ,
              "train indptr has %zu entries for %lld users", train_indptr.size(),
              (long long)num_users);
+  PetscCheck(static_cast<int64_t>(item_degree.size()) == num_items, comm, PETSC_ERR_ARG_SIZ,
+             "%zu item degrees for %lld items", item_degree.size(), (long long)num_items);
   layout->comm_ = comm;
   layout->rank_ = rank;
   layout->size_ = size;
-  auto& users = layout->user_begin_;
-  auto& items = layout->item_begin_;
-  users.assign(size + 1, 0);
-  items.assign(size + 1, 0);
-  // Users: rank r starts at the first user whose pairs begin at or after r/P of all pairs, kept
-  // at least one user per rank so every rank owns someone.
-  const int64_t nnz = train_indptr.back();
-  users[size] = num_users;
-  for (int r = 1; r < size; ++r) {
-    const int64_t target = (nnz * r) / size;
-    int64_t u = std::lower_bound(train_indptr.begin(), train_indptr.end() - 1, target) -
-                train_indptr.begin();
-    u = std::max(u, users[r - 1] + 1);
-    u = std::min(u, num_users - (size - r));
-    users[r] = u;
-  }
-  for (int r = 0; r <= size; ++r) items[r] = (num_items * r) / size;
+  layout->user_begin_ = SplitByPairs(train_indptr, size);
+  std::vector<int64_t> item_pairs_before(num_items + 1, 0);
+  for (int64_t i = 0; i < num_items; ++i) item_pairs_before[i + 1] = item_pairs_before[i] + item_degree[i];
+  layout->item_begin_ = SplitByPairs(item_pairs_before, size);
+  const auto& users = layout->user_begin_;
+  const auto& items = layout->item_begin_;
   layout->node_begin_.assign(size + 1, 0);
   for (int r = 0; r < size; ++r)
     layout->node_begin_[r + 1] =

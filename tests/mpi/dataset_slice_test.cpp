@@ -10,6 +10,8 @@
 #include "../test_util.hpp"
 #include "recns/dataset.hpp"
 #include "recns/error.hpp"
+#include "recns/graph.hpp"
+#include "recns/layout.hpp"
 #include "recns/synthetic.hpp"
 
 namespace {
@@ -209,6 +211,37 @@ TEST_F(dataset_slice_test, BadRowSeenByOneRankFailsEveryRank) {
     recns::DatasetSlice slice;
     EXPECT_EQ(InputError(recns::ReadDatasetSlice(PETSC_COMM_WORLD, info, begin, end, &slice)),
               expected);
+  }
+}
+
+// The Graph's item blocks hold equal training pairs, not equal item counts, whether it reads a
+// file (each rank counts its users' items) or holds the dataset in memory: one item taken by
+// nearly every user makes the first item block shorter than an even split.
+TEST_F(dataset_slice_test, ItemBlocksBalanceTrainingPairs) {
+  Dataset data = recns::test::TinyDataset(40, 30, 5);
+  Csr train;
+  train.indptr = {0};
+  for (int64_t u = 0; u < data.num_users; ++u) {
+    const bool has_zero = data.train.indices[data.train.indptr[u]] == 0 || data.test.indices[u] == 0;
+    if (!has_zero) train.indices.push_back(0);
+    train.indices.insert(train.indices.end(), data.train.indices.begin() + data.train.indptr[u],
+                         data.train.indices.begin() + data.train.indptr[u + 1]);
+    train.indptr.push_back((int64_t)train.indices.size());
+  }
+  data.train = train;
+  std::vector<int64_t> degree(data.num_items, 0);
+  for (int32_t item : data.train.indices) ++degree[item];
+  std::vector<int64_t> pairs_before(data.num_items + 1, 0);
+  for (int64_t i = 0; i < data.num_items; ++i) pairs_before[i + 1] = pairs_before[i] + degree[i];
+  const std::vector<int64_t> expected = recns::Layout::SplitByPairs(pairs_before, size_);
+  if (size_ > 1) EXPECT_LT(expected[1], data.num_items / size_);  // fewer items than an even split
+
+  recns::Graph built, loaded;
+  ASSERT_EQ(built.Build(PETSC_COMM_WORLD, data), PETSC_SUCCESS);
+  ASSERT_EQ(loaded.Load(PETSC_COMM_WORLD, WriteOnRankZero("popular.h5", data)), PETSC_SUCCESS);
+  for (const recns::Graph* graph : {&built, &loaded}) {
+    EXPECT_EQ(graph->ItemDegrees(), degree);
+    EXPECT_EQ(graph->GetLayout().ItemStarts(), expected);
   }
 }
 
