@@ -177,7 +177,7 @@ def model(runs, parts, data, bandwidth, latency):
     rate2 = PRODUCTS * p2["nnz"].max() / comp2  # non-zeros per second per rank, 2 ranks
     fb1 = one["phase_seconds_per_step"]["forward"] + one["phase_seconds_per_step"]["backward"]
     rate1 = PRODUCTS * nnz_total / fb1  # the same, one rank alone on the machine
-    pack = t_sf2 / bytes2  # s per ghost byte: packing, copying, unpacking (shared memory, 2 ranks)
+    pack = t_sf2 / bytes2  # s per ghost byte: the owner's copy into the reader's window (shared memory, 2 ranks)
     ph1 = one["phase_seconds_per_step"]
     h2 = float(np.mean(two["item_halo_rows_per_step_per_rank"]))
     # The trainer's halo phase also holds the step's row counting (zeroing the gradient, row
@@ -229,7 +229,7 @@ def memory_model(runs, parts):
     """Peak RSS per rank = fixed + per owned row + per ghost row + per non-zero + per other-split
     id, with the per-unit bytes from the data structures; the fixed part fitted at 1 rank."""
     per_row = (8 * DIM) * 8 + 8  # ego, final, grad_final, work ×2, grad, Adam m and v; row count
-    per_ghost = 2 * DIM * 8  # the Propagator's ghost rows and the PetscSF's send buffer
+    per_ghost = DIM * 8  # the Propagator's ghost rows (its RMA window; the owners put into it)
     per_nnz = 2 * (8 + 4)  # Â twice (PETSc AIJ and the Propagator's copy), 32-bit PetscInt
     per_id = 4  # the rank's users' train, test and exposure item ids
 
@@ -349,7 +349,7 @@ def main(out, dataset):
            "rank's block of Â (ghost rows), d = 64 doubles each, from its neighbour ranks; 6 "
            "products per step (3 forward, 3 backward) and 3 more per evaluation. Measured by "
            "`recns_bench -bench propagate` (ghost rows from PETSc's off-diagonal block; one "
-           "exchange of the ghost rows alone over a PetscSF, median):", "",
+           "exchange of the ghost rows alone, as a full product does it with one-sided puts, median):", "",
            "| ranks | ghost rows per rank (max / mean) | MB per product (max rank) | neighbour ranks | "
            "product s (median) | ghost exchange alone s |", "|---|---|---|---|---|---|"]
     for p in RANKS:
@@ -396,8 +396,8 @@ def main(out, dataset):
            "the memory bus and the machine's other jobs): the column \"at 2-rank rate\" uses it",
            f"- c_pack = {inputs['pack_s_per_byte'] * 1e9:.3f} ns/byte: the whole 2-rank shared-memory "
            f"ghost exchange ({inputs['ghost_bytes_2_ranks'] / 1e6:.0f} MB in "
-           f"{inputs['ghost_exchange_s_2_ranks']:.3f} s) counted as packing/unpacking cost, which a network "
-           "exchange also pays",
+           f"{inputs['ghost_exchange_s_2_ranks']:.3f} s) counted as the copy cost (gathering the rows "
+           "from the owner's memory), which a network exchange also pays",
            f"- c_row = {inputs['item_halo_s_per_row_2_ranks'] * 1e6:.1f} µs per item-halo row (2-rank "
            "halo phase on rank 0 less its row counting, scaled from 1 rank, / "
            f"{inputs['item_halo_rows_2_ranks']:.0f} rows: set-up of the PetscSF, "
@@ -445,7 +445,7 @@ def main(out, dataset):
            "", "Peak RSS model: a fixed part fitted at 1 rank "
            f"({fixed_mb:.0f} MiB: MPI, PETSc, the full train indptr, item degrees) plus 8 dense "
            "d-wide rows per owned row (ego, final, gradient of the final, two work arrays, gradient, "
-           "Adam's two moments), two per ghost row (received rows, send buffer), 2 × 12 bytes per "
+           "Adam's two moments), one per ghost row (the window the owners put into), 2 × 12 bytes per "
            "non-zero of Â (PETSc's matrix and the Propagator's copy) and 4 bytes per stored item id "
            "(train, test, exposure); the 2-rank prediction is to be compared "
            f"with the measured {max(runs[2]['peak_rss_mb_per_rank']):.0f} MiB."]

@@ -27,9 +27,10 @@ using RowFlags = std::vector<unsigned char>;
 /// kernel on its CSR arrays, because the product is bound by the latency of gathering input rows,
 /// not by bandwidth: whole row-major input rows, prefetched a few nonzeros ahead, instead of
 /// PETSc's column-major sparse × dense kernel (scripts/bench.sh measures the product against
-/// its least-traffic time). Each rank multiplies its diagonal block (columns it owns) while the
-/// rows of the off-diagonal columns (ghosts) arrive through a PetscSF, then adds the
-/// off-diagonal block.
+/// its least-traffic time). Each rank puts the rows its neighbours read into their ghost rows
+/// (MPI one-sided puts in a post-start-complete-wait epoch: on one node a single copy, where a
+/// message costs the sender's packing and the receiver's copy), multiplies its diagonal block
+/// (columns it owns), waits for its own ghost rows, then adds the off-diagonal block.
 ///
 /// A training step needs few rows: final embeddings only for its users, positives and negatives,
 /// and gradients start from those rows only. ApplyToRows and ApplySparse compute just that, and
@@ -58,6 +59,9 @@ class Propagator {
   /// that may be nonzero.
   PetscErrorCode ApplySparse(const RowMatrix& in, const RowFlags& nonzero, RowMatrix* out,
                              RowFlags* out_nonzero);
+  /// Collective. Brings every ghost row of `in` and nothing else: the exchange of a full
+  /// product, on its own (scripts/bench.sh times it).
+  PetscErrorCode ExchangeGhostRows(const RowMatrix& in);
 
   struct LocalCsr {
     std::vector<PetscInt> row_start{0}, column;
@@ -81,23 +85,33 @@ class Propagator {
   PetscErrorCode MultiplyFewRows(const RowMatrix& in, const RowFlags& nonzero, RowMatrix* out,
                                  RowFlags* out_nonzero);
 
-  // The restricted products move only the ghost rows they read. Per neighbour rank, taken from
-  // the PetscSF: the rows exchanged with it (ghost rows received, or owned rows sent) in the
-  // order both sides list them, which of them this exchange moves, and an MPI datatype picking
-  // those rows in place (no packing buffer of our own).
+  // The owners put the ghost rows into their readers' RMA window; the restricted products move
+  // only the ghost rows they read. Per neighbour rank, taken from the PetscSF: the rows exchanged
+  // with it (ghost rows received, or owned rows sent) in the order both sides list them, which of
+  // them this exchange moves, and for a target (a rank reading our rows) where each row lands
+  // among its ghost rows and the MPI datatypes picking the rows in place on both sides (no
+  // packing buffer of our own): made once for the full product, per exchange otherwise.
   struct Neighbour {
     PetscMPIInt rank = 0;
     std::vector<PetscInt> rows;
     RowFlags wanted;
+    std::vector<PetscInt> remote_ghosts;
     std::vector<MPI_Aint> offsets;
-    MPI_Datatype wanted_rows = MPI_DATATYPE_NULL;
+    std::vector<PetscMPIInt> places;
+    MPI_Datatype all_rows = MPI_DATATYPE_NULL, all_places = MPI_DATATYPE_NULL;
+    MPI_Datatype wanted_rows = MPI_DATATYPE_NULL, wanted_places = MPI_DATATYPE_NULL;
   };
-  PetscErrorCode CommitWantedRows(Neighbour* neighbour) const;
+  PetscErrorCode ReleaseExchange();
+  PetscErrorCode SetUpGhostWindow(PetscInt ghosts);
+  /// The datatypes of the target's wanted rows: in our rows, and at their places in its window.
+  PetscErrorCode CommitWantedRows(Neighbour* target, MPI_Datatype* rows, MPI_Datatype* places) const;
   /// Collective. Marks the wanted ghost rows: those the selected rows read, or (with `nonzero`)
   /// those whose owner row may be nonzero; owners learn which of their rows to send.
   PetscErrorCode MarkWantedGhosts(const RowFlags* selected, const RowFlags* nonzero);
-  PetscErrorCode SendWantedRowsBegin(const RowMatrix& in);
-  PetscErrorCode SendWantedRowsEnd();
+  /// Collective. Puts every row our targets read, or only their wanted rows, into their windows.
+  PetscErrorCode SendRowsBegin(const RowMatrix& in, bool every_row);
+  /// Collective. Returns when our sources' rows are all in our ghost rows.
+  PetscErrorCode SendRowsEnd();
 
   Mat adjacency_ = nullptr;
   PetscInt columns_ = 0;
@@ -109,7 +123,9 @@ class Propagator {
   LocalCsr few_diagonal_, few_off_diagonal_;  // MultiplyFewRows' terms per output row
   PetscSF ghosts_ = nullptr;
   MPI_Datatype row_type_ = MPI_DATATYPE_NULL;
-  RowMatrix ghost_rows_;
+  MPI_Win ghost_window_ = MPI_WIN_NULL;
+  MPI_Group sources_group_ = MPI_GROUP_NULL, targets_group_ = MPI_GROUP_NULL;
+  PetscScalar* ghost_rows_ = nullptr;  // the ghost rows, in ghost_window_'s memory
   RowFlags ghost_flags_;
   std::vector<PetscInt> row_list_;
 };

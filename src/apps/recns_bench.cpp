@@ -115,11 +115,10 @@ PetscErrorCode AddMaxMean(const std::vector<std::pair<std::string, double>>& val
 /// Collective. The propagation's halo on this rank: the off-diagonal columns of the adjacency
 /// (the rows the Propagator receives as ghosts, once per product), their owner ranks (one
 /// message each) and the rank's non-zeros; then the time of one exchange of the d-wide ghost
-/// rows alone, over a PetscSF built as the Propagator builds its own (max over ranks).
-PetscErrorCode PropagationHalo(Mat adjacency, int repeat, int d, Fields* fields) {
+/// rows alone, as the Propagator does it for a full product (max over ranks).
+PetscErrorCode PropagationHalo(Mat adjacency, recns::Propagator* propagator, int repeat, int d,
+                               Fields* fields) {
   PetscMPIInt size;
-  PetscSF sf = nullptr;
-  MPI_Datatype row = MPI_DATATYPE_NULL;
   PetscInt rows, ghosts = 0;
   double nnz, off_nnz = 0, neighbours = 0;
   MatInfo info;
@@ -137,21 +136,12 @@ PetscErrorCode PropagationHalo(Mat adjacency, int repeat, int d, Fields* fields)
     PetscCall(MatGetInfo(off_diagonal, MAT_LOCAL, &info));
     off_nnz = info.nz_used;
     PetscCall(MatGetOwnershipRanges(adjacency, &ranges));
-    PetscSFNode* remote;
-    PetscCall(PetscMalloc1(ghosts, &remote));
     int last_owner = -1;
     for (PetscInt g = 0; g < ghosts; ++g) {  // the ghosts' global columns are sorted
       const int owner = (int)(std::upper_bound(ranges, ranges + size + 1, global[g]) - ranges) - 1;
-      remote[g].rank = owner;
-      remote[g].index = global[g] - ranges[owner];
       if (owner != last_owner) neighbours += 1;
       last_owner = owner;
     }
-    PetscCall(PetscSFCreate(PETSC_COMM_WORLD, &sf));
-    PetscCall(PetscSFSetGraph(sf, rows, ghosts, nullptr, PETSC_OWN_POINTER, remote, PETSC_OWN_POINTER));
-    PetscCall(PetscSFSetUp(sf));
-    PetscCallMPI(MPI_Type_contiguous(d, MPIU_SCALAR, &row));
-    PetscCallMPI(MPI_Type_commit(&row));
   }
   PetscCall(AddMaxMean({{"local_rows", (double)rows}, {"local_nnz", nnz}, {"ghost_rows", (double)ghosts},
                         {"off_diagonal_nnz", off_nnz}, {"neighbour_ranks", neighbours}},
@@ -161,19 +151,11 @@ PetscErrorCode PropagationHalo(Mat adjacency, int repeat, int d, Fields* fields)
     if (f.first == "ghost_rows_max") ghost_max = f.second;
     if (f.first == "ghost_rows_mean") ghost_sum = f.second * size;
   }
-  if (sf) {
+  if (size > 1) {
     const recns::RowMatrix in = recns::RowMatrix::Random(rows, d);
-    recns::RowMatrix received(ghosts, d);
-    const auto exchange = [&]() {
-      PetscFunctionBeginUser;
-      PetscCall(PetscSFBcastBegin(sf, row, in.data(), received.data(), MPI_REPLACE));
-      PetscCall(PetscSFBcastEnd(sf, row, in.data(), received.data(), MPI_REPLACE));
-      PetscFunctionReturn(PETSC_SUCCESS);
-    };
+    const auto exchange = [&]() { return propagator->ExchangeGhostRows(in); };
     PetscCall(TimeOnRanks(PETSC_COMM_WORLD, size, 2, exchange, &best, &median));
     PetscCall(TimeOnRanks(PETSC_COMM_WORLD, size, repeat, exchange, &best, &median));
-    PetscCall(PetscSFDestroy(&sf));
-    PetscCallMPI(MPI_Type_free(&row));
   }
   fields->insert(fields->end(), {{"halo_bytes_max", ghost_max * d * 8.0},
                                  {"halo_bytes_total", ghost_sum * d * 8.0},
@@ -209,7 +191,7 @@ PetscErrorCode Propagate(const char* dataset, int repeat, int d) {
                    {"dim", d}, {"repeat", repeat}, {"seconds_median", median},
                    {"seconds_best", best}, {"least_bytes", matrix + 2 * rowbytes},
                    {"naive_bytes", nnz * d * 8.0 + matrix + rowbytes}};
-  PetscCall(PropagationHalo(graph.Adjacency(), repeat, d, &fields));
+  PetscCall(PropagationHalo(graph.Adjacency(), &propagator, repeat, d, &fields));
   PetscCall(Emit("propagate", fields));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

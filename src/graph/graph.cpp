@@ -147,9 +147,22 @@ void ListTermsOf(const Propagator::LocalCsr& readers, const RowFlags& source, Pe
 }  // namespace
 
 Propagator::~Propagator() {
-  PetscSFDestroy(&ghosts_);
-  if (row_type_ != MPI_DATATYPE_NULL) MPI_Type_free(&row_type_);
+  ReleaseExchange();
   if (exchange_comm_ != MPI_COMM_NULL) MPI_Comm_free(&exchange_comm_);
+}
+
+PetscErrorCode Propagator::ReleaseExchange() {
+  PetscFunctionBeginUser;
+  PetscCall(PetscSFDestroy(&ghosts_));
+  for (Neighbour& target : targets_)
+    for (MPI_Datatype* type : {&target.all_rows, &target.all_places})
+      if (*type != MPI_DATATYPE_NULL) PetscCallMPI(MPI_Type_free(type));
+  for (MPI_Group* group : {&sources_group_, &targets_group_})
+    if (*group != MPI_GROUP_NULL) PetscCallMPI(MPI_Group_free(group));
+  if (ghost_window_ != MPI_WIN_NULL) PetscCallMPI(MPI_Win_free(&ghost_window_));
+  ghost_rows_ = nullptr;
+  if (row_type_ != MPI_DATATYPE_NULL) PetscCallMPI(MPI_Type_free(&row_type_));
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode Propagator::CopyCsr(Mat block, LocalCsr* csr) {
@@ -172,8 +185,7 @@ PetscErrorCode Propagator::CopyCsr(Mat block, LocalCsr* csr) {
 PetscErrorCode Propagator::SetUp(Mat adjacency, PetscInt columns) {
   PetscFunctionBeginUser;
   if (adjacency_ == adjacency && columns_ == columns) PetscFunctionReturn(PETSC_SUCCESS);
-  PetscCall(PetscSFDestroy(&ghosts_));
-  if (row_type_ != MPI_DATATYPE_NULL) PetscCallMPI(MPI_Type_free(&row_type_));
+  PetscCall(ReleaseExchange());
   adjacency_ = adjacency;
   columns_ = columns;
   MPI_Comm comm;
@@ -231,8 +243,49 @@ PetscErrorCode Propagator::SetUp(Mat adjacency, PetscInt columns) {
   }
   PetscCallMPI(MPI_Type_contiguous((PetscMPIInt)columns, MPIU_SCALAR, &row_type_));
   PetscCallMPI(MPI_Type_commit(&row_type_));
-  AllocateRows(&ghost_rows_, ghosts, columns);
   ghost_flags_.assign(ghosts, 0);
+  PetscCall(SetUpGhostWindow(ghosts));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode Propagator::SetUpGhostWindow(PetscInt ghosts) {
+  PetscFunctionBeginUser;
+  // Each owner learns where the rows it sends land among each reader's ghost rows.
+  requests_.clear();
+  for (Neighbour& target : targets_) {
+    target.remote_ghosts.resize(target.rows.size());
+    requests_.emplace_back();
+    PetscCallMPI(MPI_Irecv(target.remote_ghosts.data(), (PetscMPIInt)target.remote_ghosts.size(),
+                           MPIU_INT, target.rank, 2, exchange_comm_, &requests_.back()));
+  }
+  for (Neighbour& source : sources_) {
+    requests_.emplace_back();
+    PetscCallMPI(MPI_Isend(source.rows.data(), (PetscMPIInt)source.rows.size(), MPIU_INT, source.rank,
+                           2, exchange_comm_, &requests_.back()));
+  }
+  PetscCallMPI(MPI_Waitall((PetscMPIInt)requests_.size(), requests_.data(), MPI_STATUSES_IGNORE));
+  // The ghost rows live in an RMA window that their owners put into: on one node MPI makes it
+  // shared memory and a put is the owner's copy straight into the reader's rows.
+  const MPI_Aint row_bytes = (MPI_Aint)columns_ * (MPI_Aint)sizeof(PetscScalar);
+  MPI_Info info;
+  PetscCallMPI(MPI_Info_create(&info));
+  PetscCallMPI(MPI_Info_set(info, "no_locks", "true"));
+  PetscCallMPI(MPI_Win_allocate((MPI_Aint)ghosts * row_bytes, (int)row_bytes, info, exchange_comm_,
+                                &ghost_rows_, &ghost_window_));
+  PetscCallMPI(MPI_Info_free(&info));
+  MPI_Group everyone;
+  PetscCallMPI(MPI_Comm_group(exchange_comm_, &everyone));
+  for (auto [side, group] : {std::make_pair(&sources_, &sources_group_), std::make_pair(&targets_, &targets_group_)}) {
+    std::vector<PetscMPIInt> ranks;
+    for (const Neighbour& neighbour : *side) ranks.push_back(neighbour.rank);
+    PetscCallMPI(MPI_Group_incl(everyone, (PetscMPIInt)ranks.size(), ranks.data(), group));
+  }
+  PetscCallMPI(MPI_Group_free(&everyone));
+  // The full product's datatypes: every row sent to each target, and their places there.
+  for (Neighbour& target : targets_) {
+    target.wanted.assign(target.rows.size(), 1);
+    PetscCall(CommitWantedRows(&target, &target.all_rows, &target.all_places));
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -294,9 +347,9 @@ PetscErrorCode Propagator::Multiply(const RowMatrix& in, const RowFlags* selecte
   if (ghosts_) {
     if (restricted) {
       PetscCall(MarkWantedGhosts(selected, nonzero));
-      PetscCall(SendWantedRowsBegin(in));
+      PetscCall(SendRowsBegin(in, false));
     } else {
-      PetscCall(PetscSFBcastBegin(ghosts_, row_type_, in.data(), ghost_rows_.data(), MPI_REPLACE));
+      PetscCall(SendRowsBegin(in, true));
     }
   }
   // Where every row may be nonzero the flags skip nothing, and the kernel runs without them.
@@ -305,10 +358,9 @@ PetscErrorCode Propagator::Multiply(const RowMatrix& in, const RowFlags* selecte
   if (every_row) active = nullptr;
   MultiplyRows(diagonal_, rows, selected_flags, active, in.data(), d, false, out->data(), reached);
   if (ghosts_) {
-    if (restricted) PetscCall(SendWantedRowsEnd());
-    else PetscCall(PetscSFBcastEnd(ghosts_, row_type_, in.data(), ghost_rows_.data(), MPI_REPLACE));
+    PetscCall(SendRowsEnd());
     MultiplyRows(off_diagonal_, rows, selected_flags, active ? ghost_flags_.data() : nullptr,
-                 ghost_rows_.data(), d, true, out->data(), reached);
+                 ghost_rows_, d, true, out->data(), reached);
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -318,7 +370,7 @@ PetscErrorCode Propagator::MultiplyFewRows(const RowMatrix& in, const RowFlags& 
   PetscFunctionBeginUser;
   if (ghosts_) {
     PetscCall(MarkWantedGhosts(nullptr, &nonzero));
-    PetscCall(SendWantedRowsBegin(in));
+    PetscCall(SendRowsBegin(in, false));
   }
   // Per output row, the terms of the nonzero input rows, in increasing input row: the same terms
   // in the same order as the row kernel sums, so MultiplyRows on these blocks gives its bits.
@@ -329,8 +381,8 @@ PetscErrorCode Propagator::MultiplyFewRows(const RowMatrix& in, const RowFlags& 
                out_nonzero->data());
   if (ghosts_) {
     ListTermsOf(ghost_readers_, ghost_flags_, LocalRows(), &few_off_diagonal_);
-    PetscCall(SendWantedRowsEnd());
-    MultiplyRows(few_off_diagonal_, nullptr, nullptr, nullptr, ghost_rows_.data(), d, true, out->data(),
+    PetscCall(SendRowsEnd());
+    MultiplyRows(few_off_diagonal_, nullptr, nullptr, nullptr, ghost_rows_, d, true, out->data(),
                  out_nonzero->data());
   }
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -376,42 +428,66 @@ PetscErrorCode Propagator::MarkWantedGhosts(const RowFlags* selected, const RowF
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode Propagator::CommitWantedRows(Neighbour* neighbour) const {
+PetscErrorCode Propagator::CommitWantedRows(Neighbour* target, MPI_Datatype* rows,
+                                            MPI_Datatype* places) const {
   PetscFunctionBeginUser;
   const MPI_Aint row_bytes = (MPI_Aint)columns_ * (MPI_Aint)sizeof(PetscScalar);
-  neighbour->offsets.clear();
-  for (size_t k = 0; k < neighbour->rows.size(); ++k)
-    if (neighbour->wanted[k]) neighbour->offsets.push_back(neighbour->rows[k] * row_bytes);
-  PetscCallMPI(MPI_Type_create_hindexed_block((PetscMPIInt)neighbour->offsets.size(),
-                                              (PetscMPIInt)columns_, neighbour->offsets.data(),
-                                              MPIU_SCALAR, &neighbour->wanted_rows));
-  PetscCallMPI(MPI_Type_commit(&neighbour->wanted_rows));
+  target->offsets.clear();
+  target->places.clear();
+  for (size_t k = 0; k < target->rows.size(); ++k)
+    if (target->wanted[k]) {
+      target->offsets.push_back(target->rows[k] * row_bytes);
+      target->places.push_back((PetscMPIInt)target->remote_ghosts[k]);
+    }
+  PetscCallMPI(MPI_Type_create_hindexed_block((PetscMPIInt)target->offsets.size(),
+                                              (PetscMPIInt)columns_, target->offsets.data(),
+                                              MPIU_SCALAR, rows));
+  PetscCallMPI(MPI_Type_commit(rows));
+  PetscCallMPI(MPI_Type_create_indexed_block((PetscMPIInt)target->places.size(), 1,
+                                             target->places.data(), row_type_, places));
+  PetscCallMPI(MPI_Type_commit(places));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode Propagator::SendWantedRowsBegin(const RowMatrix& in) {
+PetscErrorCode Propagator::SendRowsBegin(const RowMatrix& in, bool every_row) {
   PetscFunctionBeginUser;
-  requests_.clear();
-  for (Neighbour& source : sources_) {
-    PetscCall(CommitWantedRows(&source));
-    requests_.emplace_back();
-    PetscCallMPI(MPI_Irecv(ghost_rows_.data(), 1, source.wanted_rows, source.rank, 1, exchange_comm_,
-                           &requests_.back()));
-  }
+  // One post-start-complete-wait epoch per exchange: the readers expose their ghost rows while
+  // the owners put the wanted rows in; the readers' wait (SendRowsEnd) ends it before they read.
+  PetscCallMPI(MPI_Win_post(sources_group_, 0, ghost_window_));
+  PetscCallMPI(MPI_Win_start(targets_group_, 0, ghost_window_));
   for (Neighbour& target : targets_) {
-    PetscCall(CommitWantedRows(&target));
-    requests_.emplace_back();
-    PetscCallMPI(MPI_Isend(in.data(), 1, target.wanted_rows, target.rank, 1, exchange_comm_,
-                           &requests_.back()));
+    MPI_Datatype rows = target.all_rows, places = target.all_places;
+    size_t count = target.rows.size();
+    const bool all_wanted = every_row || std::all_of(target.wanted.begin(), target.wanted.end(),
+                                                     [](unsigned char f) { return f != 0; });
+    if (!all_wanted) {
+      PetscCall(CommitWantedRows(&target, &target.wanted_rows, &target.wanted_places));
+      rows = target.wanted_rows;
+      places = target.wanted_places;
+      count = target.offsets.size();
+    }
+    if (count > 0) PetscCallMPI(MPI_Put(in.data(), 1, rows, target.rank, 0, 1, places, ghost_window_));
   }
+  PetscCallMPI(MPI_Win_complete(ghost_window_));
+  for (Neighbour& target : targets_)
+    for (MPI_Datatype* type : {&target.wanted_rows, &target.wanted_places})
+      if (*type != MPI_DATATYPE_NULL) PetscCallMPI(MPI_Type_free(type));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode Propagator::SendWantedRowsEnd() {
+PetscErrorCode Propagator::SendRowsEnd() {
   PetscFunctionBeginUser;
-  PetscCallMPI(MPI_Waitall((PetscMPIInt)requests_.size(), requests_.data(), MPI_STATUSES_IGNORE));
-  for (auto* side : {&sources_, &targets_})
-    for (Neighbour& neighbour : *side) PetscCallMPI(MPI_Type_free(&neighbour.wanted_rows));
+  PetscCallMPI(MPI_Win_wait(ghost_window_));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode Propagator::ExchangeGhostRows(const RowMatrix& in) {
+  PetscFunctionBeginUser;
+  PetscCall(CheckShape(in));
+  if (ghosts_) {
+    PetscCall(SendRowsBegin(in, true));
+    PetscCall(SendRowsEnd());
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
