@@ -229,7 +229,9 @@ def memory_model(runs, parts):
     """Peak RSS per rank = fixed + per owned row + per ghost row + per non-zero + per other-split
     id, with the per-unit bytes from the data structures; the fixed part fitted at 1 rank."""
     per_row = (8 * DIM) * 8 + 8  # ego, final, grad_final, work ×2, grad, Adam m and v; row count
-    per_ghost = DIM * 8  # the Propagator's ghost rows (its RMA window; the owners put into it)
+    # The Propagator's ghost rows (its RMA window) and, on one node, as many rows of its readers'
+    # windows that it puts into: shared pages count in the resident set of every rank touching them.
+    per_ghost = 2 * DIM * 8
     per_nnz = 2 * (8 + 4)  # Â twice (PETSc AIJ and the Propagator's copy), 32-bit PetscInt
     per_id = 4  # the rank's users' train, test and exposure item ids
 
@@ -376,7 +378,7 @@ def main(out, dataset):
            "nnz_max, rows_max, pairs_max (training pairs), g_max (ghost rows = off-diagonal columns "
            "of Â) and n_max (neighbour ranks) are computed exactly from the dataset with the "
            "partition of src/graph/layout.cpp (users in contiguous blocks balanced by training "
-           "pairs, items in equal contiguous blocks); h(P) is the expected number of distinct "
+           "pairs, items likewise by their training degree); h(P) is the expected number of distinct "
            "remote items among a rank's batch/P positives (drawn from its own pairs) and as many "
            "uniform negatives. Checked against the code at 2 ranks: ghost rows "
            f"{checks['ghost_rows_max_computed']:,} computed vs {checks['ghost_rows_max_measured']:,} "
@@ -427,6 +429,7 @@ def main(out, dataset):
                   f"**{row['seconds_per_step']:.3f}** | {pess['seconds_per_step']:.3f} | "
                   f"{row['seconds_per_step_at_2_rank_rate']:.3f} | {measured} | {mem['predicted_peak_mb_max']:.0f} |")
     t64, t1 = predicted[-1], runs[1]["seconds_per_step"]
+    max_item_share = np.bincount(data["indices"]).max() / (len(data["indices"]) / t64["ranks"])
     md += ["", f"Measured: {runs[1]['seconds_per_step']:.3f} s/step at 1 rank, "
            f"{runs[2]['seconds_per_step']:.3f} at 2. Predicted at 64 ranks: "
            f"{t64['seconds_per_step']:.3f} s/step (a speed-up of {t1 / t64['seconds_per_step']:.1f} over the measured "
@@ -439,13 +442,15 @@ def main(out, dataset):
            "communities and from the global popularity ranking alike, so even in the locality order "
            "(`recns_convert -order locality`, make_alibaba.sh's default) a contiguous block of "
            "users touches items of most blocks: at P ≥ 4 a rank receives more ghost rows per "
-           "product than it owns rows. In that order the non-zeros per rank are also less even "
-           f"(max/mean {t64['nnz_imbalance']:.2f} at {t64['ranks']} ranks): the popular "
-           "items gather in a few item blocks, which are split by count.",
+           "product than it owns rows. The non-zeros per rank are within "
+           f"{t64['nnz_imbalance']:.2f} × the mean at {t64['ranks']} ranks: the item blocks are "
+           "balanced by training pairs, but a block holds whole items, and the most popular item "
+           f"alone holds {max_item_share:.0%} of a {t64['ranks']}th of the pairs.",
            "", "Peak RSS model: a fixed part fitted at 1 rank "
            f"({fixed_mb:.0f} MiB: MPI, PETSc, the full train indptr, item degrees) plus 8 dense "
            "d-wide rows per owned row (ego, final, gradient of the final, two work arrays, gradient, "
-           "Adam's two moments), one per ghost row (the window the owners put into), 2 × 12 bytes per "
+           "Adam's two moments), two per ghost row (its window of ghost rows, and the shared pages of the "
+           "readers' windows it puts into, which count in its resident set too), 2 × 12 bytes per "
            "non-zero of Â (PETSc's matrix and the Propagator's copy) and 4 bytes per stored item id "
            "(train, test, exposure); the 2-rank prediction is to be compared "
            f"with the measured {max(runs[2]['peak_rss_mb_per_rank']):.0f} MiB."]
