@@ -394,10 +394,6 @@ PetscErrorCode Propagator::MarkWantedGhosts(const RowFlags* selected, const RowF
     // A ghost row is wanted when its owner row may be nonzero: both sides know from the flags.
     PetscCall(PetscSFBcastBegin(ghosts_, MPI_UNSIGNED_CHAR, nonzero->data(), ghost_flags_.data(), MPI_REPLACE));
     PetscCall(PetscSFBcastEnd(ghosts_, MPI_UNSIGNED_CHAR, nonzero->data(), ghost_flags_.data(), MPI_REPLACE));
-    for (Neighbour& source : sources_) {
-      source.wanted.resize(source.rows.size());
-      for (size_t k = 0; k < source.rows.size(); ++k) source.wanted[k] = ghost_flags_[source.rows[k]];
-    }
     for (Neighbour& target : targets_) {
       target.wanted.resize(target.rows.size());
       for (size_t k = 0; k < target.rows.size(); ++k) target.wanted[k] = (*nonzero)[target.rows[k]];
