@@ -24,10 +24,10 @@ using RowFlags = std::vector<unsigned char>;
 /// Multiplies owned row blocks by Â: out = Â · in, both row-major with the same column count.
 ///
 /// PETSc's distributed matrix stays the owner of Â and of its partition; the product is our own
-/// kernel on its CSR arrays, because the product is bound by the latency of gathering input rows,
-/// not by bandwidth: whole row-major input rows, prefetched a few nonzeros ahead, instead of
-/// PETSc's column-major sparse × dense kernel (scripts/bench.sh measures the product against
-/// its least-traffic time). Each rank puts the rows its neighbours read into their ghost rows
+/// kernel on its CSR arrays, because the product is bound by gathering input rows from the caches
+/// and summing them, not by memory bandwidth: whole row-major input rows summed in vector
+/// registers, instead of PETSc's column-major sparse × dense kernel (scripts/bench.sh measures
+/// the product against its least-traffic time). Each rank puts the rows its neighbours read into their ghost rows
 /// (MPI one-sided puts in a post-start-complete-wait epoch: on one node a single copy, where a
 /// message costs the sender's packing and the receiver's copy), multiplies its diagonal block
 /// (columns it owns), waits for its own ghost rows, then adds the off-diagonal block.
@@ -127,7 +127,6 @@ class Propagator {
   MPI_Group sources_group_ = MPI_GROUP_NULL, targets_group_ = MPI_GROUP_NULL;
   PetscScalar* ghost_rows_ = nullptr;  // the ghost rows, in ghost_window_'s memory
   RowFlags ghost_flags_;
-  std::vector<PetscInt> row_list_;
 };
 
 class Graph {

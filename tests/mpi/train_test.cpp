@@ -147,8 +147,7 @@ TEST(propagation_test, NeededRowsEqualFullProduct) {
   RowMatrix full;
   ASSERT_PETSC_OK(propagator.Apply(in, &full));
 
-  // ApplyToRows has two forms: selected rows holding few of the nonzeros (every third node) are
-  // visited through a list, the others (all but every third node) in place.
+  // ApplyToRows on a few of the nonzeros (every third node) and on most of them (the others).
   const std::vector<std::function<bool(int64_t)>> selections = {chosen, [&](int64_t node) { return !chosen(node); }};
   for (const auto& selected : selections) {
     recns::RowFlags rows(layout.LocalRows(), 0);
