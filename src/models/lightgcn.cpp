@@ -61,6 +61,8 @@ class LightGCNModel final : public Model {
     PetscFunctionBeginUser;
     PetscCall(PetscLogEventBegin(Events().backward, 0, 0, 0, 0));
     const double weight = 1.0 / (layers_ + 1);
+    if (grad_final_.rows() != grad->rows() || grad_final_.cols() != grad->cols())
+      AllocateRows(&grad_final_, grad->rows(), grad->cols());
     grad_final_ = *grad;
     *grad *= weight;
     const RowMatrix* previous = &grad_final_;

@@ -216,7 +216,7 @@ PetscErrorCode Trainer::SetUpObjects() {
   PetscCall(optimizer_->SetUp(model_->Ego().rows(), model_->Ego().cols()));
   batcher_.SetUp(graph_, batch_size_, seed_);
   halo_ = std::make_unique<Halo>(graph_.GetLayout());
-  grad_ = RowMatrix::Zero(model_->Ego().rows(), model_->Ego().cols());
+  AllocateRows(&grad_, model_->Ego().rows(), model_->Ego().cols());
   row_count_ = RowMatrix::Zero(model_->Ego().rows(), 1);
   state_ = State();
   outcome_ = Outcome();
