@@ -27,10 +27,11 @@ using RowFlags = std::vector<unsigned char>;
 /// kernel on its CSR arrays, because the product is bound by gathering input rows from the caches
 /// and summing them, not by memory bandwidth: whole row-major input rows summed in vector
 /// registers, instead of PETSc's column-major sparse × dense kernel (scripts/bench.sh measures
-/// the product against its least-traffic time). Each rank puts the rows its neighbours read into their ghost rows
-/// (MPI one-sided puts in a post-start-complete-wait epoch: on one node a single copy, where a
-/// message costs the sender's packing and the receiver's copy), multiplies its diagonal block
-/// (columns it owns), waits for its own ghost rows, then adds the off-diagonal block.
+/// the product against its least-traffic time). Each rank puts the rows its neighbours read into
+/// their ghost rows (MPI one-sided puts in a post-start-complete-wait epoch: on one node a single
+/// copy, where a message costs the sender's packing and the receiver's copy), multiplies its
+/// diagonal block (columns it owns), waits for its own ghost rows, then adds the off-diagonal
+/// block.
 ///
 /// A training step needs few rows: final embeddings only for its users, positives and negatives,
 /// and gradients start from those rows only. ApplyToRows and ApplySparse compute just that, and

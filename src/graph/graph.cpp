@@ -266,7 +266,8 @@ PetscErrorCode Propagator::Multiply(const RowMatrix& in, const RowFlags* selecte
                                     RowFlags* out_nonzero) {
   PetscFunctionBeginUser;
   PetscCall(CheckShape(in));
-  if (out->rows() != in.rows() || out->cols() != in.cols()) AllocateRows(out, in.rows(), in.cols());
+  if (out->rows() != in.rows() || out->cols() != in.cols())
+    AllocateRows(out, in.rows(), in.cols());
   const size_t matrix = diagonal_.column.size() + off_diagonal_.column.size();
   // The few-rows form pays per term of a nonzero row; the row kernel per nonzero of the matrix.
   if (nonzero && !selected && TermsOf(*nonzero) * kFewRowsShare <= matrix) {
