@@ -109,7 +109,8 @@ class Propagator {
   /// Collective. Marks the wanted ghost rows: those the selected rows read, or (with `nonzero`)
   /// those whose owner row may be nonzero; owners learn which of their rows to send.
   PetscErrorCode MarkWantedGhosts(const RowFlags* selected, const RowFlags* nonzero);
-  /// Collective. Puts every row our targets read, or only their wanted rows, into their windows.
+  /// Collective. Puts every row our targets read, or only their wanted rows when fewer than
+  /// (kSendAllShare - 1)/kSendAllShare of a target's rows are wanted, into their windows.
   PetscErrorCode SendRowsBegin(const RowMatrix& in, bool every_row);
   /// Collective. Returns when our sources' rows are all in our ghost rows.
   PetscErrorCode SendRowsEnd();
