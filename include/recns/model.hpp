@@ -49,8 +49,13 @@ class Model {
   /// are left unspecified until the next Forward.
   virtual PetscErrorCode ForwardRows(const RowFlags&) { return Forward(); }
   /// Collective. Backward for a gradient that is zero outside the rows flagged in `rows`; the
-  /// result is Backward's, to the last bit.
-  virtual PetscErrorCode BackwardFromRows(RowMatrix* grad, const RowFlags&) {
+  /// result is Backward's, to the last bit. Unless the gradient is row-local, the other rows of
+  /// `grad` may hold anything on entry (the last step's gradient): they are overwritten, so the
+  /// trainer clears only the step's rows.
+  virtual PetscErrorCode BackwardFromRows(RowMatrix* grad, const RowFlags& rows) {
+    if (!RowLocalGradient())
+      for (size_t r = 0; r < rows.size(); ++r)
+        if (!rows[r]) grad->row((Eigen::Index)r).setZero();
     return Backward(grad);
   }
   /// True when Backward maps each row's gradient to the same row only (no propagation), so an

@@ -77,13 +77,16 @@ class LightGCNModel final : public Model {
 
   // Â^l G is zero outside the rows within l hops of G's rows: each product gathers only the
   // input rows that may be nonzero, and the sum adds only those rows (adding zeros changes no
-  // bits), so G needs no copy.
+  // bits), so G needs no copy. A row outside G's rows is set where a product first reaches it
+  // (0 + x is x: the kernel's sums start at +0, so no product row holds -0) and cleared if none
+  // does, so the rest of `grad` needs no clearing before the step.
   PetscErrorCode BackwardFromRows(RowMatrix* grad, const RowFlags& rows) override {
     PetscFunctionBeginUser;
     PetscCall(PetscLogEventBegin(Events().backward, 0, 0, 0, 0));
     const double weight = 1.0 / (layers_ + 1);
     const RowMatrix* previous = grad;
     const RowFlags* nonzero = &rows;
+    holds_gradient_ = rows;
     for (int l = 0; l < layers_; ++l) {
       RowMatrix& product = work_[l % 2];
       RowFlags& product_nonzero = nonzero_[l % 2];
@@ -91,11 +94,20 @@ class LightGCNModel final : public Model {
       if (l == 0)  // G itself is read no more: scale it in place
         for (size_t r = 0; r < rows.size(); ++r)
           if (rows[r]) grad->row(r) *= weight;
-      for (size_t r = 0; r < product_nonzero.size(); ++r)
-        if (product_nonzero[r]) grad->row(r) += weight * product.row(r);
+      for (size_t r = 0; r < product_nonzero.size(); ++r) {
+        if (!product_nonzero[r]) continue;
+        if (holds_gradient_[r]) {
+          grad->row(r) += weight * product.row(r);
+        } else {
+          grad->row(r) = weight * product.row(r);
+          holds_gradient_[r] = 1;
+        }
+      }
       previous = &product;
       nonzero = &product_nonzero;
     }
+    for (size_t r = 0; r < holds_gradient_.size(); ++r)
+      if (!holds_gradient_[r]) grad->row(r).setZero();
     if (layers_ == 0) *grad *= weight;
     PetscCall(PetscLogEventEnd(Events().backward, 0, 0, 0, 0));
     PetscFunctionReturn(PETSC_SUCCESS);
@@ -142,6 +154,7 @@ class LightGCNModel final : public Model {
   std::vector<RowFlags> wanted_;  // per layer: the rows of E^(l+1) a ForwardRows step needs
   std::vector<int64_t> final_rows_;
   RowFlags nonzero_[2];  // the rows of the backward's current and next product that may be nonzero
+  RowFlags holds_gradient_;  // BackwardFromRows: the rows of `grad` set in this step
 };
 
 }  // namespace

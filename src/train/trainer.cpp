@@ -260,14 +260,17 @@ PetscErrorCode Trainer::CountRows(const Batch& batch, const Negatives& negatives
   const int d = model_->Dim();
   const bool distributed = size_ > 1;
   const double t = MPI_Wtime();
-  // The gradient and the counts are zeroed where the last step left them non-zero.
+  // The gradient and the counts are zeroed where the last step left them non-zero; with the
+  // needed rows only, BackwardFromRows overwrites the gradient outside the step's rows, so only
+  // those are zeroed (below), once they are known.
+  const bool clear_step_rows = needed_rows_only_ && !model_->RowLocalGradient();
   if (model_->RowLocalGradient()) {
     for (int64_t r : touched_) {
       grad_.row(r).setZero();
       row_count_(r, 0) = 0;
     }
   } else {
-    grad_.setZero();
+    if (!clear_step_rows) grad_.setZero();
     row_count_.setZero();
   }
   if (distributed) {
@@ -293,6 +296,7 @@ PetscErrorCode Trainer::CountRows(const Batch& batch, const Negatives& negatives
     if (row_count_(r, 0) > 0) {
       touched_.push_back(r);
       step_rows_[r] = 1;
+      if (clear_step_rows) grad_.row(r).setZero();
     }
   Lap(t, &outcome_.phases.halo);
   PetscFunctionReturn(PETSC_SUCCESS);

@@ -7,10 +7,13 @@
 #include <cmath>
 #include <string>
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include "../test_util.hpp"
 #include "recns/convert.hpp"
+#include "recns/model.hpp"
+#include "recns/package.hpp"
 #include "recns/rng.hpp"
 #include "recns/trainer.hpp"
 
@@ -206,6 +209,49 @@ TEST(propagation_test, NeededRowsEqualFullProduct) {
         EXPECT_EQ(sparse_out(r, c), sparse_full(r, c)) << "node " << node << ", column " << c;
     }
   }
+}
+
+// LightGCN's BackwardFromRows overwrites the rows of the gradient outside the step's rows, which
+// hold the last step's gradient when it is called: with NaN there, it gives Backward's result on
+// the zeroed gradient to the last bit, including the rows no product reaches (zero).
+TEST(needed_rows_test, BackwardFromRowsOverwritesTheOtherRows) {
+  // Two layers from one user's rows leave rows unreached: a user reaches its items' users only.
+  ASSERT_PETSC_OK(recns::InitializePackage());
+  const Dataset data = TinyDataset(40, 30, 11);
+  recns::Graph graph;
+  ASSERT_PETSC_OK(graph.Build(PETSC_COMM_WORLD, data));
+  const recns::Layout& layout = graph.GetLayout();
+  std::unique_ptr<recns::Model> model;
+  ASSERT_PETSC_OK(WithOptions("-model_layers 2 -model_dim 64", [&]() -> PetscErrorCode {
+    PetscFunctionBeginUser;
+    PetscCall(recns::ModelRegistry::Get().Create("model", recns::kModelLightGCN, PETSC_COMM_WORLD,
+                                                 &model));
+    PetscCall(model->SetFromOptions());
+    PetscCall(model->SetUp(graph, 1));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }));
+  recns::RowFlags rows(layout.LocalRows(), 0);
+  RowMatrix zeroed = RowMatrix::Zero(layout.LocalRows(), 64);
+  RowMatrix garbage = RowMatrix::Constant(layout.LocalRows(), 64, std::nan(""));
+  for (int64_t r = 0; r < layout.LocalRows(); ++r) {
+    if (DatasetNode(layout, r) != 5 && DatasetNode(layout, r) != data.num_users + 7) continue;
+    rows[r] = 1;
+    for (int c = 0; c < 64; ++c)
+      zeroed(r, c) = garbage(r, c) = recns::NormalFromBlock(
+          recns::RandomBlock(5, recns::RngPurpose::kSynthetic, 3, (uint64_t)r, c));
+  }
+  ASSERT_PETSC_OK(model->Backward(&zeroed));
+  ASSERT_PETSC_OK(model->BackwardFromRows(&garbage, rows));
+  int64_t zero_rows = 0;
+  for (int64_t r = 0; r < layout.LocalRows(); ++r) {
+    zero_rows += zeroed.row(r).isZero(0) ? 1 : 0;
+    for (int c = 0; c < 64; ++c)
+      ASSERT_EQ(garbage(r, c), zeroed(r, c))
+          << "node " << DatasetNode(layout, r) << ", column " << c;
+  }
+  int64_t total_zero_rows = 0;
+  MPI_Allreduce(&zero_rows, &total_zero_rows, 1, MPI_INT64_T, MPI_SUM, PETSC_COMM_WORLD);
+  EXPECT_GT(total_zero_rows, 0);  // the case of rows no product reaches is exercised
 }
 
 /// Trains on sub-communicators of 1, 2 and 4 ranks (as many as the job has) and compares the
