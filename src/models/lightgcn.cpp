@@ -33,12 +33,23 @@ class LightGCNModel final : public Model {
 
   // E^(l+1) is needed on the rows E^(l+2)'s wanted rows read, and so on down from the step's
   // rows: each layer computes only those, then the final rows are summed for the step's rows.
+  // Once the wanted rows are most of the graph's, the layers below are computed whole: flagging
+  // the rows they read would cost a pass over nearly every nonzero to skip almost none.
   PetscErrorCode ForwardRows(const RowFlags& rows) override {
     PetscFunctionBeginUser;
     PetscCall(PetscLogEventBegin(Events().forward, 0, 0, 0, 0));
     wanted_.resize(std::max(layers_, 1));
+    int whole_below = 0;  // layers l < whole_below compute every row
     if (layers_ > 0) wanted_[layers_ - 1] = rows;
-    for (int l = layers_ - 1; l > 0; --l) PetscCall(propagator_.ExpandRows(wanted_[l], &wanted_[l - 1]));
+    for (int l = layers_ - 1; l > 0; --l) {
+      PetscBool most;
+      PetscCall(MostRows(wanted_[l], &most));
+      if (most) {
+        whole_below = l;
+        break;
+      }
+      PetscCall(propagator_.ExpandRows(wanted_[l], &wanted_[l - 1]));
+    }
     final_rows_.clear();
     for (size_t r = 0; r < rows.size(); ++r)
       if (rows[r]) final_rows_.push_back((int64_t)r);
@@ -47,7 +58,8 @@ class LightGCNModel final : public Model {
     for (int64_t r : final_rows_) final_.row(r) = weight * ego_.row(r);
     const RowMatrix* previous = &ego_;
     for (int l = 0; l < layers_; ++l) {
-      PetscCall(propagator_.ApplyToRows(*previous, wanted_[l], &work_[l % 2]));
+      if (l < whole_below) PetscCall(propagator_.Apply(*previous, &work_[l % 2]));
+      else PetscCall(propagator_.ApplyToRows(*previous, wanted_[l], &work_[l % 2]));
       for (int64_t r : final_rows_) final_.row(r) += weight * work_[l % 2].row(r);
       previous = &work_[l % 2];
     }
@@ -148,6 +160,16 @@ class LightGCNModel final : public Model {
   }
 
  private:
+  /// Whether `rows` flags at least 3/4 of the graph's rows, on every rank.
+  PetscErrorCode MostRows(const RowFlags& rows, PetscBool* most) const {
+    PetscFunctionBeginUser;
+    int64_t counts[2] = {0, (int64_t)rows.size()};
+    for (unsigned char flag : rows) counts[0] += flag != 0;
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, counts, 2, MPI_INT64_T, MPI_SUM, comm_));
+    *most = 4 * counts[0] >= 3 * counts[1] ? PETSC_TRUE : PETSC_FALSE;
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+
   int layers_ = 3;
   Propagator propagator_;
   RowMatrix final_, grad_final_, work_[2];

@@ -408,10 +408,15 @@ TEST(rank_agreement_test, EverySampler) {
 TEST(needed_rows_test, SameBitsAsEveryRow) {
   const Dataset data = TinyDataset(40, 30, 11);
   const std::string common =
-      "-model_type lightgcn -model_layers 3 -model_dim 16 -train_epochs 3 -train_batch_size 16 "
-      "-optimizer_lr 0.02 -eval_sampling_quality ";
-  for (const char* sampler : {"-sampler_type uniform -sampler_num_negatives 2",
-                              "-sampler_type pns", "-sampler_type dns -sampler_dns_candidates 4"}) {
+      "-model_type lightgcn -model_layers 3 -model_dim 16 -train_epochs 3 -optimizer_lr 0.02 "
+      "-eval_sampling_quality ";
+  // A batch of 16 wants most rows one layer down, so the lowest layer is computed whole; one of
+  // 2 restricts every layer; one of 48 wants most rows at the top, so every layer is whole.
+  for (const char* sampler : {"-train_batch_size 16 -sampler_type uniform -sampler_num_negatives 2",
+                              "-train_batch_size 16 -sampler_type pns",
+                              "-train_batch_size 16 -sampler_type dns -sampler_dns_candidates 4",
+                              "-train_batch_size 2 -sampler_type uniform",
+                              "-train_batch_size 48 -sampler_type uniform"}) {
     SCOPED_TRACE(sampler);
     recns::Trainer::Outcome needed, every;
     ASSERT_PETSC_OK(TrainOutcome(data, common + sampler, &needed));
