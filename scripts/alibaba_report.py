@@ -228,7 +228,9 @@ def model(runs, parts, data, bandwidth, latency):
 def memory_model(runs, parts):
     """Peak RSS per rank = fixed + per owned row + per ghost row + per non-zero + per other-split
     id, with the per-unit bytes from the data structures; the fixed part fitted at 1 rank."""
-    per_row = (8 * DIM) * 8 + 8  # ego, final, grad_final, work ×2, grad, Adam m and v; row count
+    work = max(LAYERS, 2)  # LightGCN's work arrays: one per layer, at least two
+    # ego, final, grad_final, the work arrays, grad, Adam m and v; the row count
+    per_row = ((6 + work) * DIM) * 8 + 8
     # The Propagator's ghost rows (its RMA window) and, on one node, as many rows of its readers'
     # windows that it puts into: shared pages count in the resident set of every rank touching them.
     per_ghost = 2 * DIM * 8
@@ -447,8 +449,9 @@ def main(out, dataset):
            "balanced by training pairs, but a block holds whole items, and the most popular item "
            f"alone holds {max_item_share:.0%} of a {t64['ranks']}th of the pairs.",
            "", "Peak RSS model: a fixed part fitted at 1 rank "
-           f"({fixed_mb:.0f} MiB: MPI, PETSc, the full train indptr, item degrees) plus 8 dense "
-           "d-wide rows per owned row (ego, final, gradient of the final, two work arrays, gradient, "
+           f"({fixed_mb:.0f} MiB: MPI, PETSc, the full train indptr, item degrees) plus "
+           f"{6 + max(LAYERS, 2)} dense d-wide rows per owned row (ego, final, gradient of the final, "
+           f"{max(LAYERS, 2)} work arrays (one per layer, at least two), gradient, "
            "Adam's two moments), two per ghost row (its window of ghost rows, and the shared pages of the "
            "readers' windows it puts into, which count in its resident set too), 2 × 12 bytes per "
            "non-zero of Â (PETSc's matrix and the Propagator's copy) and 4 bytes per stored item id "

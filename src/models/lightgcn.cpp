@@ -89,38 +89,36 @@ class LightGCNModel final : public Model {
 
   // Â^l G is zero outside the rows within l hops of G's rows: each product gathers only the
   // input rows that may be nonzero, and the sum adds only those rows (adding zeros changes no
-  // bits), so G needs no copy. A row outside G's rows is set where a product first reaches it
-  // (0 + x is x: the kernel's sums start at +0, so no product row holds -0) and cleared if none
-  // does, so the rest of `grad` needs no clearing before the step.
+  // bits), so G needs no copy. Every product is kept, and one pass then forms each gradient row
+  // from them, with the additions a pass per product makes in the same order: a row outside G's
+  // rows is set where a product first reaches it (0 + x is x: the kernel's sums start at +0, so
+  // no product row holds -0) and cleared if none does, so the rest of `grad` needs no clearing
+  // before the step.
   PetscErrorCode BackwardFromRows(RowMatrix* grad, const RowFlags& rows) override {
     PetscFunctionBeginUser;
     PetscCall(PetscLogEventBegin(Events().backward, 0, 0, 0, 0));
     const double weight = 1.0 / (layers_ + 1);
     const RowMatrix* previous = grad;
     const RowFlags* nonzero = &rows;
-    holds_gradient_ = rows;
     for (int l = 0; l < layers_; ++l) {
-      RowMatrix& product = work_[l % 2];
-      RowFlags& product_nonzero = nonzero_[l % 2];
-      PetscCall(propagator_.ApplySparse(*previous, *nonzero, &product, &product_nonzero));
-      if (l == 0)  // G itself is read no more: scale it in place
-        for (size_t r = 0; r < rows.size(); ++r)
-          if (rows[r]) grad->row(r) *= weight;
-      for (size_t r = 0; r < product_nonzero.size(); ++r) {
-        if (!product_nonzero[r]) continue;
-        if (holds_gradient_[r]) {
-          grad->row(r) += weight * product.row(r);
+      PetscCall(propagator_.ApplySparse(*previous, *nonzero, &work_[l], &nonzero_[l]));
+      previous = &work_[l];
+      nonzero = &nonzero_[l];
+    }
+    for (size_t r = 0; r < rows.size(); ++r) {
+      bool holds = rows[r] != 0;
+      if (holds) grad->row(r) *= weight;
+      for (int l = 0; l < layers_; ++l) {
+        if (!nonzero_[l][r]) continue;
+        if (holds) {
+          grad->row(r) += weight * work_[l].row(r);
         } else {
-          grad->row(r) = weight * product.row(r);
-          holds_gradient_[r] = 1;
+          grad->row(r) = weight * work_[l].row(r);
+          holds = true;
         }
       }
-      previous = &product;
-      nonzero = &product_nonzero;
+      if (!holds) grad->row(r).setZero();
     }
-    for (size_t r = 0; r < holds_gradient_.size(); ++r)
-      if (!holds_gradient_[r]) grad->row(r).setZero();
-    if (layers_ == 0) *grad *= weight;
     PetscCall(PetscLogEventEnd(Events().backward, 0, 0, 0, 0));
     PetscFunctionReturn(PETSC_SUCCESS);
   }
@@ -154,8 +152,11 @@ class LightGCNModel final : public Model {
     PetscFunctionBeginUser;
     PetscCall(propagator_.SetUp(graph_->Adjacency(), dim_));
     // ForwardRows leaves rows it does not need as they were: they start at zero, not garbage.
-    for (RowMatrix* gathered : {&work_[0], &work_[1], &grad_final_})
-      AllocateRows(gathered, propagator_.LocalRows(), dim_);
+    // The backward pass keeps every layer's product; the forward passes alternate two.
+    work_.resize(std::max(layers_, 2));
+    nonzero_.resize(layers_);
+    for (RowMatrix& gathered : work_) AllocateRows(&gathered, propagator_.LocalRows(), dim_);
+    AllocateRows(&grad_final_, propagator_.LocalRows(), dim_);
     PetscFunctionReturn(PETSC_SUCCESS);
   }
 
@@ -172,11 +173,11 @@ class LightGCNModel final : public Model {
 
   int layers_ = 3;
   Propagator propagator_;
-  RowMatrix final_, grad_final_, work_[2];
+  RowMatrix final_, grad_final_;
+  std::vector<RowMatrix> work_;
   std::vector<RowFlags> wanted_;  // per layer: the rows of E^(l+1) a ForwardRows step needs
   std::vector<int64_t> final_rows_;
-  RowFlags nonzero_[2];  // the rows of the backward's current and next product that may be nonzero
-  RowFlags holds_gradient_;  // BackwardFromRows: the rows of `grad` set in this step
+  std::vector<RowFlags> nonzero_;  // per backward product: the rows that may be nonzero
 };
 
 }  // namespace
