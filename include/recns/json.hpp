@@ -47,4 +47,9 @@ class JsonWriter {
 /// and leaves no temporary file behind.
 PetscErrorCode WriteFileAtomically(const std::string& path, const std::string& text);
 
+/// Not collective. Fails as WriteFileAtomically(path, ...) would for want of a place to write
+/// (no folder, no permission, `path` a directory), by creating its temporary file and removing it:
+/// a run checks its output paths before it spends hours on the work they would receive.
+PetscErrorCode CheckWritableAtomically(const std::string& path);
+
 }  // namespace recns

@@ -110,6 +110,7 @@ class Trainer {
   };
 
   PetscErrorCode SetUpObjects();
+  PetscErrorCode CheckOutputPaths() const;
   std::vector<std::string> MetricColumns() const;
   PetscErrorCode FinishEpoch(int epoch, double lr, double* eval_value, bool* stop);
   /// Collective. Sums the ranks' stop and timer votes (outside the steps, which carry them

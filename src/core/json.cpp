@@ -1,6 +1,7 @@
 // JSON output for run summaries (RFC 8259): escaping, full-precision numbers, atomic writes.
 #include "recns/json.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -119,8 +120,28 @@ PetscErrorCode JsonWriter::Finish(std::string* text) const {
 
 // --- WriteFileAtomically ------------------------------------------------------------------------
 
+namespace {
+std::string TemporaryFor(const std::string& path) {
+  return path + ".tmp." + std::to_string(static_cast<long>(getpid()));
+}
+}  // namespace
+
+PetscErrorCode CheckWritableAtomically(const std::string& path) {
+  const std::string temporary = TemporaryFor(path);
+  PetscFunctionBeginUser;
+  struct stat status;
+  PetscCheck(stat(path.c_str(), &status) != 0 || !S_ISDIR(status.st_mode), PETSC_COMM_SELF,
+             PETSC_ERR_FILE_WRITE, "cannot write '%s': it is a directory", path.c_str());
+  FILE* file = std::fopen(temporary.c_str(), "wb");
+  PetscCheck(file, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot write '%s': %s", path.c_str(),
+             std::strerror(errno));
+  std::fclose(file);
+  std::remove(temporary.c_str());
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode WriteFileAtomically(const std::string& path, const std::string& text) {
-  const std::string temporary = path + ".tmp." + std::to_string(static_cast<long>(getpid()));
+  const std::string temporary = TemporaryFor(path);
   PetscFunctionBeginUser;
   FILE* file = std::fopen(temporary.c_str(), "wb");
   PetscCheck(file, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot write '%s': %s", path.c_str(),

@@ -25,7 +25,9 @@ PetscErrorCode Model::SetFromOptions() {
   PetscCall(SetFromOptionsImpl(PetscOptionsObject));
   PetscOptionsEnd();
   RECNS_CHECK_INPUT(dim > 0, comm_, "-model_dim must be positive (got %d)", (int)dim);
-  RECNS_CHECK_INPUT(init_std_ > 0, comm_, "-model_init_std must be positive (got %g)", init_std_);
+  RECNS_CHECK_INPUT(init_std_ > 0 && std::isfinite(init_std_), comm_,
+                    "-model_init_std must be a finite number > 0 (got %s)",
+                    Format("%g", init_std_).c_str());
   dim_ = (int)dim;
   init_ = inits[init];
   PetscFunctionReturn(PETSC_SUCCESS);

@@ -2,6 +2,7 @@
 #include "recns/loss.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "recns/embedding.hpp"
@@ -18,7 +19,9 @@ PetscErrorCode Loss::SetFromOptions() {
                              "Loss", l2_, &l2_, nullptr));
   PetscCall(SetFromOptionsImpl(PetscOptionsObject));
   PetscOptionsEnd();
-  RECNS_CHECK_INPUT(l2_ >= 0, comm_, "-loss_l2 must be >= 0 (got %g)", l2_);
+  RECNS_CHECK_INPUT(l2_ >= 0 && std::isfinite(l2_), comm_,
+                    "-loss_l2 must be a finite number >= 0 (got %s)",
+                    Format("%g", l2_).c_str());
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -25,12 +25,16 @@ PetscErrorCode Optimizer::SetFromOptions() {
                              "Optimizer", weight_decay_, &weight_decay_, nullptr));
   PetscCall(SetFromOptionsImpl(PetscOptionsObject));
   PetscOptionsEnd();
-  RECNS_CHECK_INPUT(lr_ > 0, comm_, "-optimizer_lr must be positive (got %g)", lr_);
+  RECNS_CHECK_INPUT(lr_ > 0 && std::isfinite(lr_), comm_,
+                    "-optimizer_lr must be a finite number > 0 (got %s)",
+                    Format("%g", lr_).c_str());
   RECNS_CHECK_INPUT(every >= 0, comm_, "-optimizer_lr_decay_every must be >= 0 (got %d)", (int)every);
-  RECNS_CHECK_INPUT(decay_rate_ > 0, comm_, "-optimizer_lr_decay_rate must be positive (got %g)",
-                    decay_rate_);
-  RECNS_CHECK_INPUT(weight_decay_ >= 0, comm_, "-optimizer_weight_decay must be >= 0 (got %g)",
-                    weight_decay_);
+  RECNS_CHECK_INPUT(decay_rate_ > 0 && std::isfinite(decay_rate_), comm_,
+                    "-optimizer_lr_decay_rate must be a finite number > 0 (got %s)",
+                    Format("%g", decay_rate_).c_str());
+  RECNS_CHECK_INPUT(weight_decay_ >= 0 && std::isfinite(weight_decay_), comm_,
+                    "-optimizer_weight_decay must be a finite number >= 0 (got %s)",
+                    Format("%g", weight_decay_).c_str());
   decay_every_ = (int)every;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -123,7 +127,9 @@ class AdamOptimizer final : public Optimizer {
     PetscOptionsHeadEnd();
     RECNS_CHECK_INPUT(beta1_ >= 0 && beta1_ < 1 && beta2_ >= 0 && beta2_ < 1, comm_,
                       "-optimizer_adam_beta1 and -optimizer_adam_beta2 must be in [0, 1)");
-    RECNS_CHECK_INPUT(epsilon_ > 0, comm_, "-optimizer_adam_epsilon must be positive");
+    RECNS_CHECK_INPUT(epsilon_ > 0 && std::isfinite(epsilon_), comm_,
+                      "-optimizer_adam_epsilon must be a finite number > 0 (got %s)",
+                      Format("%g", epsilon_).c_str());
     PetscFunctionReturn(PETSC_SUCCESS);
   }
 

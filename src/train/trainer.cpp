@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <csignal>
 #include <cmath>
+#include <filesystem>
 #include <limits>
 
 #include "recns/error.hpp"
@@ -36,6 +37,16 @@ std::string Duration(double seconds) {
 }
 
 bool MetricBetter(double value, double best) { return std::isfinite(value) && value > best; }
+
+/// Whether two paths name one file, whether or not it exists yet (links and "./" resolved).
+bool SameFile(const std::string& a, const std::string& b) {
+  std::error_code error;
+  if (std::filesystem::equivalent(a, b, error)) return true;
+  const auto place_a = std::filesystem::weakly_canonical(a, error);
+  if (error) return false;
+  const auto place_b = std::filesystem::weakly_canonical(b, error);
+  return !error && place_a == place_b;
+}
 
 }  // namespace
 
@@ -191,10 +202,39 @@ PetscErrorCode Trainer::SetFromOptions() {
 
 // --- set-up -------------------------------------------------------------------------------------
 
+// An output must not overwrite an input or the other output, and a run that cannot write its
+// summary is told so before it trains, not after (the metrics file is created before training).
+PetscErrorCode Trainer::CheckOutputPaths() const {
+  PetscFunctionBeginUser;
+  std::vector<std::pair<std::string, std::string>> inputs = {{"the dataset", dataset_path_}};
+  if (!restart_.empty() && restart_ != "auto")
+    inputs.push_back({"the -restart checkpoint", restart_});
+  std::string clash;
+  for (const auto& [option, output] : {std::make_pair("-metrics_file", metrics_path_),
+                                       std::make_pair("-summary", summary_path_)}) {
+    if (output.empty()) continue;
+    for (const auto& [what, input] : inputs)
+      if (clash.empty() && SameFile(output, input))
+        clash = Format("%s %s is %s: it would be overwritten", option, output.c_str(), what.c_str());
+  }
+  if (clash.empty() && !metrics_path_.empty() && !summary_path_.empty() &&
+      SameFile(metrics_path_, summary_path_))
+    clash = Format("-metrics_file and -summary name one file, %s", summary_path_.c_str());
+  PetscCall(CheckAllRanks(comm_, clash.empty(), clash));
+  if (!summary_path_.empty()) {
+    const PetscErrorCode writable =
+        rank_ == 0 ? CheckWritableAtomically(summary_path_) : PETSC_SUCCESS;
+    PetscCall(CheckAllRanks(comm_, writable == PETSC_SUCCESS,
+                            Format("-summary %s: cannot write there", summary_path_.c_str())));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode Trainer::SetUp() {
   PetscFunctionBeginUser;
   RECNS_CHECK_INPUT(!dataset_path_.empty(), comm_,
                     "no dataset: give the input file as the first argument or with -dataset");
+  PetscCall(CheckOutputPaths());
   PetscCall(PetscLogStagePush(Events().stage_load));
   PetscCall(graph_.Load(comm_, dataset_path_));
   PetscCall(PetscLogStagePop());
@@ -424,6 +464,13 @@ PetscErrorCode Trainer::Step(uint32_t epoch, int64_t step, double lr, double* lo
     Lap(t, &phase.forward);
   }
   PetscCall(LossAndGradientAfterForward(batch_, negatives_, loss));
+  // Past this point every parameter would turn NaN and every later figure with it; the loss is
+  // the reduced one, so every rank stops here together, and the last checkpoint stays the one to
+  // resume from.
+  RECNS_CHECK_INPUT(std::isfinite(*loss), comm_,
+                    "%s: training diverged: the loss is %s at step %lld of epoch %u (try a "
+                    "smaller -optimizer_lr)",
+                    graph_.Info().path.c_str(), Format("%g", *loss).c_str(), (long long)step + 1, epoch + 1);
   t = MPI_Wtime();
   PetscCall(PetscLogEventBegin(Events().optimize, 0, 0, 0, 0));
   PetscCall(optimizer_->Step(lr, grad_, model_->RowLocalGradient() ? &touched_ : nullptr,

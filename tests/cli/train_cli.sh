@@ -92,12 +92,33 @@ for ranks in 1 2; do
   expect_error $ranks "Unknown option foo for -model_type" "$work/small.h5" -model_type foo
   expect_error $ranks "Unknown option bar for -sampler_type" "$work/small.h5" -sampler_type bar
   expect_error $ranks "model_dim must be positive" "$work/small.h5" -model_dim -3
-  expect_error $ranks "optimizer_lr must be positive" "$work/small.h5" -optimizer_lr -0.1
+  expect_error $ranks "optimizer_lr must be a finite number > 0" "$work/small.h5" -optimizer_lr -0.1
+  expect_error $ranks "optimizer_lr must be a finite number > 0 (got inf)" "$work/small.h5" -optimizer_lr inf
+  expect_error $ranks "model_init_std must be a finite number" "$work/small.h5" -model_init_std inf
+  expect_error $ranks "summary $work/small.h5 is the dataset" "$work/small.h5" -summary "$work/small.h5"
+  expect_error $ranks "cannot write '$work/no_folder/s.json'" "$work/small.h5" -summary "$work/no_folder/s.json"
   expect_error $ranks "train_batch_size" "$work/small.h5" -train_batch_size 0
   expect_error $ranks "eval_metric" "$work/small.h5" -eval_metric recall@50
 done
 expect_error 4 "4 ranks but only 3 users" "$work/three_users.h5"
 [ ! -e "$work/bad_metrics.h5" ] || fail "a failed run left a metrics file behind"
+
+# 4. The metrics file may not be the dataset (it would replace it), and a run whose loss stops
+# being finite ends with one line, exit 2, instead of training on NaN.
+cp "$work/small.h5" "$work/kept.h5"
+code=0
+run 2 "$bin/recns_train" "$work/kept.h5" -metrics_file "$work/kept.h5" 2> "$work/stderr.txt" >/dev/null || code=$?
+[ "$code" -eq 2 ] && grep -q "metrics_file $work/kept.h5 is the dataset" "$work/stderr.txt" ||
+  fail "-metrics_file naming the dataset: exit $code, $(cat "$work/stderr.txt")"
+cmp -s "$work/small.h5" "$work/kept.h5" || fail "-metrics_file naming the dataset changed it"
+code=0
+run 2 "$bin/recns_train" "$work/small.h5" -model_dim 8 -train_epochs 3 -train_batch_size 32 \
+  -optimizer_type sgd -optimizer_lr 1e8 -metrics_file "" -checkpoint_dir "" \
+  > "$work/stdout.txt" 2> "$work/stderr.txt" || code=$?
+[ "$code" -eq 2 ] && [ "$(wc -l < "$work/stderr.txt")" -eq 1 ] &&
+  grep -q "^recns_train: error: $work/small.h5: training diverged: the loss is" "$work/stderr.txt" ||
+  fail "a diverging run: exit $code, $(cat "$work/stderr.txt")"
+grep -q "epoch    3/3" "$work/stdout.txt" && fail "a diverging run trained to the end"
 
 if [ "$failures" -ne 0 ]; then
   echo "train_cli: $failures failure(s)"
