@@ -18,6 +18,7 @@
 #include <petscsys.h>
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -48,7 +49,8 @@ class CheckpointFile {
   /// Creates a file that becomes `path` at Commit; until then it is a hidden temporary beside it.
   static PetscErrorCode Create(const Graph& graph, const std::string& path,
                                std::unique_ptr<CheckpointFile>* file);
-  /// Opens `path` for reading and checks its format and version.
+  /// Opens `path` for reading and checks its format, version and counters, as ScanCheckpoints
+  /// does.
   static PetscErrorCode Open(const Graph& graph, const std::string& path,
                              std::unique_ptr<CheckpointFile>* file);
   ~CheckpointFile();
@@ -83,9 +85,10 @@ class CheckpointFile {
   /// the datasets `<group>/user_<name>` and `<group>/item_<name>`.
   PetscErrorCode WriteOwnedRows(const std::string& group, const std::string& name,
                                 const RowMatrix& rows);
-  /// Reads into `rows`, which must already have this rank's shape.
-  PetscErrorCode ReadOwnedRows(const std::string& group, const std::string& name,
-                               RowMatrix* rows);
+  /// Reads into `rows`, which must already have this rank's shape. Every value must be finite
+  /// and at least `minimum` (a collective input error naming the dataset and row otherwise).
+  PetscErrorCode ReadOwnedRows(const std::string& group, const std::string& name, RowMatrix* rows,
+                               double minimum = -std::numeric_limits<double>::infinity());
 
   /// Closes a created file, makes it durable and renames it to its final path (rank 0).
   PetscErrorCode Commit();
@@ -119,7 +122,8 @@ std::string CheckpointName(int64_t epoch, int64_t steps);
 
 /// Not collective. The recns checkpoints of `folder` (files named by CheckpointName), newest
 /// first. Files with a checkpoint's name that cannot be used (truncated, not HDF5, another
-/// format or version) are listed in `skipped` with the reason, and left alone.
+/// format or version, counters of epochs and steps that do not add up) are listed in `skipped`
+/// with the reason, and left alone.
 PetscErrorCode ScanCheckpoints(const std::string& folder, std::vector<CheckpointEntry>* usable,
                                std::vector<std::string>* skipped);
 

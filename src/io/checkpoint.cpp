@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -84,6 +85,18 @@ std::vector<std::string> ListFolder(const std::string& folder) {
   return names;
 }
 
+/// "a 2-D floating-point array of shape 5000x16", for messages about a dataset's shape.
+std::string DescribeArray(int dims, const hsize_t* shape, H5T_class_t kind) {
+  const char* kind_name = kind == H5T_FLOAT     ? "floating-point"
+                          : kind == H5T_INTEGER ? "integer"
+                          : kind == H5T_STRING  ? "string"
+                                                : "non-numeric";
+  if (dims == 0) return Format("a %s scalar", kind_name);
+  std::string text = Format("a %d-D %s array of shape ", dims, kind_name);
+  for (int d = 0; d < dims; ++d) text += Format("%s%llu", d ? "x" : "", (unsigned long long)shape[d]);
+  return text;
+}
+
 /// Makes a file's data (or a folder's entries) durable before the rename is relied on.
 bool SyncPath(const std::string& path, bool folder) {
   const int fd = open(path.c_str(), folder ? O_RDONLY | O_DIRECTORY : O_RDONLY);
@@ -92,31 +105,64 @@ bool SyncPath(const std::string& path, bool folder) {
   return close(fd) == 0 && ok;
 }
 
-/// Reads the root attributes that identify a usable checkpoint; an empty string means usable.
-std::string InspectCheckpoint(const std::string& path, CheckpointEntry* entry) {
-  h5::Handle file;
-  H5E_BEGIN_TRY { file = h5::Handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose); }
-  H5E_END_TRY;
-  if (!file.ok()) return "it cannot be opened as HDF5 (truncated or damaged)";
+/// Why an open file cannot be resumed from, whatever the run ("" when it can): another format
+/// or version, or root counters that describe no point of training. `steps` must be `epoch`
+/// whole epochs plus `step` steps into the next, an epoch being as many steps as the file's own
+/// training pairs and batch size make; a restart then checks those two against its own. Fills
+/// `entry` when the file is usable.
+std::string HeaderProblem(hid_t file, const std::string& path, CheckpointEntry* entry) {
   std::string format;
-  int64_t version = 0, steps = 0;
-  if (h5::ReadStringAttribute(file.get(), "format", &format) != h5::AttributeStatus::kOk ||
+  if (h5::ReadStringAttribute(file, "format", &format) != h5::AttributeStatus::kOk ||
       format != kCheckpointFormat)
-    return "it is not a recns checkpoint (no format attribute '" + std::string(kCheckpointFormat) + "')";
-  if (h5::ReadIntAttribute(file.get(), "version", &version) != h5::AttributeStatus::kOk ||
+    return Format("not a recns checkpoint (format attribute '%s', expected '%s')", format.c_str(),
+                  kCheckpointFormat);
+  int64_t version = 0;
+  if (h5::ReadIntAttribute(file, "version", &version) != h5::AttributeStatus::kOk ||
       version != kCheckpointVersion)
-    return Format("it has checkpoint version %lld; this build reads version %d", (long long)version,
+    return Format("checkpoint version %lld; this build reads version %d", (long long)version,
                   kCheckpointVersion);
-  if (h5::ReadIntAttribute(file.get(), "steps", &steps) != h5::AttributeStatus::kOk)
-    return "it has no steps attribute";
+  const char* const names[] = {"epoch", "step", "steps", "batch_size", "train_pairs"};
+  int64_t counters[5];
+  for (int c = 0; c < 5; ++c)
+    if (h5::ReadIntAttribute(file, names[c], &counters[c]) != h5::AttributeStatus::kOk)
+      return Format("/ has no integer attribute '%s'", names[c]);
+  const int64_t epoch = counters[0], step = counters[1], steps = counters[2], batch = counters[3],
+                pairs = counters[4];
+  if (batch < 1) return Format("attribute 'batch_size' is %lld; it must be positive", (long long)batch);
+  if (pairs < 0) return Format("attribute 'train_pairs' is %lld; it must be >= 0", (long long)pairs);
+  // The trainer counts epochs in an int.
+  if (epoch < 0 || epoch > INT_MAX)
+    return Format("attribute 'epoch' is %lld; it must be in [0, %d]", (long long)epoch, INT_MAX);
+  const int64_t per_epoch = pairs / batch + (pairs % batch != 0);
+  if (step < 0 || step >= std::max<int64_t>(per_epoch, 1))
+    return Format("attribute 'step' is %lld, not a step of an epoch of %lld steps (%lld training "
+                  "pairs in batches of %lld)",
+                  (long long)step, (long long)per_epoch, (long long)pairs, (long long)batch);
+  // Division rather than epoch * per_epoch, which a damaged epoch could overflow.
+  const bool consistent = per_epoch == 0 ? steps == 0
+                                         : steps >= step && (steps - step) % per_epoch == 0 &&
+                                               (steps - step) / per_epoch == epoch;
+  if (!consistent)
+    return Format("attribute 'steps' is %lld, not epoch %lld times %lld steps per epoch plus step "
+                  "%lld",
+                  (long long)steps, (long long)epoch, (long long)per_epoch, (long long)step);
   double value = NAN;
-  const h5::Handle attribute(H5Aopen(file.get(), "eval_value", H5P_DEFAULT), H5Aclose);
+  const h5::Handle attribute(H5Aopen(file, "eval_value", H5P_DEFAULT), H5Aclose);
   if (!attribute.ok() || H5Aread(attribute.get(), H5T_NATIVE_DOUBLE, &value) < 0)
-    return "it has no eval_value attribute";
+    return "/ has no numeric attribute 'eval_value'";
   entry->path = path;
   entry->steps = steps;
   entry->eval_value = value;
   return "";
+}
+
+/// Opens `path` serially and checks its root attributes (HeaderProblem).
+std::string InspectCheckpoint(const std::string& path, CheckpointEntry* entry) {
+  h5::Handle file;
+  H5E_BEGIN_TRY { file = h5::Handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose); }
+  H5E_END_TRY;
+  if (!file.ok()) return "cannot be opened as HDF5 (truncated or damaged)";
+  return HeaderProblem(file.get(), path, entry);
 }
 
 }  // namespace
@@ -243,16 +289,9 @@ PetscErrorCode CheckpointFile::Open(const Graph& graph, const std::string& path,
                          &made->impl_->transfer));
   if (!made->impl_->file.ok())
     PetscCall(made->Fail("cannot be opened (missing, unreadable, truncated or not HDF5)"));
-  std::string format;
-  const h5::AttributeStatus status = h5::ReadStringAttribute(made->impl_->file.get(), "format", &format);
-  if (status != h5::AttributeStatus::kOk || format != kCheckpointFormat)
-    PetscCall(made->Fail(Format("not a recns checkpoint (format attribute '%s', expected '%s')",
-                                format.c_str(), kCheckpointFormat)));
-  int64_t version = 0;
-  if (h5::ReadIntAttribute(made->impl_->file.get(), "version", &version) != h5::AttributeStatus::kOk ||
-      version != kCheckpointVersion)
-    PetscCall(made->Fail(Format("checkpoint version %lld; this build reads version %d",
-                                (long long)version, kCheckpointVersion)));
+  CheckpointEntry entry;
+  const std::string problem = HeaderProblem(made->impl_->file.get(), path, &entry);
+  if (!problem.empty()) PetscCall(made->Fail(problem));
   *out = std::move(made);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -454,16 +493,15 @@ PetscErrorCode CheckpointFile::Transfer(bool write, const std::string& name, Row
     const h5::Handle type(H5Dget_type(dataset.get()), H5Tclose);
     RECNS_H5CALL(space.get());
     RECNS_H5CALL(type.get());
-    hsize_t found[2] = {0, 0};
+    hsize_t found[H5S_MAX_RANK] = {};
     const int dims = H5Sget_simple_extent_ndims(space.get());
     RECNS_H5CALL(dims);
-    if (dims == 2) RECNS_H5CALL(H5Sget_simple_extent_dims(space.get(), found, nullptr));
-    if (dims != 2 || found[0] != shape[0] || found[1] != shape[1] ||
-        H5Tget_class(type.get()) != Stored<T>::kClass)
-      PetscCall(Fail(Format("%s has shape %llux%llu of another kind than expected (%llux%llu %s)",
-                            name.c_str(), (unsigned long long)found[0], (unsigned long long)found[1],
-                            (unsigned long long)shape[0], (unsigned long long)shape[1],
-                            Stored<T>::kClass == H5T_FLOAT ? "floating-point" : "integer")));
+    RECNS_H5CALL(H5Sget_simple_extent_dims(space.get(), found, nullptr));
+    const H5T_class_t kind = H5Tget_class(type.get());
+    if (dims != 2 || found[0] != shape[0] || found[1] != shape[1] || kind != Stored<T>::kClass)
+      PetscCall(Fail(Format("%s is %s; expected %s", name.c_str(),
+                            DescribeArray(dims, found, kind).c_str(),
+                            DescribeArray(2, shape, Stored<T>::kClass).c_str())));
   }
   if (global_rows == 0 || width == 0) PetscFunctionReturn(PETSC_SUCCESS);  // nothing to transfer
   T unused{};  // HDF5 wants a buffer even for an empty selection
@@ -527,7 +565,7 @@ PetscErrorCode CheckpointFile::WriteOwnedRows(const std::string& group, const st
 }
 
 PetscErrorCode CheckpointFile::ReadOwnedRows(const std::string& group, const std::string& name,
-                                             RowMatrix* rows) {
+                                             RowMatrix* rows, double minimum) {
   const Layout& layout = graph_.GetLayout();
   PetscFunctionBeginUser;
   PetscCheck(rows->rows() == layout.LocalRows(), PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ,
@@ -537,6 +575,25 @@ PetscErrorCode CheckpointFile::ReadOwnedRows(const std::string& group, const std
   PetscCall(ReadRows(group + "/item_" + name, RowScope::kItems,
                      rows->data() + layout.LocalUsers() * rows->cols(), layout.LocalItems(),
                      rows->cols()));
+  // Training would spread a damaged value over the whole model within a few steps, and give no
+  // hint of where it came from; one pass over the slice just read is cheap beside the read.
+  const double* values = rows->data();
+  const Eigen::Index count = rows->size();
+  Eigen::Index bad = 0;
+  while (bad < count && std::isfinite(values[bad]) && values[bad] >= minimum) ++bad;
+  std::string problem;
+  if (bad < count) {
+    const int64_t row = bad / rows->cols(), column = bad % rows->cols();
+    const bool user = row < layout.LocalUsers();
+    problem = Format("checkpoint '%s': %s/%s_%s holds %g at row %lld, column %lld; its values must "
+                     "be finite%s",
+                     path_.c_str(), group.c_str(), user ? "user" : "item", name.c_str(), values[bad],
+                     (long long)(user ? layout.UserBegin() + row
+                                      : layout.ItemBegin() + row - layout.LocalUsers()),
+                     (long long)column,
+                     std::isinf(minimum) ? "" : Format(" and at least %g", minimum).c_str());
+  }
+  PetscCall(CheckAllRanks(layout.Comm(), problem.empty(), problem));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

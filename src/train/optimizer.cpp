@@ -110,7 +110,7 @@ class AdamOptimizer final : public Optimizer {
     PetscFunctionBeginUser;
     PetscCall(file.ReadAttribute("/optimizer", "step", &steps_));
     PetscCall(file.ReadOwnedRows("/optimizer", "first_moment", &first_));
-    PetscCall(file.ReadOwnedRows("/optimizer", "second_moment", &second_));
+    PetscCall(file.ReadOwnedRows("/optimizer", "second_moment", &second_, 0));
     PetscFunctionReturn(PETSC_SUCCESS);
   }
 

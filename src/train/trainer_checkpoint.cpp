@@ -2,6 +2,7 @@
 // one may be restored (same dataset and structural options), and how -restart finds one.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cmath>
 #include <map>
@@ -82,6 +83,19 @@ PetscErrorCode ReadResult(CheckpointFile& file, const std::string& group,
     PetscCall(file.ReadAttribute(group, name, &value));
     result->metrics.emplace_back(name, value);
   }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/// Reads an integer attribute that counts, indexes or sizes part of the state, and checks it is
+/// in [low, high], `bound` saying where those limits come from.
+PetscErrorCode ReadCounter(CheckpointFile& file, MPI_Comm comm, const char* group, const char* name,
+                           int64_t low, int64_t high, const std::string& bound, int64_t* value) {
+  PetscFunctionBeginUser;
+  PetscCall(file.ReadAttribute(group, name, value));
+  RECNS_CHECK_INPUT(*value >= low && *value <= high, comm,
+                    "checkpoint '%s': %s attribute '%s' is %lld; it must be in [%lld, %lld] (%s)",
+                    file.Path().c_str(), group, name, (long long)*value, (long long)low,
+                    (long long)high, bound.c_str());
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -274,12 +288,27 @@ PetscErrorCode Trainer::Resume(const std::string& path) {
                       "options cannot change on restart)",
                       path.c_str(), structure[s].first, (long long)value, (long long)structure[s].second);
   }
+  // Open checked the counters against the file's batch size and training pairs, which are now
+  // known to be this run's; what is left is whether this run trains as far.
+  PetscCall(file->ReadAttribute("/", "step", &state_.step));
+  PetscCall(file->ReadAttribute("/", "steps", &state_.steps_done));
+  PetscCall(ReadCounter(*file, comm_, "/", "epoch", 0, epochs_ - (state_.step > 0),
+                        Format("this run's -train_epochs %d%s", epochs_,
+                               state_.step > 0 ? ", and the checkpoint is within the next epoch" : ""),
+                        &value));
+  state_.epoch = (int)value;
   PetscCall(model_->Load(*file));
   PetscCall(file->ReadAttribute("/optimizer", "type", &text));
   RECNS_CHECK_INPUT(text == optimizer_->Type(), comm_,
                     "checkpoint '%s' holds the state of optimizer %s; this run has -optimizer_type %s",
                     path.c_str(), text.c_str(), optimizer_->Type());
   PetscCall(optimizer_->Load(*file));
+  // An optimizer that counts its steps (Adam's bias correction) has taken one per training step.
+  std::vector<std::string> names;
+  PetscCall(file->AttributeNames("/optimizer", &names));
+  if (std::binary_search(names.begin(), names.end(), "step"))
+    PetscCall(ReadCounter(*file, comm_, "/optimizer", "step", state_.steps_done, state_.steps_done,
+                          "the steps trained", &value));
   PetscCall(file->ReadAttribute("/sampler", "type", &text));
   RECNS_CHECK_INPUT(text == sampler_->Type(), comm_,
                     "checkpoint '%s' holds the state of sampler %s; this run has -sampler_type %s",
@@ -293,18 +322,13 @@ PetscErrorCode Trainer::Resume(const std::string& path) {
                     "checkpoint '%s' recorded the metrics columns '%s'; this run has '%s' "
                     "(-eval_ks and -eval_sampling_quality must stay as they were)",
                     path.c_str(), text.c_str(), Join(columns).c_str());
-  PetscCall(file->ReadAttribute("/", "epoch", &value));
-  state_.epoch = (int)value;
-  PetscCall(file->ReadAttribute("/", "step", &state_.step));
-  PetscCall(file->ReadAttribute("/", "steps", &state_.steps_done));
-  RECNS_CHECK_INPUT(state_.step < batcher_.StepsPerEpoch() || batcher_.StepsPerEpoch() == 0, comm_,
-                    "checkpoint '%s' is at step %lld of an epoch of %lld steps", path.c_str(),
-                    (long long)state_.step, (long long)batcher_.StepsPerEpoch());
   PetscCall(file->ReadAttribute(trainer, "best_value", &state_.best));
-  PetscCall(file->ReadAttribute(trainer, "best_epoch", &value));
+  PetscCall(ReadCounter(*file, comm_, trainer, "best_epoch", 0, state_.epoch,
+                        "0 or an epoch trained", &value));
   outcome_.best_epoch = (int)value;
   outcome_.best_value = state_.best;
-  PetscCall(file->ReadAttribute(trainer, "evaluations_without_gain", &value));
+  PetscCall(ReadCounter(*file, comm_, trainer, "evaluations_without_gain", 0, state_.epoch,
+                        "at most one evaluation per epoch trained", &value));
   state_.evaluations_without_gain = (int)value;
   PetscCall(file->ReadAttribute(trainer, "finished", &value));
   state_.finished = value != 0;
@@ -319,7 +343,8 @@ PetscErrorCode Trainer::Resume(const std::string& path) {
   outcome_.epochs_run = state_.epoch;
   outcome_.steps_run = state_.steps_done;
   // Partial sums: each rank its own when the rank count is the same, else rank 0 all of them.
-  PetscCall(file->ReadAttribute("/", "ranks", &ranks));
+  PetscCall(ReadCounter(*file, comm_, "/", "ranks", 1, std::min(users, items),
+                        "no more ranks than users or items", &ranks));
   std::vector<double> quality((size_t)(3 * ranks));
   PetscCall(file->ReadRows("/trainer/partial_quality", RowScope::kShared, quality.data(), ranks, 3));
   for (int c = 0; c < 3; ++c) {

@@ -252,4 +252,183 @@ TEST(checkpoint_test, ResumeOnAnotherRankCount) {
   }
 }
 
+/// Damage done to a copy of a checkpoint with the serial HDF5 API (world rank 0).
+using Damage = std::function<void(hid_t file)>;
+
+Damage SetInteger(const std::string& group, const std::string& name, int64_t value) {
+  return [=](hid_t file) {
+    // Through the object: with this HDF5, H5Aopen_by_name(file, group, ...) reached the root's
+    // attribute of that name instead.
+    const hid_t object = H5Oopen(file, group.c_str(), H5P_DEFAULT);
+    ASSERT_GE(object, 0) << group;
+    const hid_t attribute = H5Aopen(object, name.c_str(), H5P_DEFAULT);
+    ASSERT_GE(attribute, 0) << group << " " << name;
+    EXPECT_GE(H5Awrite(attribute, H5T_NATIVE_INT64, &value), 0);
+    H5Aclose(attribute);
+    H5Oclose(object);
+  };
+}
+
+int64_t GetInteger(hid_t file, const std::string& name) {
+  int64_t value = -1;
+  const hid_t attribute = H5Aopen(file, name.c_str(), H5P_DEFAULT);
+  EXPECT_GE(H5Aread(attribute, H5T_NATIVE_INT64, &value), 0) << name;
+  H5Aclose(attribute);
+  return value;
+}
+
+Damage SetValue(const std::string& name, size_t index, double value) {
+  return [=](hid_t file) {
+    const hid_t dataset = H5Dopen2(file, name.c_str(), H5P_DEFAULT);
+    ASSERT_GE(dataset, 0) << name;
+    const hid_t space = H5Dget_space(dataset);
+    std::vector<double> values((size_t)H5Sget_simple_extent_npoints(space));
+    ASSERT_LT(index, values.size());
+    EXPECT_GE(H5Dread(dataset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), 0);
+    values[index] = value;
+    EXPECT_GE(H5Dwrite(dataset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), 0);
+    H5Sclose(space);
+    H5Dclose(dataset);
+  };
+}
+
+/// Replaces a dataset with one of the same values flattened to 1-D.
+Damage Flatten(const std::string& name) {
+  return [=](hid_t file) {
+    std::vector<double> values;
+    {
+      const hid_t dataset = H5Dopen2(file, name.c_str(), H5P_DEFAULT);
+      ASSERT_GE(dataset, 0) << name;
+      const hid_t space = H5Dget_space(dataset);
+      values.resize((size_t)H5Sget_simple_extent_npoints(space));
+      EXPECT_GE(H5Dread(dataset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), 0);
+      H5Sclose(space);
+      H5Dclose(dataset);
+    }
+    EXPECT_GE(H5Ldelete(file, name.c_str(), H5P_DEFAULT), 0);
+    const hsize_t size = values.size();
+    const hid_t space = H5Screate_simple(1, &size, nullptr);
+    const hid_t dataset = H5Dcreate2(file, name.c_str(), H5T_IEEE_F64LE, space, H5P_DEFAULT,
+                                     H5P_DEFAULT, H5P_DEFAULT);
+    EXPECT_GE(H5Dwrite(dataset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), 0);
+    H5Dclose(dataset);
+    H5Sclose(space);
+  };
+}
+
+/// World rank 0 copies `from` to `to` and damages the copy; every rank then waits for it.
+void CopyDamaged(const std::string& from, const std::string& to, const std::vector<Damage>& damages) {
+  int world_rank;
+  MPI_Comm_rank(PETSC_COMM_WORLD, &world_rank);
+  if (world_rank == 0) {
+    EXPECT_EQ(std::system(("cp " + from + " " + to).c_str()), 0);
+    const hid_t file = H5Fopen(to.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    EXPECT_GE(file, 0) << to;
+    for (const Damage& damage : damages) damage(file);
+    H5Fclose(file);
+  }
+  MPI_Barrier(PETSC_COMM_WORLD);
+}
+
+/// Sets up a trainer on every rank, resuming as `options` say; its error code, and the steps of
+/// the checkpoint it resumed from.
+PetscErrorCode SetUpResumed(const Dataset& data, const std::string& options, int64_t* steps = nullptr) {
+  return WithOptions(options, [&]() -> PetscErrorCode {
+    PetscFunctionBeginUser;
+    recns::Trainer trainer(PETSC_COMM_WORLD);
+    PetscCall(trainer.SetFromOptions());
+    PetscCall(trainer.SetUp(data));
+    if (steps) *steps = trainer.GetOutcome().steps_run;
+    PetscFunctionReturn(PETSC_SUCCESS);
+  });
+}
+
+// A checkpoint whose counters, arrays or shapes cannot come from a run is refused with one input
+// error naming the file and what is wrong, on every rank alike, rather than hanging, crashing or
+// training on from garbage.
+TEST(checkpoint_test, DamagedCheckpointIsRefused) {
+  int world_size;
+  MPI_Comm_size(PETSC_COMM_WORLD, &world_size);
+  const Dataset data = TinyDatasetWithValid();
+  const std::string scratch = recns::test::ScratchDir(PETSC_COMM_WORLD, "damaged");
+  const std::string options = kConfigurations[0];
+  Outcome first;
+  TrainOn(world_size, data, options + " -train_epochs 2" + Folder(scratch, "good"), &first);
+  std::string checkpoint = first.last_checkpoint;
+  ASSERT_PETSC_OK(recns::BroadcastString(PETSC_COMM_WORLD, 0, &checkpoint));
+  // The counters of the good checkpoint: 2 epochs, step 0, `steps` steps.
+  int64_t steps = 0;
+  {
+    const hid_t file = H5Fopen(checkpoint.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    ASSERT_GE(file, 0) << checkpoint;
+    steps = GetInteger(file, "steps");
+    ASSERT_EQ(GetInteger(file, "epoch"), 2);
+    ASSERT_EQ(GetInteger(file, "step"), 0);
+    H5Fclose(file);
+  }
+  const int64_t per_epoch = steps / 2;
+  const struct {
+    const char* name;
+    std::vector<Damage> damages;
+    std::string expected;
+  } cases[] = {
+      {"step_negative", {SetInteger("/", "step", -3)}, "attribute 'step' is -3, not a step of an epoch"},
+      {"step_beyond_epoch", {SetInteger("/", "step", per_epoch)}, "not a step of an epoch"},
+      {"epoch_negative", {SetInteger("/", "epoch", -5)}, "attribute 'epoch' is -5"},
+      {"epoch_huge", {SetInteger("/", "epoch", 1000000000)}, "not epoch 1000000000 times"},
+      {"steps_negative", {SetInteger("/", "steps", -3)}, "attribute 'steps' is -3"},
+      {"epoch_beyond_run",
+       {SetInteger("/", "epoch", 12), SetInteger("/", "steps", 12 * per_epoch)},
+       "/ attribute 'epoch' is 12; it must be in [0, 4] (this run's -train_epochs 4)"},
+      {"user_nan", {SetValue("/model/user_embedding", 8 * 5 + 3, NAN)},
+       "/model/user_embedding holds nan at row 5, column 3; its values must be finite"},
+      {"item_inf", {SetValue("/model/item_embedding", 8 * 27 + 7, INFINITY)},
+       "/model/item_embedding holds inf at row 27, column 7"},
+      {"moment_nan", {SetValue("/optimizer/item_first_moment", 0, NAN)},
+       "/optimizer/item_first_moment holds nan at row 0, column 0"},
+      {"best_embedding_inf", {SetValue("/trainer/user_best_embedding", 8 * 39, -INFINITY)},
+       "/trainer/user_best_embedding holds -inf at row 39, column 0"},
+      {"second_moment_negative", {SetValue("/optimizer/user_second_moment", 8 * 20 + 1, -1)},
+       "/optimizer/user_second_moment holds -1 at row 20, column 1; its values must be finite "
+       "and at least 0"},
+      {"optimizer_step_negative", {SetInteger("/optimizer", "step", -3)},
+       "/optimizer attribute 'step' is -3"},
+      {"optimizer_step_zero", {SetInteger("/optimizer", "step", 0)}, "/optimizer attribute 'step' is 0"},
+      {"best_epoch_beyond", {SetInteger("/trainer", "best_epoch", 99999)},
+       "/trainer attribute 'best_epoch' is 99999; it must be in [0, 2]"},
+      {"evaluations_negative", {SetInteger("/trainer", "evaluations_without_gain", -1)},
+       "/trainer attribute 'evaluations_without_gain' is -1"},
+      {"ranks_huge", {SetInteger("/", "ranks", 1000000000000)}, "/ attribute 'ranks' is 1000000000000"},
+      {"ranks_zero", {SetInteger("/", "ranks", 0)}, "/ attribute 'ranks' is 0"},
+      {"embedding_1d", {Flatten("/model/user_embedding")},
+       "/model/user_embedding is a 1-D floating-point array of shape 320; expected a 2-D "
+       "floating-point array of shape 40x8"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    const std::string damaged = scratch + "/" + c.name + ".h5";
+    CopyDamaged(checkpoint, damaged, c.damages);
+    const PetscErrorCode code = SetUpResumed(data, options + " -train_epochs 4 -metrics_file \"\" -restart " + damaged);
+    const std::string message = recns::test::InputError(code);
+    EXPECT_NE(message.find("checkpoint '" + damaged + "'"), std::string::npos) << message;
+    EXPECT_NE(message.find(c.expected), std::string::npos) << message;
+  }
+  // -restart auto passes over a newest checkpoint whose counters do not add up, as over a
+  // truncated one, and resumes from the one before.
+  Outcome longer;
+  TrainOn(world_size, data, options + " -train_epochs 3" + Folder(scratch, "fallback"), &longer);
+  std::string newest = longer.last_checkpoint;
+  ASSERT_PETSC_OK(recns::BroadcastString(PETSC_COMM_WORLD, 0, &newest));
+  CopyDamaged(newest, newest + ".damaged", {SetInteger("/", "step", -3)});
+  int world_rank;
+  MPI_Comm_rank(PETSC_COMM_WORLD, &world_rank);
+  if (world_rank == 0) EXPECT_EQ(std::rename((newest + ".damaged").c_str(), newest.c_str()), 0);
+  MPI_Barrier(PETSC_COMM_WORLD);
+  int64_t resumed_steps = -1;
+  ASSERT_PETSC_OK(SetUpResumed(data, options + " -train_epochs 4 -restart auto" + Folder(scratch, "fallback"), &resumed_steps));
+  EXPECT_EQ(resumed_steps, 2 * per_epoch);
+  if (world_rank == 0) EXPECT_EQ(std::system(("rm -rf " + scratch).c_str()), 0);
+  MPI_Barrier(PETSC_COMM_WORLD);
+}
+
 }  // namespace
