@@ -37,7 +37,8 @@ PetscErrorCode BroadcastString(MPI_Comm comm, int root, std::string* text);
 /// an error (for FinishProgram) and prints nothing; also turns off HDF5's own error printing.
 PetscErrorCode InstallQuietErrorHandler();
 
-/// Collective on PETSC_COMM_WORLD when `code` is a collective input error, otherwise local.
+/// Collective on PETSC_COMM_WORLD when `code` is a collective input error (which includes an
+/// option value PETSc cannot convert, reported with the option's name), otherwise local.
 /// Call at the end of main with the error code of the program's body. Returns the process exit
 /// code: 0 on success; kExitBadInput after printing "<program>: error: <message>" once on rank 0
 /// and finalizing PETSc; for any other error prints the message with the rank and aborts the job.

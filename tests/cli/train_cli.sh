@@ -63,6 +63,7 @@ expect_error() {  # ranks expected-text args...
   fi
 }
 head -c 3000 "$work/small.h5" > "$work/truncated.h5"
+echo "-model_dim xyz" > "$work/bad_value.opts"
 echo "user,item" > "$work/text.h5"
 /usr/bin/python3 - "$work" <<'EOF'
 import h5py, shutil, sys
@@ -95,6 +96,15 @@ for ranks in 1 2; do
   expect_error $ranks "optimizer_lr must be positive" "$work/small.h5" -optimizer_lr -0.1
   expect_error $ranks "train_batch_size" "$work/small.h5" -train_batch_size 0
   expect_error $ranks "eval_metric" "$work/small.h5" -eval_metric recall@50
+  # A value PETSc cannot convert names the option, however the option was given.
+  expect_error $ranks "-model_dim: 'abc' is not an integer" "$work/small.h5" -model_dim abc
+  expect_error $ranks "-train_epochs: '1.5' is not an integer" "$work/small.h5" -train_epochs 1.5
+  expect_error $ranks "-optimizer_lr: 'abc' is not a number" "$work/small.h5" -optimizer_lr abc
+  expect_error $ranks "-eval_ks: 'abc' is not an integer" "$work/small.h5" -eval_ks 10,abc
+  expect_error $ranks "-train_needed_rows_only: 'maybe' is not true or false" "$work/small.h5" \
+    -train_needed_rows_only maybe
+  expect_error $ranks "-model_dim: 'xyz' is not an integer" "$work/small.h5" \
+    -options_file "$work/bad_value.opts"
 done
 expect_error 4 "4 ranks but only 3 users" "$work/three_users.h5"
 [ ! -e "$work/bad_metrics.h5" ] || fail "a failed run left a metrics file behind"
