@@ -33,6 +33,11 @@ PetscErrorCode CheckAllRanks(MPI_Comm comm, bool ok, const std::string& message)
 /// Collective. `root`'s `text` on every rank of `comm`.
 PetscErrorCode BroadcastString(MPI_Comm comm, int root, std::string* text);
 
+/// Not collective. Why `path` cannot be read as a file ("no such file", "is a directory, not a
+/// file", ...), or "" when it can. Check before handing a path to HDF5 or PETSc, whose own reports
+/// of these are a flood of lines from every rank.
+std::string ReadableFileProblem(const std::string& path);
+
 /// Not collective. Replaces PETSc's traceback printer with one that records the first message of
 /// an error (for FinishProgram) and prints nothing; also turns off HDF5's own error printing.
 PetscErrorCode InstallQuietErrorHandler();

@@ -2,9 +2,13 @@
 #include "recns/error.hpp"
 
 #include <hdf5.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdarg>
 #include <cstdio>
+#include <cstring>
 #include <utility>
 #include <vector>
 
@@ -116,6 +120,16 @@ PetscErrorCode CheckAllRanks(MPI_Comm comm, bool ok, const std::string& message)
   std::string text = rank == failing ? message : std::string();
   PetscCall(BroadcastString(comm, failing, &text));
   SETERRQ(comm, PETSC_ERR_USER_INPUT, "%s", text.c_str());
+}
+
+std::string ReadableFileProblem(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0)
+    return errno == ENOENT ? std::string("no such file") : std::strerror(errno);
+  if (S_ISDIR(st.st_mode)) return "is a directory, not a file";
+  if (!S_ISREG(st.st_mode)) return "not a regular file";
+  if (access(path.c_str(), R_OK) != 0) return std::strerror(errno);
+  return "";
 }
 
 PetscErrorCode InstallQuietErrorHandler() {

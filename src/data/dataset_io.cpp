@@ -5,7 +5,6 @@
 // each rank's verdict through CheckAllRanks, so a problem seen by one rank stops every rank at the
 // same point and no rank is left waiting in a collective HDF5 call.
 #include <hdf5.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -153,10 +152,8 @@ std::string CheckDataset(const Dataset& data, const std::string& path) {
 // --- reading -----------------------------------------------------------------------------------
 
 std::string CheckExists(const std::string& path) {
-  struct stat st;
-  if (stat(path.c_str(), &st) == 0) return "";
-  const int error = errno;
-  return path + ": " + (error == ENOENT ? std::string("no such file") : std::strerror(error));
+  const std::string problem = ReadableFileProblem(path);
+  return problem.empty() ? problem : path + ": " + problem;
 }
 
 std::string NotHdf5(const std::string& path) { return path + ": not an HDF5 file or truncated"; }

@@ -105,6 +105,8 @@ for ranks in 1 2; do
     -train_needed_rows_only maybe
   expect_error $ranks "-model_dim: 'xyz' is not an integer" "$work/small.h5" \
     -options_file "$work/bad_value.opts"
+  expect_error $ranks "$work: is a directory" "$work"
+  expect_error $ranks "checkpoint '$work': is a directory" "$work/small.h5" -restart "$work"
 done
 expect_error 4 "4 ranks but only 3 users" "$work/three_users.h5"
 [ ! -e "$work/bad_metrics.h5" ] || fail "a failed run left a metrics file behind"
