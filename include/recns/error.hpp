@@ -38,6 +38,12 @@ PetscErrorCode BroadcastString(MPI_Comm comm, int root, std::string* text);
 /// of these are a flood of lines from every rank.
 std::string ReadableFileProblem(const std::string& path);
 
+/// Collective on MPI_COMM_WORLD. Initializes MPI, then PETSc (with InstallQuietErrorHandler).
+/// Returns 0 when both are ready; otherwise the process exit code, after printing
+/// "<program>: error: <message>" once on rank 0 for a bad input such as an unreadable
+/// -options_file. Pair with FinishProgram.
+int InitializeProgram(const char* program, int* argc, char*** argv, const char* help);
+
 /// Not collective. Replaces PETSc's traceback printer with one that records the first message of
 /// an error (for FinishProgram) and prints nothing; also turns off HDF5's own error printing.
 PetscErrorCode InstallQuietErrorHandler();

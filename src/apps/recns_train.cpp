@@ -46,8 +46,7 @@ static PetscErrorCode Run(int argc, char** argv, bool* stopped) {
 }
 
 int main(int argc, char** argv) {
-  if (PetscInitialize(&argc, &argv, nullptr, help) != PETSC_SUCCESS) return recns::kExitInternal;
-  if (recns::InstallQuietErrorHandler() != PETSC_SUCCESS) return recns::kExitInternal;
+  if (const int code = recns::InitializeProgram("recns_train", &argc, &argv, help)) return code;
   if (recns::InstallStopSignalHandlers() != PETSC_SUCCESS) return recns::kExitInternal;
   bool stopped = false;
   const int code = recns::FinishProgram("recns_train", Run(argc, argv, &stopped));

@@ -2,6 +2,7 @@
 #include "recns/error.hpp"
 
 #include <hdf5.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -132,6 +133,33 @@ std::string ReadableFileProblem(const std::string& path) {
   return "";
 }
 
+int InitializeProgram(const char* program, int* argc, char*** argv, const char* help) {
+  int provided = 0;
+  if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
+    return kExitInternal;
+  // PETSc reads every -options_file while it initializes, on rank 0 only, and a file it cannot
+  // read stops rank 0 with a traceback while the other ranks wait for the file's contents; so
+  // rank 0 checks them first and every rank learns the verdict.
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  std::string problem;
+  for (int a = 1; rank == 0 && problem.empty() && a + 1 < *argc; ++a) {
+    if (strcasecmp((*argv)[a], "-options_file") != 0) continue;
+    const std::string file_problem = ReadableFileProblem((*argv)[a + 1]);
+    if (!file_problem.empty())
+      problem = Format("-options_file %s: %s", (*argv)[a + 1], file_problem.c_str());
+  }
+  int bad = !problem.empty();
+  MPI_Bcast(&bad, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  if (bad) {
+    if (rank == 0) std::fprintf(stderr, "%s: error: %s\n", program, problem.c_str());
+    MPI_Finalize();
+    return kExitBadInput;
+  }
+  if (PetscInitialize(argc, argv, nullptr, help) != PETSC_SUCCESS) return kExitInternal;
+  return InstallQuietErrorHandler() == PETSC_SUCCESS ? 0 : kExitInternal;
+}
+
 PetscErrorCode InstallQuietErrorHandler() {
   PetscFunctionBeginUser;
   PetscCall(PetscPushErrorHandler(QuietErrorHandler, nullptr));
@@ -139,8 +167,19 @@ PetscErrorCode InstallQuietErrorHandler() {
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+namespace {
+/// PETSc finalizes MPI only when it initialized it, and InitializeProgram does that itself.
+PetscErrorCode FinalizeAll() {
+  const PetscErrorCode code = PetscFinalize();
+  int finalized = 1;
+  MPI_Finalized(&finalized);
+  if (!finalized) MPI_Finalize();
+  return code;
+}
+}  // namespace
+
 int FinishProgram(const char* program, PetscErrorCode code) {
-  if (code == PETSC_SUCCESS) return PetscFinalize() == PETSC_SUCCESS ? 0 : kExitInternal;
+  if (code == PETSC_SUCCESS) return FinalizeAll() == PETSC_SUCCESS ? 0 : kExitInternal;
   std::string message = have_error_message ? first_error_message : "unknown error";
   const char* option_kind = have_error_message ? OptionValueKind(first_error_function) : nullptr;
   if (option_kind) message = BadOptionValueMessage(option_kind, message);
@@ -152,7 +191,7 @@ int FinishProgram(const char* program, PetscErrorCode code) {
     MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
     if (rank == 0) std::fprintf(stderr, "%s: error: %s\n", program, message.c_str());
     std::fflush(stderr);
-    PetscFinalize();
+    FinalizeAll();
     return kExitBadInput;
   }
   PetscMPIInt rank = 0;

@@ -105,6 +105,8 @@ for ranks in 1 2; do
     -train_needed_rows_only maybe
   expect_error $ranks "-model_dim: 'xyz' is not an integer" "$work/small.h5" \
     -options_file "$work/bad_value.opts"
+  expect_error $ranks "-options_file $work/missing.opts: no such file" "$work/small.h5" \
+    -options_file "$work/missing.opts"
   expect_error $ranks "$work: is a directory" "$work"
   expect_error $ranks "checkpoint '$work': is a directory" "$work/small.h5" -restart "$work"
 done
