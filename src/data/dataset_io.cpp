@@ -108,10 +108,13 @@ std::string CheckRows(const Csr& csr, int64_t first_user, int64_t num_items) {
   return "";
 }
 
-/// Item ids are int32 in the file.
+/// Item ids are int32 in the file; a dataset without users or items has nothing to train on.
 std::string CheckCounts(int64_t num_users, int64_t num_items) {
-  if (num_users >= 0 && num_items >= 0 && num_items <= INT32_MAX) return "";
-  return Format("num_users %lld and num_items %lld must be in [0, 2^31)",
+  if (num_users == 0 || num_items == 0)
+    return Format("the dataset is empty (%lld users, %lld items)",
+                  static_cast<long long>(num_users), static_cast<long long>(num_items));
+  if (num_users > 0 && num_items > 0 && num_items <= INT32_MAX) return "";
+  return Format("num_users %lld and num_items %lld must be in [1, 2^31)",
                 static_cast<long long>(num_users), static_cast<long long>(num_items));
 }
 

@@ -72,6 +72,9 @@ for name, key, value in [("version", "version", 99), ("foreign", "format", "some
     shutil.copy(f"{work}/small.h5", f"{work}/{name}.h5")
     with h5py.File(f"{work}/{name}.h5", "r+") as f:
         f.attrs[key] = value
+shutil.copy(f"{work}/small.h5", f"{work}/no_items.h5")
+with h5py.File(f"{work}/no_items.h5", "r+") as f:
+    f.attrs["num_items"] = 0
 shutil.copy(f"{work}/small.h5", f"{work}/badid.h5")
 with h5py.File(f"{work}/badid.h5", "r+") as f:
     f["train/indices"][0] = 10**6
@@ -110,6 +113,7 @@ for ranks in 1 2; do
   expect_error $ranks "$work: is a directory" "$work"
   expect_error $ranks "checkpoint '$work': is a directory" "$work/small.h5" -restart "$work"
 done
+expect_error 2 "no_items.h5: the dataset is empty (60 users, 0 items)" "$work/no_items.h5"
 expect_error 4 "4 ranks but only 3 users" "$work/three_users.h5"
 [ ! -e "$work/bad_metrics.h5" ] || fail "a failed run left a metrics file behind"
 
