@@ -114,6 +114,9 @@ for ranks in 1 2; do
   expect_error $ranks "checkpoint '$work': is a directory" "$work/small.h5" -restart "$work"
 done
 expect_error 2 "no_items.h5: the dataset is empty (60 users, 0 items)" "$work/no_items.h5"
+expect_error 2 "two datasets given: '$work/small.h5' and -dataset '$work/badid.h5'" \
+  "$work/small.h5" -dataset "$work/badid.h5"
+expect_error 2 "unexpected argument '$work/badid.h5'" "$work/small.h5" "$work/badid.h5"
 expect_error 4 "4 ranks but only 3 users" "$work/three_users.h5"
 [ ! -e "$work/bad_metrics.h5" ] || fail "a failed run left a metrics file behind"
 
