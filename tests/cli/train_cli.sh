@@ -118,6 +118,8 @@ expect_error 2 "two datasets given: '$work/small.h5' and -dataset '$work/badid.h
   "$work/small.h5" -dataset "$work/badid.h5"
 expect_error 2 "unexpected argument '$work/badid.h5'" "$work/small.h5" "$work/badid.h5"
 expect_error 2 "-eval_ks gives the cut-off 20 twice" "$work/small.h5" -eval_ks 20,20,10
+expect_error 2 "-eval_patience 2 needs -eval_interval > 0" "$work/small.h5" -eval_patience 2 \
+  -eval_interval 0
 expect_error 4 "4 ranks but only 3 users" "$work/three_users.h5"
 [ ! -e "$work/bad_metrics.h5" ] || fail "a failed run left a metrics file behind"
 
