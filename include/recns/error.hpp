@@ -33,11 +33,23 @@ PetscErrorCode CheckAllRanks(MPI_Comm comm, bool ok, const std::string& message)
 /// Collective. `root`'s `text` on every rank of `comm`.
 PetscErrorCode BroadcastString(MPI_Comm comm, int root, std::string* text);
 
+/// Not collective. Why `path` cannot be read as a file ("no such file", "is a directory, not a
+/// file", ...), or "" when it can. Check before handing a path to HDF5 or PETSc, whose own reports
+/// of these are a flood of lines from every rank.
+std::string ReadableFileProblem(const std::string& path);
+
+/// Collective on MPI_COMM_WORLD. Initializes MPI, then PETSc (with InstallQuietErrorHandler).
+/// Returns 0 when both are ready; otherwise the process exit code, after printing
+/// "<program>: error: <message>" once on rank 0 for a bad input such as an unreadable
+/// -options_file. Pair with FinishProgram.
+int InitializeProgram(const char* program, int* argc, char*** argv, const char* help);
+
 /// Not collective. Replaces PETSc's traceback printer with one that records the first message of
 /// an error (for FinishProgram) and prints nothing; also turns off HDF5's own error printing.
 PetscErrorCode InstallQuietErrorHandler();
 
-/// Collective on PETSC_COMM_WORLD when `code` is a collective input error, otherwise local.
+/// Collective on PETSC_COMM_WORLD when `code` is a collective input error (which includes an
+/// option value PETSc cannot convert, reported with the option's name), otherwise local.
 /// Call at the end of main with the error code of the program's body. Returns the process exit
 /// code: 0 on success; kExitBadInput after printing "<program>: error: <message>" once on rank 0
 /// and finalizing PETSc; for any other error prints the message with the rank and aborts the job.

@@ -235,7 +235,6 @@ PetscErrorCode Run() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (PetscInitialize(&argc, &argv, nullptr, help) != PETSC_SUCCESS) return recns::kExitInternal;
-  if (recns::InstallQuietErrorHandler() != PETSC_SUCCESS) return recns::kExitInternal;
+  if (const int code = recns::InitializeProgram("recns_bench", &argc, &argv, help)) return code;
   return recns::FinishProgram("recns_bench", Run());
 }

@@ -168,8 +168,7 @@ PetscErrorCode Run() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (PetscInitialize(&argc, &argv, nullptr, help) != PETSC_SUCCESS) return recns::kExitInternal;
-  if (recns::InstallQuietErrorHandler() != PETSC_SUCCESS) return recns::kExitInternal;
+  if (const int code = recns::InitializeProgram("recns_convert", &argc, &argv, help)) return code;
   const PetscErrorCode code = Run();
   return recns::FinishProgram("recns_convert", code);
 }

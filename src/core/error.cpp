@@ -2,25 +2,89 @@
 #include "recns/error.hpp"
 
 #include <hdf5.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdarg>
 #include <cstdio>
+#include <cstring>
+#include <utility>
+#include <vector>
 
 namespace recns {
 
 namespace {
-std::string first_error_message;  // message of the first (initial) error raised on this rank
+std::string first_error_message;   // message of the first (initial) error raised on this rank
+std::string first_error_function;  // the function that raised it
 bool have_error_message = false;
 
-PetscErrorCode QuietErrorHandler(MPI_Comm, int, const char*, const char*, PetscErrorCode code,
-                                 PetscErrorType kind, const char* message, void*) {
+PetscErrorCode QuietErrorHandler(MPI_Comm, int, const char* function, const char*,
+                                 PetscErrorCode code, PetscErrorType kind, const char* message,
+                                 void*) {
   if (kind == PETSC_ERROR_INITIAL && !have_error_message) {
     const char* text = nullptr;
     if (!message || !*message) PetscErrorMessage(code, &text, nullptr);
     first_error_message = (message && *message) ? message : (text ? text : "unknown error");
+    first_error_function = function ? function : "";
     have_error_message = true;
   }
   return code;
+}
+
+/// What PETSc's converter `function` of option text expects, or nullptr when `function` is not one.
+/// These converters raise generic codes (PETSC_ERR_ARG_OUTOFRANGE, PETSC_ERR_ARG_WRONG) that other
+/// failures raise too, so only the function that raised the error tells a bad option value apart.
+/// An error whose first function is a converter was raised by the converter itself, rejecting the
+/// text (a failure of something it calls would name that callee), and the text can only be an
+/// option value: recns converts no other text with them. It is collective: every rank holds the
+/// same options database (PETSc reads an options file on rank 0 and broadcasts it) and reads it in
+/// the same order.
+const char* OptionValueKind(const std::string& function) {
+  if (function == "PetscOptionsStringToInt") return "an integer";
+  if (function == "PetscOptionsStringToReal" || function == "PetscOptionsStringToScalar")
+    return "a number";
+  if (function == "PetscOptionsStringToBool") return "true or false";
+  return nullptr;
+}
+
+std::vector<std::string> SplitAt(const std::string& text, char separator) {
+  std::vector<std::string> parts;
+  for (size_t begin = 0;;) {
+    const size_t end = text.find(separator, begin);
+    parts.push_back(text.substr(begin, end - begin));
+    if (end == std::string::npos) return parts;
+    begin = end + 1;
+  }
+}
+
+/// The line for a bad option value that PETSc's converter rejected with `message`. PETSc's message
+/// quotes the text but not the option, so the option is the read one whose value (or an item of
+/// its comma-separated list) is the word of the message nearest its start.
+std::string BadOptionValueMessage(const char* expected, const std::string& message) {
+  char* all = nullptr;
+  if (PetscOptionsGetAll(nullptr, &all) != PETSC_SUCCESS) return "bad option value: " + message;
+  std::vector<std::pair<std::string, std::string>> options;  // name (no dash), value
+  for (const std::string& token : SplitAt(all, ' ')) {
+    PetscBool key = PETSC_FALSE;
+    PetscOptionsValidKey(token.c_str(), &key);
+    if (key) options.emplace_back(token.substr(1), "");
+    else if (!token.empty() && !options.empty() && options.back().second.empty())
+      options.back().second = token;
+  }
+  PetscFree(all);
+  for (const std::string& word : SplitAt(message, ' ')) {
+    for (const auto& [name, value] : options) {
+      PetscBool used = PETSC_FALSE;
+      PetscOptionsUsed(nullptr, name.c_str(), &used);
+      if (!used || word.empty()) continue;
+      for (const std::string& item : SplitAt(value, ','))
+        if (item == word)
+          return Format("-%s: '%s' is not %s", name.c_str(), word.c_str(), expected);
+    }
+  }
+  return "bad option value: " + message;
 }
 }  // namespace
 
@@ -59,6 +123,43 @@ PetscErrorCode CheckAllRanks(MPI_Comm comm, bool ok, const std::string& message)
   SETERRQ(comm, PETSC_ERR_USER_INPUT, "%s", text.c_str());
 }
 
+std::string ReadableFileProblem(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0)
+    return errno == ENOENT ? std::string("no such file") : std::strerror(errno);
+  if (S_ISDIR(st.st_mode)) return "is a directory, not a file";
+  if (!S_ISREG(st.st_mode)) return "not a regular file";
+  if (access(path.c_str(), R_OK) != 0) return std::strerror(errno);
+  return "";
+}
+
+int InitializeProgram(const char* program, int* argc, char*** argv, const char* help) {
+  int provided = 0;
+  if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
+    return kExitInternal;
+  // PETSc reads every -options_file while it initializes, on rank 0 only, and a file it cannot
+  // read stops rank 0 with a traceback while the other ranks wait for the file's contents; so
+  // rank 0 checks them first and every rank learns the verdict.
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  std::string problem;
+  for (int a = 1; rank == 0 && problem.empty() && a + 1 < *argc; ++a) {
+    if (strcasecmp((*argv)[a], "-options_file") != 0) continue;
+    const std::string file_problem = ReadableFileProblem((*argv)[a + 1]);
+    if (!file_problem.empty())
+      problem = Format("-options_file %s: %s", (*argv)[a + 1], file_problem.c_str());
+  }
+  int bad = !problem.empty();
+  MPI_Bcast(&bad, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  if (bad) {
+    if (rank == 0) std::fprintf(stderr, "%s: error: %s\n", program, problem.c_str());
+    MPI_Finalize();
+    return kExitBadInput;
+  }
+  if (PetscInitialize(argc, argv, nullptr, help) != PETSC_SUCCESS) return kExitInternal;
+  return InstallQuietErrorHandler() == PETSC_SUCCESS ? 0 : kExitInternal;
+}
+
 PetscErrorCode InstallQuietErrorHandler() {
   PetscFunctionBeginUser;
   PetscCall(PetscPushErrorHandler(QuietErrorHandler, nullptr));
@@ -66,18 +167,31 @@ PetscErrorCode InstallQuietErrorHandler() {
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+namespace {
+/// PETSc finalizes MPI only when it initialized it, and InitializeProgram does that itself.
+PetscErrorCode FinalizeAll() {
+  const PetscErrorCode code = PetscFinalize();
+  int finalized = 1;
+  MPI_Finalized(&finalized);
+  if (!finalized) MPI_Finalize();
+  return code;
+}
+}  // namespace
+
 int FinishProgram(const char* program, PetscErrorCode code) {
-  if (code == PETSC_SUCCESS) return PetscFinalize() == PETSC_SUCCESS ? 0 : kExitInternal;
-  const std::string message = have_error_message ? first_error_message : "unknown error";
+  if (code == PETSC_SUCCESS) return FinalizeAll() == PETSC_SUCCESS ? 0 : kExitInternal;
+  std::string message = have_error_message ? first_error_message : "unknown error";
+  const char* option_kind = have_error_message ? OptionValueKind(first_error_function) : nullptr;
+  if (option_kind) message = BadOptionValueMessage(option_kind, message);
   // Options errors detected by PETSc itself are seen identically by every rank.
   const bool collective = code == PETSC_ERR_USER_INPUT || code == PETSC_ERR_ARG_UNKNOWN_TYPE ||
-                          code == PETSC_ERR_USER;
+                          code == PETSC_ERR_USER || option_kind;
   if (collective) {
     PetscMPIInt rank = 0;
     MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
     if (rank == 0) std::fprintf(stderr, "%s: error: %s\n", program, message.c_str());
     std::fflush(stderr);
-    PetscFinalize();
+    FinalizeAll();
     return kExitBadInput;
   }
   PetscMPIInt rank = 0;

@@ -5,7 +5,6 @@
 // each rank's verdict through CheckAllRanks, so a problem seen by one rank stops every rank at the
 // same point and no rank is left waiting in a collective HDF5 call.
 #include <hdf5.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -109,10 +108,13 @@ std::string CheckRows(const Csr& csr, int64_t first_user, int64_t num_items) {
   return "";
 }
 
-/// Item ids are int32 in the file.
+/// Item ids are int32 in the file; a dataset without users or items has nothing to train on.
 std::string CheckCounts(int64_t num_users, int64_t num_items) {
-  if (num_users >= 0 && num_items >= 0 && num_items <= INT32_MAX) return "";
-  return Format("num_users %lld and num_items %lld must be in [0, 2^31)",
+  if (num_users == 0 || num_items == 0)
+    return Format("the dataset is empty (%lld users, %lld items)",
+                  static_cast<long long>(num_users), static_cast<long long>(num_items));
+  if (num_users > 0 && num_items > 0 && num_items <= INT32_MAX) return "";
+  return Format("num_users %lld and num_items %lld must be in [1, 2^31)",
                 static_cast<long long>(num_users), static_cast<long long>(num_items));
 }
 
@@ -153,10 +155,8 @@ std::string CheckDataset(const Dataset& data, const std::string& path) {
 // --- reading -----------------------------------------------------------------------------------
 
 std::string CheckExists(const std::string& path) {
-  struct stat st;
-  if (stat(path.c_str(), &st) == 0) return "";
-  const int error = errno;
-  return path + ": " + (error == ENOENT ? std::string("no such file") : std::strerror(error));
+  const std::string problem = ReadableFileProblem(path);
+  return problem.empty() ? problem : path + ": " + problem;
 }
 
 std::string NotHdf5(const std::string& path) { return path + ": not an HDF5 file or truncated"; }

@@ -41,6 +41,9 @@ PetscErrorCode Evaluator::SetFromOptions() {
     RECNS_CHECK_INPUT(n > 0, comm_, "-eval_ks needs at least one cut-off");
     ks_.assign(ks, ks + n);
     for (int k : ks_) RECNS_CHECK_INPUT(k > 0, comm_, "-eval_ks values must be positive (got %d)", k);
+    for (size_t a = 0; a < ks_.size(); ++a)
+      for (size_t b = 0; b < a; ++b)
+        RECNS_CHECK_INPUT(ks_[a] != ks_[b], comm_, "-eval_ks gives the cut-off %d twice", ks_[a]);
   }
   RECNS_CHECK_INPUT(item_block > 0, comm_, "-eval_item_block must be positive (got %d)", (int)item_block);
   RECNS_CHECK_INPUT(user_sample >= 0, comm_, "-eval_user_sample must be 0 (all users) or positive (got %d)",

@@ -285,6 +285,9 @@ PetscErrorCode CheckpointFile::Open(const Graph& graph, const std::string& path,
                                     std::unique_ptr<CheckpointFile>* out) {
   PetscFunctionBeginUser;
   std::unique_ptr<CheckpointFile> made(new CheckpointFile(graph, path));
+  const std::string unreadable = ReadableFileProblem(path);
+  PetscCall(CheckAllRanks(graph.GetLayout().Comm(), unreadable.empty(),
+                          "checkpoint '" + path + "': " + unreadable));
   PetscCall(OpenParallel(graph.GetLayout().Comm(), path, false, &made->impl_->file,
                          &made->impl_->transfer));
   if (!made->impl_->file.ok())

@@ -153,6 +153,11 @@ PetscErrorCode Trainer::SetFromOptions() {
   RECNS_CHECK_INPUT(batch >= 1, comm_, "-train_batch_size must be >= 1 (got %d)", (int)batch);
   RECNS_CHECK_INPUT(interval >= 0, comm_, "-eval_interval must be >= 0 (got %d)", (int)interval);
   RECNS_CHECK_INPUT(patience >= 0, comm_, "-eval_patience must be >= 0 (got %d)", (int)patience);
+  // Patience counts the evaluations between epochs, and -eval_interval 0 makes none.
+  RECNS_CHECK_INPUT(patience == 0 || interval > 0, comm_,
+                    "-eval_patience %d needs -eval_interval > 0 (with 0 the validation split is "
+                    "never evaluated during training, so early stopping could never act)",
+                    (int)patience);
   RECNS_CHECK_INPUT(seed >= 0, comm_, "-train_seed must be >= 0 (got %d)", (int)seed);
   RECNS_CHECK_INPUT(every_epochs >= 0, comm_, "-checkpoint_every_epochs must be >= 0 (got %d)",
                     (int)every_epochs);

@@ -63,6 +63,7 @@ expect_error() {  # ranks expected-text args...
   fi
 }
 head -c 3000 "$work/small.h5" > "$work/truncated.h5"
+echo "-model_dim xyz" > "$work/bad_value.opts"
 echo "user,item" > "$work/text.h5"
 /usr/bin/python3 - "$work" <<'EOF'
 import h5py, shutil, sys
@@ -71,6 +72,9 @@ for name, key, value in [("version", "version", 99), ("foreign", "format", "some
     shutil.copy(f"{work}/small.h5", f"{work}/{name}.h5")
     with h5py.File(f"{work}/{name}.h5", "r+") as f:
         f.attrs[key] = value
+shutil.copy(f"{work}/small.h5", f"{work}/no_items.h5")
+with h5py.File(f"{work}/no_items.h5", "r+") as f:
+    f.attrs["num_items"] = 0
 shutil.copy(f"{work}/small.h5", f"{work}/badid.h5")
 with h5py.File(f"{work}/badid.h5", "r+") as f:
     f["train/indices"][0] = 10**6
@@ -99,7 +103,27 @@ for ranks in 1 2; do
   expect_error $ranks "cannot write '$work/no_folder/s.json'" "$work/small.h5" -summary "$work/no_folder/s.json"
   expect_error $ranks "train_batch_size" "$work/small.h5" -train_batch_size 0
   expect_error $ranks "eval_metric" "$work/small.h5" -eval_metric recall@50
+  # A value PETSc cannot convert names the option, however the option was given.
+  expect_error $ranks "-model_dim: 'abc' is not an integer" "$work/small.h5" -model_dim abc
+  expect_error $ranks "-train_epochs: '1.5' is not an integer" "$work/small.h5" -train_epochs 1.5
+  expect_error $ranks "-optimizer_lr: 'abc' is not a number" "$work/small.h5" -optimizer_lr abc
+  expect_error $ranks "-eval_ks: 'abc' is not an integer" "$work/small.h5" -eval_ks 10,abc
+  expect_error $ranks "-train_needed_rows_only: 'maybe' is not true or false" "$work/small.h5" \
+    -train_needed_rows_only maybe
+  expect_error $ranks "-model_dim: 'xyz' is not an integer" "$work/small.h5" \
+    -options_file "$work/bad_value.opts"
+  expect_error $ranks "-options_file $work/missing.opts: no such file" "$work/small.h5" \
+    -options_file "$work/missing.opts"
+  expect_error $ranks "$work: is a directory" "$work"
+  expect_error $ranks "checkpoint '$work': is a directory" "$work/small.h5" -restart "$work"
 done
+expect_error 2 "no_items.h5: the dataset is empty (60 users, 0 items)" "$work/no_items.h5"
+expect_error 2 "two datasets given: '$work/small.h5' and -dataset '$work/badid.h5'" \
+  "$work/small.h5" -dataset "$work/badid.h5"
+expect_error 2 "unexpected argument '$work/badid.h5'" "$work/small.h5" "$work/badid.h5"
+expect_error 2 "-eval_ks gives the cut-off 20 twice" "$work/small.h5" -eval_ks 20,20,10
+expect_error 2 "-eval_patience 2 needs -eval_interval > 0" "$work/small.h5" -eval_patience 2 \
+  -eval_interval 0
 expect_error 4 "4 ranks but only 3 users" "$work/three_users.h5"
 [ ! -e "$work/bad_metrics.h5" ] || fail "a failed run left a metrics file behind"
 
