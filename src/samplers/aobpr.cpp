@@ -158,12 +158,38 @@ class AobprSampler final : public Sampler {
     PetscCall(file.ReadAttribute("/sampler", "draws", &draws_));
     PetscCall(file.ReadAttribute("/sampler", "next_refresh", &next_refresh_));
     PetscCall(file.ReadAttribute("/sampler", "factors", &factors));
+    RECNS_CHECK_INPUT(draws_ >= 0 && next_refresh_ >= 0, comm_,
+                      "checkpoint '%s': /sampler attributes 'draws' (%lld) and 'next_refresh' "
+                      "(%lld) must be >= 0",
+                      file.Path().c_str(), (long long)draws_, (long long)next_refresh_);
+    // A refresh ranks the items along every embedding factor; the model, loaded first, has
+    // checked that the file's dimension is this run's.
+    int64_t dim;
+    PetscCall(file.ReadAttribute("/model", "model_dim", &dim));
+    RECNS_CHECK_INPUT(factors == 0 || factors == dim, comm_,
+                      "checkpoint '%s': /sampler attribute 'factors' is %lld; it must be 0 or "
+                      "-model_dim %lld",
+                      file.Path().c_str(), (long long)factors, (long long)dim);
     order_.clear();
     if (factors == 0) PetscFunctionReturn(PETSC_SUCCESS);
     std::vector<int32_t> order((size_t)(factors * num_items_));
     sigma_.resize((size_t)factors);
     PetscCall(file.ReadRows("/sampler/factor_order", RowScope::kShared, order.data(), factors, num_items_));
     PetscCall(file.ReadRows("/sampler/factor_sigma", RowScope::kShared, sigma_.data(), factors, 1));
+    // Draws index the items by these orders and scale by sigma; every rank read the same rows.
+    const auto outside = std::find_if(order.begin(), order.end(), [this](int32_t item) {
+      return item < 0 || item >= num_items_;
+    });
+    RECNS_CHECK_INPUT(outside == order.end(), comm_,
+                      "checkpoint '%s': /sampler/factor_order holds item %d of %lld items",
+                      file.Path().c_str(), outside == order.end() ? 0 : (int)*outside,
+                      (long long)num_items_);
+    const auto bad_sigma = std::find_if(sigma_.begin(), sigma_.end(),
+                                        [](double sigma) { return !(sigma >= 0) || std::isinf(sigma); });
+    RECNS_CHECK_INPUT(bad_sigma == sigma_.end(), comm_,
+                      "checkpoint '%s': /sampler/factor_sigma holds %s; it must be finite and >= 0",
+                      file.Path().c_str(),
+                      bad_sigma == sigma_.end() ? "" : Format("%g", *bad_sigma).c_str());
     for (int64_t f = 0; f < factors; ++f)
       order_.emplace_back(order.begin() + f * num_items_, order.begin() + (f + 1) * num_items_);
     PetscFunctionReturn(PETSC_SUCCESS);

@@ -31,6 +31,7 @@
 // pools themselves are redrawn from their generations.
 #include <algorithm>
 #include <cfloat>
+#include <cstdint>
 #include <cmath>
 #include <deque>
 #include <new>
@@ -317,10 +318,32 @@ PetscErrorCode SRNSSampler::Load(CheckpointFile& file) {
   }
   PetscCall(file.ReadAttribute("/sampler", "seed", &seed));
   PetscCall(file.ReadAttribute("/sampler", "first_generation", &first_generation));
+  const int64_t last_generation = (int64_t)UINT32_MAX - history_;
+  RECNS_CHECK_INPUT(first_generation >= 0 && first_generation <= last_generation, comm_,
+                    "checkpoint '%s': /sampler attribute 'first_generation' is %lld; it must be in "
+                    "[0, %lld]",
+                    file.Path().c_str(), (long long)first_generation, (long long)last_generation);
   PetscCall(Allocate((uint64_t)seed, (uint32_t)first_generation));
   PetscCall(file.ReadRows("/sampler/memory", RowScope::kUsers, memory_.data(), users, s1_));
+  // A memory entry indexes its user's pool; one outside it would be read and written past it.
+  const auto outside = std::find_if(memory_.begin(), memory_.end(),
+                                    [this](int32_t slot) { return slot < 0 || slot >= pool_size_; });
+  PetscCall(CheckAllRanks(
+      comm_, outside == memory_.end(),
+      outside == memory_.end()
+          ? std::string()
+          : Format("checkpoint '%s': /sampler/memory holds %d, not a slot of a pool of %d",
+                   file.Path().c_str(), (int)*outside, (int)pool_size_)));
+  // Snapshot t of the current pool and of the positives are one epoch end (top comment), and
+  // no pool holds more than H.
+  int64_t current_snapshots = 0;
   for (size_t j = 0; j < pools_.size(); ++j) {
     PetscCall(file.ReadAttribute("/sampler", Format("pool%zu_snapshots", j), &count));
+    RECNS_CHECK_INPUT(count >= 0 && count <= history_, comm_,
+                      "checkpoint '%s': /sampler attribute 'pool%zu_snapshots' is %lld; it must be "
+                      "in [0, %d], -sampler_srns_history",
+                      file.Path().c_str(), j, (long long)count, (int)history_);
+    if (j == 0) current_snapshots = count;
     for (int64_t t = 0; t < count; ++t) {
       std::vector<float> block;
       PetscCall(TakeBlock((size_t)(users * pool_size_), &block));
@@ -330,6 +353,10 @@ PetscErrorCode SRNSSampler::Load(CheckpointFile& file) {
     }
   }
   PetscCall(file.ReadAttribute("/sampler", "positive_snapshots", &count));
+  RECNS_CHECK_INPUT(count == current_snapshots, comm_,
+                    "checkpoint '%s': /sampler attribute 'positive_snapshots' is %lld, not the "
+                    "current pool's %lld snapshots",
+                    file.Path().c_str(), (long long)count, (long long)current_snapshots);
   for (int64_t t = 0; t < count; ++t) {
     std::vector<float> scores((size_t)pairs);
     PetscCall(file.ReadRows(Format("/sampler/positive_score%lld", (long long)t),

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <csignal>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -427,6 +428,64 @@ TEST(checkpoint_test, DamagedCheckpointIsRefused) {
   int64_t resumed_steps = -1;
   ASSERT_PETSC_OK(SetUpResumed(data, options + " -train_epochs 4 -restart auto" + Folder(scratch, "fallback"), &resumed_steps));
   EXPECT_EQ(resumed_steps, 2 * per_epoch);
+  if (world_rank == 0) EXPECT_EQ(std::system(("rm -rf " + scratch).c_str()), 0);
+  MPI_Barrier(PETSC_COMM_WORLD);
+}
+
+// Damaged sampler state: values that index pools, items or factors are refused on restart
+// instead of being read past their arrays.
+TEST(checkpoint_test, DamagedSamplerStateIsRefused) {
+  int world_size;
+  MPI_Comm_size(PETSC_COMM_WORLD, &world_size);
+  const Dataset data = TinyDatasetWithValid();
+  const std::string scratch = recns::test::ScratchDir(PETSC_COMM_WORLD, "damaged_sampler");
+  const struct {
+    const char* name;
+    const char* options;
+    Damage damage;
+    std::string expected;
+  } cases[] = {
+      {"srns_generation", kConfigurations[1], SetInteger("/sampler", "first_generation", -1),
+       "/sampler attribute 'first_generation' is -1"},
+      {"srns_memory_beyond", kConfigurations[1], SetValue("/sampler/memory", 5, 80),
+       "/sampler/memory holds 80, not a slot of a pool of 80"},
+      {"srns_memory_negative", kConfigurations[1], SetValue("/sampler/memory", 0, -1),
+       "/sampler/memory holds -1"},
+      {"srns_pool_snapshots", kConfigurations[1], SetInteger("/sampler", "pool1_snapshots", 3),
+       "/sampler attribute 'pool1_snapshots' is 3; it must be in [0, 2]"},
+      {"srns_positive_snapshots", kConfigurations[1], SetInteger("/sampler", "positive_snapshots", 1),
+       "/sampler attribute 'positive_snapshots' is 1, not the current pool's 2 snapshots"},
+      {"aobpr_factors", kConfigurations[2], SetInteger("/sampler", "factors", 7),
+       "/sampler attribute 'factors' is 7; it must be 0 or -model_dim 6"},
+      {"aobpr_draws", kConfigurations[2], SetInteger("/sampler", "draws", -1),
+       "/sampler attributes 'draws' (-1)"},
+      {"aobpr_order", kConfigurations[2], SetValue("/sampler/factor_order", 3, 1000000),
+       "/sampler/factor_order holds item 1000000 of"},
+      {"aobpr_sigma", kConfigurations[2], SetValue("/sampler/factor_sigma", 2, -1),
+       "/sampler/factor_sigma holds -1; it must be finite and >= 0"},
+  };
+  std::map<std::string, std::string> checkpoints;  // by configuration
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    std::string& checkpoint = checkpoints[c.options];
+    if (checkpoint.empty()) {
+      Outcome first;
+      TrainOn(world_size, data, std::string(c.options) + " -train_epochs 2" +
+                                    Folder(scratch, "good" + std::to_string(checkpoints.size())),
+              &first);
+      checkpoint = first.last_checkpoint;
+      ASSERT_PETSC_OK(recns::BroadcastString(PETSC_COMM_WORLD, 0, &checkpoint));
+    }
+    const std::string damaged = scratch + "/" + c.name + ".h5";
+    CopyDamaged(checkpoint, damaged, {c.damage});
+    const PetscErrorCode code = SetUpResumed(
+        data, std::string(c.options) + " -train_epochs 4 -metrics_file \"\" -restart " + damaged);
+    const std::string message = recns::test::InputError(code);
+    EXPECT_NE(message.find("checkpoint '" + damaged + "'"), std::string::npos) << message;
+    EXPECT_NE(message.find(c.expected), std::string::npos) << message;
+  }
+  int world_rank;
+  MPI_Comm_rank(PETSC_COMM_WORLD, &world_rank);
   if (world_rank == 0) EXPECT_EQ(std::system(("rm -rf " + scratch).c_str()), 0);
   MPI_Barrier(PETSC_COMM_WORLD);
 }
