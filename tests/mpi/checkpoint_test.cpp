@@ -344,6 +344,19 @@ PetscErrorCode SetUpResumed(const Dataset& data, const std::string& options, int
   });
 }
 
+/// Resumes `options` from a copy of `checkpoint` with `damages` done to it, and expects one input
+/// error naming the copy and containing `expected`.
+void ExpectRefused(const Dataset& data, const std::string& options, const std::string& checkpoint,
+                   const std::string& damaged, const std::vector<Damage>& damages,
+                   const std::string& expected) {
+  CopyDamaged(checkpoint, damaged, damages);
+  const PetscErrorCode code =
+      SetUpResumed(data, options + " -train_epochs 4 -metrics_file \"\" -restart " + damaged);
+  const std::string message = recns::test::InputError(code);
+  EXPECT_NE(message.find("checkpoint '" + damaged + "'"), std::string::npos) << message;
+  EXPECT_NE(message.find(expected), std::string::npos) << message;
+}
+
 // A checkpoint whose counters, arrays or shapes cannot come from a run is refused with one input
 // error naming the file and what is wrong, on every rank alike, rather than hanging, crashing or
 // training on from garbage.
@@ -407,12 +420,7 @@ TEST(checkpoint_test, DamagedCheckpointIsRefused) {
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
-    const std::string damaged = scratch + "/" + c.name + ".h5";
-    CopyDamaged(checkpoint, damaged, c.damages);
-    const PetscErrorCode code = SetUpResumed(data, options + " -train_epochs 4 -metrics_file \"\" -restart " + damaged);
-    const std::string message = recns::test::InputError(code);
-    EXPECT_NE(message.find("checkpoint '" + damaged + "'"), std::string::npos) << message;
-    EXPECT_NE(message.find(c.expected), std::string::npos) << message;
+    ExpectRefused(data, options, checkpoint, scratch + "/" + c.name + ".h5", c.damages, c.expected);
   }
   // -restart auto passes over a newest checkpoint whose counters do not add up, as over a
   // truncated one, and resumes from the one before.
@@ -476,13 +484,8 @@ TEST(checkpoint_test, DamagedSamplerStateIsRefused) {
       checkpoint = first.last_checkpoint;
       ASSERT_PETSC_OK(recns::BroadcastString(PETSC_COMM_WORLD, 0, &checkpoint));
     }
-    const std::string damaged = scratch + "/" + c.name + ".h5";
-    CopyDamaged(checkpoint, damaged, {c.damage});
-    const PetscErrorCode code = SetUpResumed(
-        data, std::string(c.options) + " -train_epochs 4 -metrics_file \"\" -restart " + damaged);
-    const std::string message = recns::test::InputError(code);
-    EXPECT_NE(message.find("checkpoint '" + damaged + "'"), std::string::npos) << message;
-    EXPECT_NE(message.find(c.expected), std::string::npos) << message;
+    ExpectRefused(data, c.options, checkpoint, scratch + "/" + c.name + ".h5", {c.damage},
+                  c.expected);
   }
   int world_rank;
   MPI_Comm_rank(PETSC_COMM_WORLD, &world_rank);
