@@ -7,11 +7,14 @@
 // back by any number of ranks. Schema:
 //   /           attrs: format="recns-checkpoint", version, epoch, step, steps, seed, ranks,
 //                      options (the full deck), dataset identity, eval_metric, eval_value
-//   /model      attrs: type, structural sizes    datasets: user_embedding [U,d], item_embedding [I,d]
-//   /optimizer  attrs: type, step                datasets: the moments, in the same shapes
-//   /sampler    attrs: type                      datasets: the sampler's own state
+//   /model      attrs: type, structural sizes    datasets: user_embedding [U,d], item_embedding [I,d],
+//                                                the type's dense weights (w_gc_0 ...)
+//   /optimizer  attrs: type, step                groups: /optimizer/model, /optimizer/sampler: each
+//                                                block's moments (<name>_first_moment ...)
+//   /sampler    attrs: type                      datasets: the sampler's own state and blocks
 //   /trainer    attrs: best metric and epoch, patience counter, learning rate, partial-epoch sums
-//               groups: best_valid, best_test (one attribute per metric), metrics (the rows
+//               groups: best (the best epoch's blocks, as /model and /sampler hold them),
+//               best_valid, best_test (one attribute per metric), metrics (the rows
 //               written so far to the metrics file, one dataset per column)
 #pragma once
 
@@ -30,7 +33,7 @@ namespace recns {
 class Graph;
 
 constexpr const char* kCheckpointFormat = "recns-checkpoint";
-constexpr int kCheckpointVersion = 1;
+constexpr int kCheckpointVersion = 2;  // 2: every block of the parameter list, moments beside
 
 /// The global array a rank's rows belong to.
 enum class RowScope {

@@ -13,6 +13,7 @@
 
 #include "recns/embedding.hpp"
 #include "recns/graph.hpp"
+#include "recns/parameter.hpp"
 #include "recns/registry.hpp"
 
 namespace recns {
@@ -21,6 +22,7 @@ class CheckpointFile;
 
 constexpr const char* kModelMF = "mf";
 constexpr const char* kModelLightGCN = "lightgcn";
+constexpr const char* kModelNGCF = "ngcf";
 
 class Model {
  public:
@@ -37,34 +39,59 @@ class Model {
   /// row's initial value depends only on (seed, its dataset id), not on the rank count.
   PetscErrorCode SetUp(const Graph& graph, uint64_t seed);
 
-  /// Collective. Computes the final embeddings of the owned rows from the ego rows.
+  /// Collective. Computes every layer's rows and the final rows of the owned nodes.
   virtual PetscErrorCode Forward() = 0;
-  /// The final embeddings (LocalRows × Dim) as of the last Forward.
+  /// The final embeddings (LocalRows × FinalWidth) as of the last Forward.
   virtual const RowMatrix& Final() const = 0;
-  /// Collective. In place: `grad` holds the gradient on the final embeddings of the owned rows
-  /// on entry and the gradient on the ego rows on return.
-  virtual PetscErrorCode Backward(RowMatrix* grad) = 0;
+  /// Width of a final row: Dim for models that pool their layers by a mean, (L+1)·Dim for
+  /// models that concatenate them.
+  virtual int FinalWidth() const { return dim_; }
+  /// L: the model has layers 0..L of Dim columns each (layer 0 is the ego rows for MF and
+  /// LightGCN); the final row pools them.
+  virtual int NumLayers() const { return 0; }
+  /// The rows of layer `l` (LocalRows × Dim) as of the last Forward.
+  virtual const RowMatrix& Layer(int l) const { return l == 0 ? ego_ : Final(); }
+  /// Not collective. What layer `l`'s row contributes to a final row: adds `weight` times it to
+  /// `final_row` (FinalWidth values): 1/(L+1) of it to every column for a mean, the row into its
+  /// own slice for a concatenation. The final row is the sum of its layers' contributions, so a
+  /// negative may take different items at different layers.
+  virtual void AddLayerContribution(int l, const double* layer_row, double weight,
+                                    double* final_row) const;
+  /// Not collective. The adjoint: adds to `layer_grad` (Dim values) the gradient that
+  /// `weight` times layer `l`'s contribution receives from `final_grad`.
+  virtual void AddLayerContributionGrad(int l, const double* final_grad, double weight,
+                                        double* layer_grad) const;
+  /// Not collective. Makes LayerGrad(l) usable (LocalRows × Dim each, zero) for steps whose
+  /// negatives read single layers.
+  void EnableLayerGrads();
+  bool LayerGradsEnabled() const { return !layer_grad_.empty(); }
+
+  /// The buffer that receives dL/dE* (LocalRows × FinalWidth) before Backward. For models whose
+  /// final width is Dim this is the ego rows' gradient itself, transformed in place.
+  virtual RowMatrix& FinalGrad() { return ego_grad_; }
+  /// The buffer that receives dL/dE^(l) beyond what reaches layer l through the final rows.
+  RowMatrix& LayerGrad(int l) { return layer_grad_[(size_t)l]; }
+  /// Collective. From FinalGrad (and the layer gradients, when enabled) to the gradient of every
+  /// parameter of GetParameters. With `rows`, the output gradients are zero outside the flagged
+  /// rows; unless the gradient is row-local the other rows of FinalGrad may hold anything on
+  /// entry (the last step's gradient), so the objective clears only the step's rows. The result
+  /// is the one without `rows`, to the last bit.
+  virtual PetscErrorCode Backward(const RowFlags* rows) = 0;
   /// Collective. Forward for a step that reads the final embeddings of the rows flagged in
   /// `rows` only: those rows come out as Forward computes them, to the last bit; the others
   /// are left unspecified until the next Forward.
   virtual PetscErrorCode ForwardRows(const RowFlags&) { return Forward(); }
-  /// Collective. Backward for a gradient that is zero outside the rows flagged in `rows`; the
-  /// result is Backward's, to the last bit. Unless the gradient is row-local, the other rows of
-  /// `grad` may hold anything on entry (the last step's gradient): they are overwritten, so the
-  /// trainer clears only the step's rows.
-  virtual PetscErrorCode BackwardFromRows(RowMatrix* grad, const RowFlags& rows) {
-    if (!RowLocalGradient())
-      for (size_t r = 0; r < rows.size(); ++r)
-        if (!rows[r]) grad->row((Eigen::Index)r).setZero();
-    return Backward(grad);
-  }
   /// True when Backward maps each row's gradient to the same row only (no propagation), so an
   /// optimizer may update just the rows a batch touched.
   virtual bool RowLocalGradient() const = 0;
+  /// Not collective. Appends the model's trainable blocks: the ego rows first ("embedding"),
+  /// then the type's own weights.
+  virtual void GetParameters(ParameterList* params);
 
-  /// Collective. Writes the type, the structural sizes and the ego rows into `file`'s /model.
-  PetscErrorCode Save(CheckpointFile& file) const;
-  /// Collective. Reads the ego rows written by Save, after SetUp. Structural sizes that differ
+  /// Collective. Writes the type, the structural sizes and every block of GetParameters into
+  /// `file`'s /model.
+  PetscErrorCode Save(CheckpointFile& file);
+  /// Collective. Reads the blocks written by Save, after SetUp. Structural sizes that differ
   /// from this model's (-model_dim, -model_layers) are an input error.
   PetscErrorCode Load(CheckpointFile& file);
 
@@ -72,6 +99,8 @@ class Model {
   virtual std::string Describe() const;
 
   RowMatrix& Ego() { return ego_; }
+  /// The ego rows' gradient after Backward.
+  RowMatrix& EgoGrad() { return ego_grad_; }
   const RowMatrix& Ego() const { return ego_; }
   int Dim() const { return dim_; }
 
@@ -85,8 +114,10 @@ class Model {
   }
 
   MPI_Comm comm_;
+  uint64_t seed_ = 0;
   const Graph* graph_ = nullptr;
-  RowMatrix ego_;
+  RowMatrix ego_, ego_grad_;
+  std::vector<RowMatrix> layer_grad_;
   int dim_ = 64;
   std::string init_ = "normal";
   double init_std_ = 0.1;

@@ -16,6 +16,7 @@
 
 #include "recns/graph.hpp"
 #include "recns/halo.hpp"
+#include "recns/parameter.hpp"
 #include "recns/registry.hpp"
 #include "recns/rng.hpp"
 
@@ -40,25 +41,80 @@ struct Batch {
   }
 };
 
-/// k negatives per pair: negative (b, s) = Σ_t weight[t] · E*[item[t]] over
-/// t in [offset[b*k+s], offset[b*k+s+1]).
+/// A term's layer when it reads a final row.
+constexpr int kFinalLayer = -1;
+
+/// The sampler's choices for k negatives per pair. Negative (b, s) is made of the terms
+/// t in [offset[b*k+s], offset[b*k+s+1]): weight[t] times the row of item[t], a final row when
+/// layer[t] is kFinalLayer (or `layer` is empty) and otherwise layer[t]'s row entering the final
+/// row as the model pools it (Model::AddLayerContribution). The sampler's Synthesize turns the
+/// terms into the negative's value; the default sums them.
+///
+/// L2: by default each term's item adds ||e0_item||^2 once per occurrence, as a positive does.
+/// A sampler that synthesises a negative from several rows may instead give, per negative, the
+/// ego vector whose norm is regularised: sum_t l2_weight[t] e0[l2_item[t]] over
+/// t in [l2_offset[slot], l2_offset[slot+1]) (MixGCF: the mixed layer-0 vector).
 struct Negatives {
   int k = 1;
   std::vector<int64_t> offset{0};
   std::vector<int32_t> item;
   std::vector<double> weight;
+  std::vector<int8_t> layer;  ///< empty while every term is a final row
+  std::vector<int64_t> l2_offset;  ///< empty: the default L2 of every term's item
+  std::vector<int32_t> l2_item;
+  std::vector<double> l2_weight;
   void Reset(int negatives_per_pair) {
     k = negatives_per_pair;
     offset.assign(1, 0);
     item.clear();
     weight.clear();
+    layer.clear();
+    l2_offset.clear();
+    l2_item.clear();
+    l2_weight.clear();
   }
   /// Appends the next negative as the plain item row `id`.
   void AddItem(int32_t id) {
-    item.push_back(id);
-    weight.push_back(1.0);
-    offset.push_back(static_cast<int64_t>(item.size()));
+    AddTerm(id, kFinalLayer, 1.0);
+    EndNegative();
   }
+  /// Adds a term to the negative being built.
+  void AddTerm(int32_t id, int term_layer, double term_weight) {
+    if (term_layer != kFinalLayer && layer.empty()) layer.assign(item.size(), (int8_t)kFinalLayer);
+    item.push_back(id);
+    weight.push_back(term_weight);
+    if (!layer.empty()) layer.push_back((int8_t)term_layer);
+  }
+  void EndNegative() { offset.push_back(static_cast<int64_t>(item.size())); }
+  /// Adds a term to the L2 vector of the negative being built (call before its EndNegative for
+  /// the first negative's terms, then once per negative: EndL2 closes one negative's vector).
+  void AddL2Term(int32_t id, double term_weight) {
+    if (l2_offset.empty()) l2_offset.push_back(0);
+    l2_item.push_back(id);
+    l2_weight.push_back(term_weight);
+  }
+  void EndL2() {
+    if (l2_offset.empty()) l2_offset.push_back(0);
+    l2_offset.push_back(static_cast<int64_t>(l2_item.size()));
+  }
+  int TermLayer(int64_t t) const { return layer.empty() ? kFinalLayer : layer[(size_t)t]; }
+  bool HasLayerTerms() const { return !layer.empty(); }
+  bool HasL2Vectors() const { return !l2_offset.empty(); }
+};
+
+/// The step's rows as the objective holds them: final rows and single layers of users and of the
+/// step's items (owned, or ghost copies of other ranks' rows), and their gradients. What a
+/// sampler's Synthesize, SynthesizeBackward and AddLoss read and write.
+class StepRows {
+ public:
+  virtual ~StepRows() = default;
+  virtual const Model& GetModel() const = 0;
+  virtual const double* User(int32_t local_user) const = 0;
+  virtual const double* Item(int32_t item) const = 0;
+  virtual const double* ItemLayer(int l, int32_t item) const = 0;
+  virtual double* UserGrad(int32_t local_user) = 0;
+  virtual double* ItemGrad(int32_t item) = 0;
+  virtual double* ItemLayerGrad(int l, int32_t item) = 0;
 };
 
 /// What a sampler may look at when it samples one step. The model's final embeddings are those
@@ -91,6 +147,22 @@ class Sampler {
   /// Collective. Fills k negatives for every pair of `batch`, in pair order.
   virtual PetscErrorCode Sample(const SampleContext& context, const Batch& batch,
                                 Negatives* negatives) = 0;
+  /// Not collective. The value of negative `slot` (FinalWidth values) from its terms; the default
+  /// is their weighted sum. Selection is over: whatever this computes carries gradient.
+  virtual void Synthesize(const StepRows& rows, const Negatives& negatives, int64_t slot,
+                          double* value) const;
+  /// Not collective. Adds the gradient of the value's terms, given dL/dvalue, to the rows (and
+  /// to the sampler's own parameters) that Synthesize read.
+  virtual void SynthesizeBackward(StepRows* rows, const Negatives& negatives, int64_t slot,
+                                  const double* value_grad) const;
+  /// Not collective. Adds the sampler's own loss terms for this rank's pairs (times `scale`,
+  /// 1/B) to `loss` and their gradients to `rows` and the sampler's parameters. None by default.
+  virtual PetscErrorCode AddLoss(StepRows*, const Batch&, const Negatives&, double /*scale*/,
+                                 double* /*loss*/) {
+    return PETSC_SUCCESS;
+  }
+  /// Not collective. Appends the sampler's trainable blocks (group "/sampler"). None by default.
+  virtual void GetParameters(ParameterList*) {}
   /// False when Sample never reads the model's final embeddings (uniform, PNS): the trainer
   /// then samples before the forward pass and computes only the rows the step reads.
   virtual bool ScoresItems() const { return true; }

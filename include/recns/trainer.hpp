@@ -16,6 +16,7 @@
 #include "recns/halo.hpp"
 #include "recns/loss.hpp"
 #include "recns/model.hpp"
+#include "recns/objective.hpp"
 #include "recns/optimizer.hpp"
 #include "recns/sampler.hpp"
 
@@ -23,12 +24,6 @@ namespace recns {
 
 class MetricsLog;
 class CheckpointFile;
-
-/// Wall seconds per phase of training, summed over the steps of a run.
-struct PhaseSeconds {
-  double batch = 0, sample = 0, forward = 0, halo = 0, loss = 0, backward = 0, optimize = 0,
-         evaluate = 0;
-};
 
 class Trainer {
  public:
@@ -51,11 +46,12 @@ class Trainer {
   /// any rank ends it early at a step boundary, after a checkpoint: Outcome().interrupted.
   PetscErrorCode Train();
 
-  /// Collective. The global loss (mean over the global batch, plus L2 on the batch's ego rows)
-  /// of `batch` with `negatives` at the current parameters; leaves the gradient on this rank's
-  /// ego rows in GradEgo(). The building block of a step, public for gradient checks.
+  /// Collective. The global loss (mean over the global batch, plus L2 on the batch's ego rows
+  /// and the blocks' decay) of `batch` with `negatives` at the current parameters; leaves every
+  /// block's gradient in Parameters(). The building block of a step, public for gradient checks.
   PetscErrorCode LossAndGradient(const Batch& batch, const Negatives& negatives, double* loss);
-  const RowMatrix& GradEgo() const { return grad_; }
+  /// Every trainable block of the run (valid after SetUp).
+  const ParameterList& Parameters() const { return objective_.Parameters(); }
 
   Model& GetModel() { return *model_; }
   Sampler& GetSampler() { return *sampler_; }
@@ -105,7 +101,7 @@ class Trainer {
     double best = -INFINITY;
     int evaluations_without_gain = 0;
     bool finished = false;  // early stop, or a restart of a finished run
-    RowMatrix best_ego;     // the ego rows of the best epoch (kept when a valid split chooses it)
+    std::vector<RowMatrix> best_params;  // the best epoch's blocks (when a valid split chooses it)
     std::vector<std::vector<double>> metrics_rows;  // one per finished epoch
   };
 
@@ -127,20 +123,12 @@ class Trainer {
   PetscErrorCode Resume(const std::string& path);
   PetscErrorCode ReportChangedOptions(const std::string& saved_options) const;
   PetscErrorCode DatasetFingerprint(uint64_t* fingerprint) const;
+  ParameterList BestParameterViews();
   uint64_t dataset_fingerprint_ = 0;  // of the training pairs: a checkpoint's dataset identity
   PetscErrorCode Step(uint32_t epoch, int64_t step, double lr, double* loss);
   PetscErrorCode Forward();
-  /// Collective. Counts each owned row's occurrences in the step (users, positives and
-  /// negatives, remote ones through the halo) into row_count_, touched_ and step_rows_, and
-  /// clears the gradient.
-  PetscErrorCode CountRows(const Batch& batch, const Negatives& negatives);
-  PetscErrorCode LossAndGradientAfterForward(const Batch& batch, const Negatives& negatives,
-                                             double* loss);
-  void RecordSamplingQuality(int32_t local_user, const double* user, double positive_score,
-                             const double* negative, const Negatives& negatives, int64_t slot);
   PetscErrorCode EvaluateSplit(EvalSplit split, EvalResult* result);
   PetscErrorCode WriteSummary() const;
-  const double* FinalRow(int32_t item) const;
 
   MPI_Comm comm_;
   PetscMPIInt rank_ = 0, size_ = 1;
@@ -170,17 +158,12 @@ class Trainer {
   std::unique_ptr<Optimizer> optimizer_;
   Evaluator evaluator_;
   Batcher batcher_;
-  std::unique_ptr<Halo> halo_;
   std::unique_ptr<MetricsLog> metrics_log_;
 
+  Objective objective_;
   // Per-step work arrays, kept to avoid reallocation.
   Batch batch_;
   Negatives negatives_;
-  std::vector<int32_t> needed_items_;
-  RowMatrix grad_, ghost_final_, ghost_grad_, row_count_, ghost_count_, negative_values_,
-      negative_grads_;
-  std::vector<int64_t> touched_;
-  RowFlags step_rows_;  // the rows a step reads: touched_ as flags
   Outcome outcome_;
   // The test evaluation of an epoch without a validation split, and the step count it was at.
   EvalResult last_test_;

@@ -23,9 +23,9 @@ class LightGCNModel final : public Model {
     final_ = weight * ego_;
     const RowMatrix* previous = &ego_;
     for (int l = 0; l < layers_; ++l) {
-      PetscCall(propagator_.Apply(*previous, &work_[l % 2]));
-      final_ += weight * work_[l % 2];
-      previous = &work_[l % 2];
+      PetscCall(propagator_.Apply(*previous, &work_[l]));
+      final_ += weight * work_[l];
+      previous = &work_[l];
     }
     PetscCall(PetscLogEventEnd(Events().forward, 0, 0, 0, 0));
     PetscFunctionReturn(PETSC_SUCCESS);
@@ -58,67 +58,26 @@ class LightGCNModel final : public Model {
     for (int64_t r : final_rows_) final_.row(r) = weight * ego_.row(r);
     const RowMatrix* previous = &ego_;
     for (int l = 0; l < layers_; ++l) {
-      if (l < whole_below) PetscCall(propagator_.Apply(*previous, &work_[l % 2]));
-      else PetscCall(propagator_.ApplyToRows(*previous, wanted_[l], &work_[l % 2]));
-      for (int64_t r : final_rows_) final_.row(r) += weight * work_[l % 2].row(r);
-      previous = &work_[l % 2];
+      if (l < whole_below) PetscCall(propagator_.Apply(*previous, &work_[l]));
+      else PetscCall(propagator_.ApplyToRows(*previous, wanted_[l], &work_[l]));
+      for (int64_t r : final_rows_) final_.row(r) += weight * work_[l].row(r);
+      previous = &work_[l];
     }
     PetscCall(PetscLogEventEnd(Events().forward, 0, 0, 0, 0));
     PetscFunctionReturn(PETSC_SUCCESS);
   }
 
   const RowMatrix& Final() const override { return final_; }
+  int NumLayers() const override { return layers_; }
+  // Layer l > 0 lives in the forward pass's work_[l - 1] until a backward pass reuses it.
+  const RowMatrix& Layer(int l) const override { return l == 0 ? ego_ : work_[(size_t)l - 1]; }
 
-  PetscErrorCode Backward(RowMatrix* grad) override {
+  PetscErrorCode Backward(const RowFlags* rows) override {
     PetscFunctionBeginUser;
     PetscCall(PetscLogEventBegin(Events().backward, 0, 0, 0, 0));
-    const double weight = 1.0 / (layers_ + 1);
-    if (grad_final_.rows() != grad->rows() || grad_final_.cols() != grad->cols())
-      AllocateRows(&grad_final_, grad->rows(), grad->cols());
-    grad_final_ = *grad;
-    *grad *= weight;
-    const RowMatrix* previous = &grad_final_;
-    for (int l = 0; l < layers_; ++l) {
-      PetscCall(propagator_.Apply(*previous, &work_[l % 2]));
-      *grad += weight * work_[l % 2];
-      previous = &work_[l % 2];
-    }
-    PetscCall(PetscLogEventEnd(Events().backward, 0, 0, 0, 0));
-    PetscFunctionReturn(PETSC_SUCCESS);
-  }
-
-  // Â^l G is zero outside the rows within l hops of G's rows: each product gathers only the
-  // input rows that may be nonzero, and the sum adds only those rows (adding zeros changes no
-  // bits), so G needs no copy. Every product is kept, and one pass then forms each gradient row
-  // from them, with the additions a pass per product makes in the same order: a row outside G's
-  // rows is set where a product first reaches it (0 + x is x: the kernel's sums start at +0, so
-  // no product row holds -0) and cleared if none does, so the rest of `grad` needs no clearing
-  // before the step.
-  PetscErrorCode BackwardFromRows(RowMatrix* grad, const RowFlags& rows) override {
-    PetscFunctionBeginUser;
-    PetscCall(PetscLogEventBegin(Events().backward, 0, 0, 0, 0));
-    const double weight = 1.0 / (layers_ + 1);
-    const RowMatrix* previous = grad;
-    const RowFlags* nonzero = &rows;
-    for (int l = 0; l < layers_; ++l) {
-      PetscCall(propagator_.ApplySparse(*previous, *nonzero, &work_[l], &nonzero_[l]));
-      previous = &work_[l];
-      nonzero = &nonzero_[l];
-    }
-    for (size_t r = 0; r < rows.size(); ++r) {
-      bool holds = rows[r] != 0;
-      if (holds) grad->row(r) *= weight;
-      for (int l = 0; l < layers_; ++l) {
-        if (!nonzero_[l][r]) continue;
-        if (holds) {
-          grad->row(r) += weight * work_[l].row(r);
-        } else {
-          grad->row(r) = weight * work_[l].row(r);
-          holds = true;
-        }
-      }
-      if (!holds) grad->row(r).setZero();
-    }
+    if (LayerGradsEnabled()) PetscCall(BackwardThroughLayers(rows));
+    else if (rows) PetscCall(BackwardFromRows(&ego_grad_, *rows));
+    else PetscCall(BackwardEveryRow(&ego_grad_));
     PetscCall(PetscLogEventEnd(Events().backward, 0, 0, 0, 0));
     PetscFunctionReturn(PETSC_SUCCESS);
   }
@@ -152,7 +111,8 @@ class LightGCNModel final : public Model {
     PetscFunctionBeginUser;
     PetscCall(propagator_.SetUp(graph_->Adjacency(), dim_));
     // ForwardRows leaves rows it does not need as they were: they start at zero, not garbage.
-    // The backward pass keeps every layer's product; the forward passes alternate two.
+    // The forward pass keeps every layer (a negative may read single layers) and the backward
+    // pass every layer's product, in the same matrices.
     work_.resize(std::max(layers_, 2));
     nonzero_.resize(layers_);
     for (RowMatrix& gathered : work_) AllocateRows(&gathered, propagator_.LocalRows(), dim_);
@@ -161,6 +121,91 @@ class LightGCNModel final : public Model {
   }
 
  private:
+  PetscErrorCode BackwardEveryRow(RowMatrix* grad) {
+    PetscFunctionBeginUser;
+    const double weight = 1.0 / (layers_ + 1);
+    grad_final_ = *grad;
+    *grad *= weight;
+    const RowMatrix* previous = &grad_final_;
+    for (int l = 0; l < layers_; ++l) {
+      PetscCall(propagator_.Apply(*previous, &work_[l % 2]));
+      *grad += weight * work_[l % 2];
+      previous = &work_[l % 2];
+    }
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+
+  // Â^l G is zero outside the rows within l hops of G's rows: each product gathers only the
+  // input rows that may be nonzero, and the sum adds only those rows (adding zeros changes no
+  // bits), so G needs no copy. Every product is kept, and one pass then forms each gradient row
+  // from them, with the additions a pass per product makes in the same order: a row outside G's
+  // rows is set where a product first reaches it (0 + x is x: the kernel's sums start at +0, so
+  // no product row holds -0) and cleared if none does, so the rest of `grad` needs no clearing
+  // before the step.
+  PetscErrorCode BackwardFromRows(RowMatrix* grad, const RowFlags& rows) {
+    PetscFunctionBeginUser;
+    const double weight = 1.0 / (layers_ + 1);
+    const RowMatrix* previous = grad;
+    const RowFlags* nonzero = &rows;
+    for (int l = 0; l < layers_; ++l) {
+      PetscCall(propagator_.ApplySparse(*previous, *nonzero, &work_[l], &nonzero_[l]));
+      previous = &work_[l];
+      nonzero = &nonzero_[l];
+    }
+    for (size_t r = 0; r < rows.size(); ++r) {
+      bool holds = rows[r] != 0;
+      if (holds) grad->row(r) *= weight;
+      for (int l = 0; l < layers_; ++l) {
+        if (!nonzero_[l][r]) continue;
+        if (holds) {
+          grad->row(r) += weight * work_[l].row(r);
+        } else {
+          grad->row(r) = weight * work_[l].row(r);
+          holds = true;
+        }
+      }
+      if (!holds) grad->row(r).setZero();
+    }
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+
+  // With gradients on single layers, H_l = G/(L+1) + G_l is the whole gradient on layer l's
+  // rows and dL/dE0 = sum_l Â^l H_l, formed in Horner form H_0 + Â(H_1 + Â(H_2 + ...)): as many
+  // products as without layer gradients. With `rows`, G and the G_l are zero outside them (G may
+  // hold anything there) and each product gathers only the rows that may be nonzero.
+  PetscErrorCode BackwardThroughLayers(const RowFlags* rows) {
+    PetscFunctionBeginUser;
+    const double weight = 1.0 / (layers_ + 1);
+    RowMatrix& grad = ego_grad_;
+    const Eigen::Index n = grad.rows();
+    auto flagged = [&](Eigen::Index r) { return !rows || (*rows)[(size_t)r]; };
+    if (layers_ == 0) {
+      for (Eigen::Index r = 0; r < n; ++r)
+        if (flagged(r)) grad.row(r) = weight * grad.row(r) + LayerGrad(0).row(r);
+        else grad.row(r).setZero();
+      PetscFunctionReturn(PETSC_SUCCESS);
+    }
+    RowMatrix* x = &work_[0];
+    RowMatrix* y = &work_[1];
+    for (Eigen::Index r = 0; r < n; ++r)
+      if (flagged(r)) x->row(r) = weight * grad.row(r) + LayerGrad(layers_).row(r);
+    RowFlags nonzero = rows ? *rows : RowFlags(), reached;
+    for (int l = layers_ - 1; l >= 0; --l) {
+      if (rows) PetscCall(propagator_.ApplySparse(*x, nonzero, y, &reached));
+      else PetscCall(propagator_.Apply(*x, y));
+      if (l == 0) break;
+      for (Eigen::Index r = 0; r < n; ++r)
+        if (flagged(r)) y->row(r) += weight * grad.row(r) + LayerGrad(l).row(r);
+      if (rows)
+        for (size_t r = 0; r < nonzero.size(); ++r) nonzero[r] = reached[r] | (*rows)[r];
+      std::swap(x, y);
+    }
+    for (Eigen::Index r = 0; r < n; ++r)
+      if (flagged(r)) grad.row(r) = weight * grad.row(r) + LayerGrad(0).row(r) + y->row(r);
+      else grad.row(r) = y->row(r);
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+
   /// Whether `rows` flags at least 3/4 of the graph's rows, on every rank.
   PetscErrorCode MostRows(const RowFlags& rows, PetscBool* most) const {
     PetscFunctionBeginUser;

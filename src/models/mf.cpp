@@ -11,7 +11,17 @@ class MFModel final : public Model {
   const char* Type() const override { return kModelMF; }
   PetscErrorCode Forward() override { return PETSC_SUCCESS; }
   const RowMatrix& Final() const override { return ego_; }
-  PetscErrorCode Backward(RowMatrix*) override { return PETSC_SUCCESS; }
+  // The final rows are the ego rows, so their gradient is already the ego rows' gradient.
+  PetscErrorCode Backward(const RowFlags* rows) override {
+    if (!LayerGradsEnabled()) return PETSC_SUCCESS;
+    if (rows) {
+      for (size_t r = 0; r < rows->size(); ++r)
+        if ((*rows)[r]) ego_grad_.row((Eigen::Index)r) += LayerGrad(0).row((Eigen::Index)r);
+    } else {
+      ego_grad_ += LayerGrad(0);
+    }
+    return PETSC_SUCCESS;
+  }
   bool RowLocalGradient() const override { return true; }
 };
 

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "recns/checkpoint.hpp"
+#include "recns/parameter.hpp"
 #include "recns/error.hpp"
 #include "recns/rng.hpp"
 
@@ -36,8 +37,11 @@ PetscErrorCode Model::SetFromOptions() {
 PetscErrorCode Model::SetUp(const Graph& graph, uint64_t seed) {
   PetscFunctionBeginUser;
   graph_ = &graph;
+  seed_ = seed;
   const Layout& layout = graph.GetLayout();
   AllocateRows(&ego_, layout.LocalRows(), dim_);
+  AllocateRows(&ego_grad_, layout.LocalRows(), dim_);
+  layer_grad_.clear();
   const bool xavier = init_ == "xavier";
   const double user_std = xavier ? std::sqrt(2.0 / (layout.NumUsers() + dim_)) : init_std_;
   const double item_std = xavier ? std::sqrt(2.0 / (layout.NumItems() + dim_)) : init_std_;
@@ -53,11 +57,13 @@ PetscErrorCode Model::SetUp(const Graph& graph, uint64_t seed) {
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode Model::Save(CheckpointFile& file) const {
+PetscErrorCode Model::Save(CheckpointFile& file) {
   PetscFunctionBeginUser;
   PetscCall(file.WriteAttribute("/model", "type", std::string(Type())));
   for (const auto& [name, value] : Structure()) PetscCall(file.WriteAttribute("/model", name, value));
-  PetscCall(file.WriteOwnedRows("/model", "embedding", ego_));
+  ParameterList params;
+  GetParameters(&params);
+  PetscCall(SaveParameters(file, params));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -77,8 +83,38 @@ PetscErrorCode Model::Load(CheckpointFile& file) {
                       "options cannot change on restart)",
                       file.Path().c_str(), name.c_str(), (long long)saved, (long long)value);
   }
-  PetscCall(file.ReadOwnedRows("/model", "embedding", &ego_));
+  ParameterList params;
+  GetParameters(&params);
+  PetscCall(LoadParameters(file, params));
   PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+void Model::GetParameters(ParameterList* params) {
+  Parameter ego;
+  ego.group = "/model";
+  ego.name = "embedding";
+  ego.scope = ParamScope::kOwnedRows;
+  ego.value = &ego_;
+  ego.grad = &ego_grad_;
+  params->push_back(ego);
+}
+
+void Model::AddLayerContribution(int, const double* layer_row, double weight,
+                                 double* final_row) const {
+  const double scaled = weight / (NumLayers() + 1);
+  for (int c = 0; c < dim_; ++c) final_row[c] += scaled * layer_row[c];
+}
+
+void Model::AddLayerContributionGrad(int, const double* final_grad, double weight,
+                                     double* layer_grad) const {
+  const double scaled = weight / (NumLayers() + 1);
+  for (int c = 0; c < dim_; ++c) layer_grad[c] += scaled * final_grad[c];
+}
+
+void Model::EnableLayerGrads() {
+  if (LayerGradsEnabled()) return;
+  layer_grad_.resize((size_t)NumLayers() + 1);
+  for (RowMatrix& grad : layer_grad_) grad = RowMatrix::Zero(ego_.rows(), dim_);
 }
 
 std::string Model::Describe() const {

@@ -186,7 +186,7 @@ PetscErrorCode BayesianSampler::Sample(const SampleContext& context, const Batch
   sample_offset_.assign(1, 0);
   for (size_t b = 0; b < batch.Size(); ++b) DrawCandidates(context, batch, b);
 
-  const int d = context.model->Dim();
+  const int d = context.model->FinalWidth();
   const int64_t num_items = graph_->GetLayout().NumItems();
   const double* all_rows = nullptr;
   if (exact_) {

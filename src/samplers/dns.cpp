@@ -29,7 +29,7 @@ class DynamicSampler final : public Sampler {
     PetscCall(GatherItemRows(context, pool_));
 
     PetscCall(PetscLogEventBegin(Events().sample_score, 0, 0, 0, 0));
-    const int d = context.model->Dim();
+    const int d = context.model->FinalWidth();
     negatives->Reset(num_negatives_);
     for (size_t b = 0; b < batch.Size(); ++b) {
       const double* user = UserRow(context, batch.user[b]);

@@ -40,6 +40,37 @@ PetscErrorCode Sampler::SetUp(const Graph& graph) {
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+void Sampler::Synthesize(const StepRows& rows, const Negatives& negatives, int64_t slot,
+                         double* value) const {
+  const Model& model = rows.GetModel();
+  const int width = model.FinalWidth();
+  Eigen::Map<Eigen::RowVectorXd> out(value, width);
+  out.setZero();
+  for (int64_t t = negatives.offset[slot]; t < negatives.offset[slot + 1]; ++t) {
+    const int layer = negatives.TermLayer(t);
+    if (layer == kFinalLayer)
+      out += negatives.weight[t] * Eigen::Map<const Eigen::RowVectorXd>(rows.Item(negatives.item[t]), width);
+    else
+      model.AddLayerContribution(layer, rows.ItemLayer(layer, negatives.item[t]), negatives.weight[t],
+                                 value);
+  }
+}
+
+void Sampler::SynthesizeBackward(StepRows* rows, const Negatives& negatives, int64_t slot,
+                                 const double* value_grad) const {
+  const Model& model = rows->GetModel();
+  const int width = model.FinalWidth();
+  const Eigen::Map<const Eigen::RowVectorXd> grad(value_grad, width);
+  for (int64_t t = negatives.offset[slot]; t < negatives.offset[slot + 1]; ++t) {
+    const int layer = negatives.TermLayer(t);
+    if (layer == kFinalLayer)
+      Eigen::Map<Eigen::RowVectorXd>(rows->ItemGrad(negatives.item[t]), width) += negatives.weight[t] * grad;
+    else
+      model.AddLayerContributionGrad(layer, value_grad, negatives.weight[t],
+                                     rows->ItemLayerGrad(layer, negatives.item[t]));
+  }
+}
+
 int32_t DrawUniformNegative(const Graph& graph, int32_t local_user, RandomStream* stream) {
   int64_t count;
   const int32_t* positives = graph.TrainItems(local_user, &count);

@@ -1,4 +1,4 @@
-// SGD and Adam on the owned ego rows.
+// SGD and Adam on every block of the parameter list.
 #include "recns/optimizer.hpp"
 
 #include <cmath>
@@ -50,16 +50,19 @@ class SGDOptimizer final : public Optimizer {
  public:
   using Optimizer::Optimizer;
   const char* Type() const override { return kOptimizerSGD; }
-  PetscErrorCode SetUp(Eigen::Index, Eigen::Index) override { return PETSC_SUCCESS; }
-  PetscErrorCode Step(double lr, const RowMatrix& grad, const std::vector<int64_t>* rows,
-                      RowMatrix* params) override {
+  PetscErrorCode Step(double lr, const std::vector<int64_t>* rows) override {
     PetscFunctionBeginUser;
     if (weight_decay_ > 0) rows = nullptr;  // the decay touches every row
-    if (rows) {
-      for (int64_t r : *rows)
-        params->row(r) -= lr * (grad.row(r) + weight_decay_ * params->row(r));
-    } else {
-      *params -= lr * (grad + weight_decay_ * *params);
+    for (const Parameter& p : params_) {
+      const double rate = BlockRate(p, lr);
+      RowMatrix& value = *p.value;
+      const RowMatrix& grad = *p.grad;
+      if (rows && p.scope == ParamScope::kOwnedRows) {
+        for (int64_t r : *rows)
+          value.row(r) -= rate * (grad.row(r) + weight_decay_ * value.row(r));
+      } else {
+        value -= rate * (grad + weight_decay_ * value);
+      }
     }
     PetscFunctionReturn(PETSC_SUCCESS);
   }
@@ -69,23 +72,62 @@ class AdamOptimizer final : public Optimizer {
  public:
   using Optimizer::Optimizer;
   const char* Type() const override { return kOptimizerAdam; }
-  PetscErrorCode SetUp(Eigen::Index rows, Eigen::Index cols) override {
-    first_ = RowMatrix::Zero(rows, cols);
-    second_ = RowMatrix::Zero(rows, cols);
+  PetscErrorCode SetUp(const ParameterList& params) override {
+    PetscFunctionBeginUser;
+    PetscCall(Optimizer::SetUp(params));
+    first_.clear();
+    second_.clear();
+    moments_.clear();
+    for (const Parameter& p : params) {
+      first_.push_back(RowMatrix::Zero(p.value->rows(), p.value->cols()));
+      second_.push_back(RowMatrix::Zero(p.value->rows(), p.value->cols()));
+    }
+    // The moments of block b are checkpointed as the blocks themselves, beside them in /optimizer.
+    for (size_t b = 0; b < params.size(); ++b)
+      for (int which = 0; which < 2; ++which) {
+        Parameter moment = params[b];
+        moment.group = "/optimizer" + params[b].group;
+        moment.name += which == 0 ? "_first_moment" : "_second_moment";
+        moment.value = which == 0 ? &first_[b] : &second_[b];
+        moment.grad = nullptr;
+        moments_.push_back(moment);
+      }
     steps_ = 0;
-    return PETSC_SUCCESS;
+    PetscFunctionReturn(PETSC_SUCCESS);
   }
-  PetscErrorCode Step(double lr, const RowMatrix& grad, const std::vector<int64_t>*,
-                      RowMatrix* params) override {
+  PetscErrorCode Step(double lr, const std::vector<int64_t>*) override {
     PetscFunctionBeginUser;
     ++steps_;
     const double c1 = 1.0 - std::pow(beta1_, (double)steps_);
     const double c2 = 1.0 - std::pow(beta2_, (double)steps_);
+    for (size_t b = 0; b < params_.size(); ++b)
+      Update(BlockRate(params_[b], lr), c1, c2, *params_[b].grad, params_[b].value, &first_[b],
+             &second_[b]);
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  PetscErrorCode Save(CheckpointFile& file) const override {
+    PetscFunctionBeginUser;
+    PetscCall(file.WriteAttribute("/optimizer", "step", steps_));
+    PetscCall(SaveParameters(file, moments_));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  PetscErrorCode Load(CheckpointFile& file) override {
+    PetscFunctionBeginUser;
+    PetscCall(file.ReadAttribute("/optimizer", "step", &steps_));
+    // Second moments are squares: a negative one is a damaged file.
+    for (size_t m = 0; m < moments_.size(); ++m)
+      PetscCall(LoadParameters(file, {moments_[m]}, m % 2 == 1 ? 0.0 : -INFINITY));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+
+ private:
+  void Update(double lr, double c1, double c2, const RowMatrix& grad, RowMatrix* params,
+              RowMatrix* first, RowMatrix* second) const {
     const Eigen::Index n = params->size();
     double* p = params->data();
     const double* g = grad.data();
-    double* m = first_.data();
-    double* v = second_.data();
+    double* m = first->data();
+    double* v = second->data();
     const double beta1 = beta1_, beta2 = beta2_, decay = weight_decay_, epsilon = epsilon_;
     // Every parameter moves at every step (the moments decay everywhere), so this loop runs over
     // all owned rows; its three divisions and square root dominate it, and in SIMD registers
@@ -97,21 +139,6 @@ class AdamOptimizer final : public Optimizer {
       v[x] = beta2 * v[x] + (1 - beta2) * gx * gx;
       p[x] -= lr * (m[x] / c1) / (std::sqrt(v[x] / c2) + epsilon);
     }
-    PetscFunctionReturn(PETSC_SUCCESS);
-  }
-  PetscErrorCode Save(CheckpointFile& file) const override {
-    PetscFunctionBeginUser;
-    PetscCall(file.WriteAttribute("/optimizer", "step", steps_));
-    PetscCall(file.WriteOwnedRows("/optimizer", "first_moment", first_));
-    PetscCall(file.WriteOwnedRows("/optimizer", "second_moment", second_));
-    PetscFunctionReturn(PETSC_SUCCESS);
-  }
-  PetscErrorCode Load(CheckpointFile& file) override {
-    PetscFunctionBeginUser;
-    PetscCall(file.ReadAttribute("/optimizer", "step", &steps_));
-    PetscCall(file.ReadOwnedRows("/optimizer", "first_moment", &first_));
-    PetscCall(file.ReadOwnedRows("/optimizer", "second_moment", &second_, 0));
-    PetscFunctionReturn(PETSC_SUCCESS);
   }
 
  protected:
@@ -135,7 +162,8 @@ class AdamOptimizer final : public Optimizer {
 
  private:
   double beta1_ = 0.9, beta2_ = 0.999, epsilon_ = 1e-8;
-  RowMatrix first_, second_;
+  std::vector<RowMatrix> first_, second_;
+  ParameterList moments_;  // views of first_ and second_ named for the checkpoint
   int64_t steps_ = 0;
 };
 

@@ -50,7 +50,7 @@ bool SameFile(const std::string& a, const std::string& b) {
 
 }  // namespace
 
-Trainer::Trainer(MPI_Comm comm) : comm_(comm), evaluator_(comm) {
+Trainer::Trainer(MPI_Comm comm) : comm_(comm), evaluator_(comm), objective_(comm) {
   MPI_Comm_rank(comm, &rank_);
   MPI_Comm_size(comm, &size_);
 }
@@ -258,13 +258,12 @@ PetscErrorCode Trainer::SetUpObjects() {
   PetscFunctionBeginUser;
   PetscCall(model_->SetUp(graph_, seed_));
   PetscCall(sampler_->SetUp(graph_));
-  PetscCall(optimizer_->SetUp(model_->Ego().rows(), model_->Ego().cols()));
   batcher_.SetUp(graph_, batch_size_, seed_);
-  halo_ = std::make_unique<Halo>(graph_.GetLayout());
-  AllocateRows(&grad_, model_->Ego().rows(), model_->Ego().cols());
-  row_count_ = RowMatrix::Zero(model_->Ego().rows(), 1);
   state_ = State();
   outcome_ = Outcome();
+  PetscCall(objective_.SetUp(graph_, model_.get(), sampler_.get(), loss_.get(), needed_rows_only_,
+                             sampling_quality_, &outcome_.phases, state_.quality));
+  PetscCall(optimizer_->SetUp(objective_.Parameters()));
   PetscCall(DatasetFingerprint(&dataset_fingerprint_));
   PetscCall(PrepareCheckpointFolder());
   if (!restart_.empty()) {
@@ -276,11 +275,6 @@ PetscErrorCode Trainer::SetUpObjects() {
 }
 
 // --- one step -----------------------------------------------------------------------------------
-
-const double* Trainer::FinalRow(int32_t item) const {
-  if (size_ > 1) return halo_->Row(item, model_->Final(), ghost_final_);
-  return model_->Final().row(graph_.GetLayout().LocalItemRow(item)).data();
-}
 
 PetscErrorCode Trainer::Forward() {
   PetscFunctionBeginUser;
@@ -294,153 +288,9 @@ PetscErrorCode Trainer::LossAndGradient(const Batch& batch, const Negatives& neg
                                         double* loss) {
   PetscFunctionBeginUser;
   PetscCall(Forward());
-  PetscCall(CountRows(batch, negatives));
-  PetscCall(LossAndGradientAfterForward(batch, negatives, loss));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-PetscErrorCode Trainer::CountRows(const Batch& batch, const Negatives& negatives) {
-  PetscFunctionBeginUser;
-  const Layout& layout = graph_.GetLayout();
-  const int d = model_->Dim();
-  const bool distributed = size_ > 1;
-  const double t = MPI_Wtime();
-  // The gradient and the counts are zeroed where the last step left them non-zero; with the
-  // needed rows only, BackwardFromRows overwrites the gradient outside the step's rows, so only
-  // those are zeroed (below), once they are known.
-  const bool clear_step_rows = needed_rows_only_ && !model_->RowLocalGradient();
-  if (model_->RowLocalGradient()) {
-    for (int64_t r : touched_) {
-      grad_.row(r).setZero();
-      row_count_(r, 0) = 0;
-    }
-  } else {
-    if (!clear_step_rows) grad_.setZero();
-    row_count_.setZero();
-  }
-  if (distributed) {
-    needed_items_.assign(batch.item.begin(), batch.item.end());
-    needed_items_.insert(needed_items_.end(), negatives.item.begin(), negatives.item.end());
-    PetscCall(halo_->SetItems(needed_items_));
-    ghost_grad_ = RowMatrix::Zero(halo_->Ghosts(), d);
-    ghost_count_ = RowMatrix::Zero(halo_->Ghosts(), 1);
-  }
-  auto item_count = [&](int32_t item) -> double& {
-    return *(distributed ? halo_->Row(item, row_count_, ghost_count_)
-                         : row_count_.row(layout.LocalItemRow(item)).data());
-  };
-  for (size_t b = 0; b < batch.Size(); ++b) {
-    row_count_(batch.user[b], 0) += 1;
-    item_count(batch.item[b]) += 1;
-  }
-  for (int32_t item : negatives.item) item_count(item) += 1;
-  if (distributed) PetscCall(halo_->ReduceAdd(ghost_count_, &row_count_));
-  touched_.clear();
-  step_rows_.assign(row_count_.rows(), 0);
-  for (int64_t r = 0; r < row_count_.rows(); ++r)
-    if (row_count_(r, 0) > 0) {
-      touched_.push_back(r);
-      step_rows_[r] = 1;
-      if (clear_step_rows) grad_.row(r).setZero();
-    }
-  Lap(t, &outcome_.phases.halo);
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-void Trainer::RecordSamplingQuality(int32_t local_user, const double* user, double positive_score,
-                                    const double* negative, const Negatives& negatives,
-                                    int64_t slot) {
-  const int d = model_->Dim();
-  // The negative's label is that of its heaviest item row (the only one for classic samplers).
-  int64_t heaviest = negatives.offset[slot];
-  for (int64_t t = heaviest + 1; t < negatives.offset[slot + 1]; ++t)
-    if (negatives.weight[t] > negatives.weight[heaviest]) heaviest = t;
-  const Csr& test = graph_.Slice().test;
-  const int32_t* begin = test.indices.data() + test.indptr[local_user];
-  const int32_t* end = test.indices.data() + test.indptr[local_user + 1];
-  const bool false_negative = std::binary_search(begin, end, negatives.item[heaviest]);
-  const double info = 1.0 - Sigmoid(positive_score - Dot(user, negative, d));
-  state_.quality[false_negative ? 1 : 0] += 1;
-  state_.quality[2] += false_negative ? -info : info;
-}
-
-PetscErrorCode Trainer::LossAndGradientAfterForward(const Batch& batch, const Negatives& negatives,
-                                                    double* loss) {
-  PetscFunctionBeginUser;
-  const Layout& layout = graph_.GetLayout();
-  const int d = model_->Dim(), k = negatives.k;
-  const bool distributed = size_ > 1;
-
-  PhaseSeconds& phase = outcome_.phases;
-  double t = MPI_Wtime();
-  if (distributed) {
-    PetscCall(halo_->Bcast(model_->Final(), &ghost_final_));
-    t = Lap(t, &phase.halo);
-  }
-
-  PetscCall(PetscLogEventBegin(Events().loss, 0, 0, 0, 0));
-  // The gradient of an item row goes to the owned row or to its ghost.
-  auto item_grad = [&](int32_t item) -> double* {
-    return distributed ? halo_->Row(item, grad_, ghost_grad_)
-                       : grad_.row(layout.LocalItemRow(item)).data();
-  };
-  const double scale = 1.0 / (double)batch.global_size;
-  negative_values_.resize(k, d);
-  negative_grads_.resize(k, d);
-  double total = 0;
-  for (size_t b = 0; b < batch.Size(); ++b) {
-    for (int s = 0; s < k; ++s) {
-      auto value = negative_values_.row(s);
-      value.setZero();
-      for (int64_t t = negatives.offset[b * k + s]; t < negatives.offset[b * k + s + 1]; ++t)
-        value += negatives.weight[t] * Eigen::Map<const Eigen::RowVectorXd>(FinalRow(negatives.item[t]), d);
-    }
-    negative_grads_.setZero();
-    const int64_t user_row = batch.user[b];
-    if (sampling_quality_) {
-      const double* user = model_->Final().row(user_row).data();
-      const double positive_score = Dot(user, FinalRow(batch.item[b]), d);
-      for (int s = 0; s < k; ++s)
-        RecordSamplingQuality(batch.user[b], user, positive_score, negative_values_.row(s).data(),
-                              negatives, (int64_t)b * k + s);
-    }
-    total += scale * loss_->PairLoss(model_->Final().row(user_row).data(), FinalRow(batch.item[b]),
-                                     negative_values_.data(), k, d, scale,
-                                     grad_.row(user_row).data(), item_grad(batch.item[b]),
-                                     negative_grads_.data());
-    for (int s = 0; s < k; ++s)
-      for (int64_t t = negatives.offset[b * k + s]; t < negatives.offset[b * k + s + 1]; ++t)
-        Eigen::Map<Eigen::RowVectorXd>(item_grad(negatives.item[t]), d) +=
-            negatives.weight[t] * negative_grads_.row(s);
-  }
-  PetscCall(PetscLogEventEnd(Events().loss, 0, 0, 0, 0));
-  t = Lap(t, &phase.loss);
-
-  if (distributed) {
-    PetscCall(halo_->ReduceAdd(ghost_grad_, &grad_));
-    t = Lap(t, &phase.halo);
-  }
-
-  // The gradient is zero outside the counted rows.
-  if (needed_rows_only_) PetscCall(model_->BackwardFromRows(&grad_, step_rows_));
-  else PetscCall(model_->Backward(&grad_));
-
-  // L2 on the batch's ego rows, each counted once per occurrence (decision 8).
-  const RowMatrix& ego = model_->Ego();
-  for (int64_t r : touched_) {
-    const double weight = loss_->L2() * scale * row_count_(r, 0);
-    grad_.row(r) += weight * ego.row(r);
-    total += 0.5 * weight * ego.row(r).squaredNorm();
-  }
-  if (!model_->RowLocalGradient()) touched_.clear();  // every row may carry gradient now
-  // The step's one reduction also carries the ranks' stop and timer votes, so checking for a
-  // signal at every step costs nothing (an MF step at batch size 1 takes microseconds).
-  double reduced[3] = {total, step_votes_[0], step_votes_[1]};
-  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, reduced, 3, MPI_DOUBLE, MPI_SUM, comm_));
-  step_votes_[0] = reduced[1];
-  step_votes_[1] = reduced[2];
-  *loss = reduced[0];
-  Lap(t, &phase.backward);
+  PetscCall(objective_.Prepare(batch, negatives));
+  double votes[2] = {0, 0};
+  PetscCall(objective_.Compute(batch, negatives, votes, loss));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -462,13 +312,13 @@ PetscErrorCode Trainer::Step(uint32_t epoch, int64_t step, double lr, double* lo
   PetscCall(PetscLogEventEnd(Events().sample, 0, 0, 0, 0));
   Lap(t, &phase.sample);
   CastVotes(step_votes_);
-  PetscCall(CountRows(batch_, negatives_));
+  PetscCall(objective_.Prepare(batch_, negatives_));
   if (sample_first) {
     t = MPI_Wtime();
-    PetscCall(model_->ForwardRows(step_rows_));
+    PetscCall(model_->ForwardRows(objective_.StepRowFlags()));
     Lap(t, &phase.forward);
   }
-  PetscCall(LossAndGradientAfterForward(batch_, negatives_, loss));
+  PetscCall(objective_.Compute(batch_, negatives_, step_votes_, loss));
   // Past this point every parameter would turn NaN and every later figure with it; the loss is
   // the reduced one, so every rank stops here together, and the last checkpoint stays the one to
   // resume from.
@@ -478,8 +328,7 @@ PetscErrorCode Trainer::Step(uint32_t epoch, int64_t step, double lr, double* lo
                     graph_.Info().path.c_str(), Format("%g", *loss).c_str(), (long long)step + 1, epoch + 1);
   t = MPI_Wtime();
   PetscCall(PetscLogEventBegin(Events().optimize, 0, 0, 0, 0));
-  PetscCall(optimizer_->Step(lr, grad_, model_->RowLocalGradient() ? &touched_ : nullptr,
-                             &model_->Ego()));
+  PetscCall(optimizer_->Step(lr, model_->RowLocalGradient() ? &objective_.Touched() : nullptr));
   PetscCall(PetscLogEventEnd(Events().optimize, 0, 0, 0, 0));
   Lap(t, &phase.optimize);
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -578,7 +427,7 @@ PetscErrorCode Trainer::FinishEpoch(int epoch, double lr, double* eval_value, bo
       outcome_.best_value = *eval_value;
       if (has_valid) {
         outcome_.best_valid = result;
-        state_.best_ego = model_->Ego();
+        state_.best_params = CopyValues(objective_.Parameters());
       } else {
         outcome_.best_test = result;
       }
@@ -612,7 +461,7 @@ void Trainer::RecordStep(double seconds, double* halo_rows_sum, int64_t* steps_t
     outcome_.first_step_phases = outcome_.phases;
   }
   outcome_.step_seconds += seconds;
-  *halo_rows_sum += (double)halo_->Ghosts();  // 0 on one rank, where no item row is remote
+  *halo_rows_sum += (double)objective_.HaloRows();  // 0 on one rank, where no row is remote
 }
 
 PetscErrorCode Trainer::Train() {
@@ -738,11 +587,11 @@ PetscErrorCode Trainer::Train() {
   else PetscCall(EvaluateSplit(EvalSplit::kTest, &outcome_.final_test));
   if (has_valid && outcome_.best_epoch == outcome_.epochs_run) {
     outcome_.best_test = outcome_.final_test;
-  } else if (has_valid && state_.best_ego.size() > 0) {
-    RowMatrix final_ego = model_->Ego();
-    model_->Ego() = state_.best_ego;
+  } else if (has_valid && !state_.best_params.empty()) {
+    const std::vector<RowMatrix> final_params = CopyValues(objective_.Parameters());
+    RestoreValues(state_.best_params, objective_.Parameters());
     PetscCall(EvaluateSplit(EvalSplit::kTest, &outcome_.best_test));
-    model_->Ego() = final_ego;
+    RestoreValues(final_params, objective_.Parameters());
   } else if (!has_valid && outcome_.best_epoch == 0) {
     outcome_.best_test = outcome_.final_test;
   }

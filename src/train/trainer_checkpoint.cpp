@@ -101,6 +101,17 @@ PetscErrorCode ReadCounter(CheckpointFile& file, MPI_Comm comm, const char* grou
 
 }  // namespace
 
+// The best epoch's blocks, named like the blocks under /trainer/best.
+ParameterList Trainer::BestParameterViews() {
+  ParameterList views = objective_.Parameters();
+  for (size_t b = 0; b < views.size(); ++b) {
+    views[b].group = "/trainer/best" + views[b].group;
+    views[b].value = &state_.best_params[b];
+    views[b].grad = nullptr;
+  }
+  return views;
+}
+
 PetscErrorCode Trainer::DatasetFingerprint(uint64_t* fingerprint) const {
   PetscFunctionBeginUser;
   // A sum of per-pair hashes: independent of how the pairs are split over ranks.
@@ -167,6 +178,9 @@ PetscErrorCode Trainer::WriteCheckpoint(double eval_value) {
   PetscCall(optimizer_->Save(*file));
   PetscCall(file->WriteAttribute("/sampler", "type", std::string(sampler_->Type())));
   PetscCall(sampler_->Save(*file));
+  ParameterList sampler_params;
+  sampler_->GetParameters(&sampler_params);
+  PetscCall(SaveParameters(*file, sampler_params));
 
   const char* trainer = "/trainer";
   PetscCall(file->WriteAttribute(trainer, "learning_rate", optimizer_->LearningRate(state_.epoch)));
@@ -185,8 +199,8 @@ PetscErrorCode Trainer::WriteCheckpoint(double eval_value) {
   PetscCall(file->WriteRows("/trainer/partial_quality", RowScope::kRanks, state_.quality, 1, 3));
   PetscCall(WriteResult(*file, "/trainer/best_valid", outcome_.best_valid));
   PetscCall(WriteResult(*file, "/trainer/best_test", outcome_.best_test));
-  PetscCall(file->WriteAttribute(trainer, "has_best_embedding", (int64_t)(state_.best_ego.size() > 0)));
-  if (state_.best_ego.size() > 0) PetscCall(file->WriteOwnedRows(trainer, "best_embedding", state_.best_ego));
+  PetscCall(file->WriteAttribute(trainer, "has_best_parameters", (int64_t)!state_.best_params.empty()));
+  if (!state_.best_params.empty()) PetscCall(SaveParameters(*file, BestParameterViews()));
   const std::vector<std::string> columns = MetricColumns();
   std::vector<double> rows;
   for (const auto& row : state_.metrics_rows) rows.insert(rows.end(), row.begin(), row.end());
@@ -314,6 +328,9 @@ PetscErrorCode Trainer::Resume(const std::string& path) {
                     "checkpoint '%s' holds the state of sampler %s; this run has -sampler_type %s",
                     path.c_str(), text.c_str(), sampler_->Type());
   PetscCall(sampler_->Load(*file));
+  ParameterList sampler_params;
+  sampler_->GetParameters(&sampler_params);
+  PetscCall(LoadParameters(*file, sampler_params));
 
   const char* trainer = "/trainer";
   PetscCall(file->ReadAttribute(trainer, "metrics_columns", &text));
@@ -356,10 +373,10 @@ PetscErrorCode Trainer::Resume(const std::string& path) {
   const auto metric_names = evaluator_.MetricNames();
   PetscCall(ReadResult(*file, "/trainer/best_valid", metric_names, &outcome_.best_valid));
   PetscCall(ReadResult(*file, "/trainer/best_test", metric_names, &outcome_.best_test));
-  PetscCall(file->ReadAttribute(trainer, "has_best_embedding", &value));
+  PetscCall(file->ReadAttribute(trainer, "has_best_parameters", &value));
   if (value) {
-    state_.best_ego.resize(model_->Ego().rows(), model_->Ego().cols());
-    PetscCall(file->ReadOwnedRows(trainer, "best_embedding", &state_.best_ego));
+    state_.best_params = CopyValues(objective_.Parameters());
+    PetscCall(LoadParameters(*file, BestParameterViews()));
   }
   // One metrics row per finished epoch.
   const int64_t width = (int64_t)columns.size();

@@ -126,7 +126,7 @@ void ExpectSameEnd(const Outcome& a, const Outcome& b, double tolerance, const s
   ASSERT_FALSE(y.empty());
   // Adam's moments are compared too where the optimizer has them.
   for (const char* name : {"/model/user_embedding", "/model/item_embedding",
-                           "/optimizer/user_first_moment", "/optimizer/item_second_moment"}) {
+                           "/optimizer/model/user_embedding_first_moment", "/optimizer/model/item_embedding_second_moment"}) {
     const std::vector<double> u = ReadDataset(x, name), v = ReadDataset(y, name);
     ASSERT_EQ(u.size(), v.size()) << name;
     if (std::string(name).rfind("/model", 0) == 0) ASSERT_FALSE(u.empty()) << name;
@@ -398,12 +398,12 @@ TEST(checkpoint_test, DamagedCheckpointIsRefused) {
        "/model/user_embedding holds nan at row 5, column 3; its values must be finite"},
       {"item_inf", {SetValue("/model/item_embedding", 8 * 27 + 7, INFINITY)},
        "/model/item_embedding holds inf at row 27, column 7"},
-      {"moment_nan", {SetValue("/optimizer/item_first_moment", 0, NAN)},
-       "/optimizer/item_first_moment holds nan at row 0, column 0"},
-      {"best_embedding_inf", {SetValue("/trainer/user_best_embedding", 8 * 39, -INFINITY)},
-       "/trainer/user_best_embedding holds -inf at row 39, column 0"},
-      {"second_moment_negative", {SetValue("/optimizer/user_second_moment", 8 * 20 + 1, -1)},
-       "/optimizer/user_second_moment holds -1 at row 20, column 1; its values must be finite "
+      {"moment_nan", {SetValue("/optimizer/model/item_embedding_first_moment", 0, NAN)},
+       "/optimizer/model/item_embedding_first_moment holds nan at row 0, column 0"},
+      {"best_embedding_inf", {SetValue("/trainer/best/model/user_embedding", 8 * 39, -INFINITY)},
+       "/trainer/best/model/user_embedding holds -inf at row 39, column 0"},
+      {"second_moment_negative", {SetValue("/optimizer/model/user_embedding_second_moment", 8 * 20 + 1, -1)},
+       "/optimizer/model/user_embedding_second_moment holds -1 at row 20, column 1; its values must be finite "
        "and at least 0"},
       {"optimizer_step_negative", {SetInteger("/optimizer", "step", -3)},
        "/optimizer attribute 'step' is -3"},

@@ -25,55 +25,65 @@ using recns::test::DatasetNode;
 using recns::test::TinyDataset;
 using recns::test::WithOptions;
 
-/// Compares the gradient of the loss of one batch with central differences, entry by entry; the
-/// owner of each entry perturbs it while every rank evaluates the global loss.
+/// Compares the gradient of every block of the parameter list (ego rows, a model's weights, a
+/// sampler's own blocks) for the loss of one batch with central differences, entry by entry,
+/// with the sampler's choices held fixed. A block of owned rows is perturbed by the owner of each
+/// entry, a shared block by every rank alike, while every rank evaluates the global loss.
 void CheckGradient(const std::string& model_options) {
   const Dataset data = TinyDataset(9, 11, 3);
-  const std::string options = model_options +
-                              " -model_dim 3 -loss_l2 0.3 -sampler_num_negatives 2"
-                              " -train_batch_size 12 -model_init_std 0.5 -checkpoint_dir \"\"";
+  const std::string options = "-model_dim 3 -loss_l2 0.3 -sampler_num_negatives 2"
+                              " -train_batch_size 12 -model_init_std 0.5 -checkpoint_dir \"\" " +
+                              model_options;
   auto check = [&]() -> PetscErrorCode {
-              PetscFunctionBeginUser;
-              recns::Trainer trainer(PETSC_COMM_WORLD);
-              PetscCall(trainer.SetFromOptions());
-              PetscCall(trainer.SetUp(data));
-              recns::Batch batch;
-              recns::Negatives negatives;
-              trainer.GetBatcher().Fill(0, 0, &batch);
-              recns::SampleContext context{&trainer.GetGraph(), &trainer.GetModel(),
-                                           trainer.Seed(), 0};
-              PetscCall(trainer.GetSampler().Sample(context, batch, &negatives));
-              double loss;
-              PetscCall(trainer.LossAndGradient(batch, negatives, &loss));
-              const RowMatrix gradient = trainer.GradEgo();
-              RowMatrix& ego = trainer.GetModel().Ego();
-              const recns::Layout& layout = trainer.GetGraph().GetLayout();
-              const double h = 1e-6;
-              int checked = 0;
-              for (int owner = 0; owner < layout.Size(); ++owner) {
-                int64_t rows = layout.LocalRows();
-                PetscCallMPI(MPI_Bcast(&rows, 1, MPI_INT64_T, owner, PETSC_COMM_WORLD));
-                for (int64_t r = 0; r < rows; ++r)
-                  for (int c = 0; c < ego.cols(); ++c) {
-                    const bool mine = layout.Rank() == owner;
-                    const double saved = mine ? ego(r, c) : 0;
-                    double plus, minus;
-                    if (mine) ego(r, c) = saved + h;
-                    PetscCall(trainer.LossAndGradient(batch, negatives, &plus));
-                    if (mine) ego(r, c) = saved - h;
-                    PetscCall(trainer.LossAndGradient(batch, negatives, &minus));
-                    if (mine) {
-                      ego(r, c) = saved;
-                      const double numeric = (plus - minus) / (2 * h);
-                      EXPECT_NEAR(gradient(r, c), numeric, 1e-7 + 1e-6 * std::fabs(numeric))
-                          << "row " << r << " of rank " << owner << ", column " << c;
-                    }
-                    ++checked;
-                  }
-              }
-              EXPECT_EQ(checked, (int)(layout.NumNodes() * ego.cols()));
-              EXPECT_GT(gradient.norm(), 0.0);
-              PetscFunctionReturn(PETSC_SUCCESS);
+    PetscFunctionBeginUser;
+    recns::Trainer trainer(PETSC_COMM_WORLD);
+    PetscCall(trainer.SetFromOptions());
+    PetscCall(trainer.SetUp(data));
+    recns::Batch batch;
+    recns::Negatives negatives;
+    trainer.GetBatcher().Fill(0, 0, &batch);
+    PetscCall(trainer.GetModel().Forward());
+    recns::SampleContext context{&trainer.GetGraph(), &trainer.GetModel(), trainer.Seed(), 0};
+    PetscCall(trainer.GetSampler().Sample(context, batch, &negatives));
+    double loss;
+    PetscCall(trainer.LossAndGradient(batch, negatives, &loss));
+    const recns::ParameterList& params = trainer.Parameters();
+    std::vector<RowMatrix> gradients;
+    for (const recns::Parameter& p : params) gradients.push_back(*p.grad);
+    const recns::Layout& layout = trainer.GetGraph().GetLayout();
+    const double h = 1e-6;
+    for (size_t b = 0; b < params.size(); ++b) {
+      RowMatrix& value = *params[b].value;
+      const bool shared = params[b].scope == recns::ParamScope::kShared;
+      int64_t checked = 0;
+      for (int owner = 0; owner < (shared ? 1 : layout.Size()); ++owner) {
+        int64_t rows = value.rows();
+        if (!shared) PetscCallMPI(MPI_Bcast(&rows, 1, MPI_INT64_T, owner, PETSC_COMM_WORLD));
+        for (int64_t r = 0; r < rows; ++r)
+          for (int c = 0; c < value.cols(); ++c) {
+            const bool mine = shared || layout.Rank() == owner;
+            const double saved = mine ? value(r, c) : 0;
+            double plus, minus;
+            if (mine) value(r, c) = saved + h;
+            PetscCall(trainer.LossAndGradient(batch, negatives, &plus));
+            if (mine) value(r, c) = saved - h;
+            PetscCall(trainer.LossAndGradient(batch, negatives, &minus));
+            if (mine) {
+              value(r, c) = saved;
+              const double numeric = (plus - minus) / (2 * h);
+              EXPECT_NEAR(gradients[b](r, c), numeric, 1e-7 + 1e-6 * std::fabs(numeric))
+                  << params[b].Path() << " row " << r << " of rank " << owner << ", column " << c;
+            }
+            ++checked;
+          }
+      }
+      const int64_t expected = shared ? value.size() : layout.NumNodes() * value.cols();
+      EXPECT_EQ(checked, expected) << params[b].Path();
+      double norm = gradients[b].squaredNorm();
+      PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &norm, 1, MPI_DOUBLE, MPI_SUM, PETSC_COMM_WORLD));
+      EXPECT_GT(norm, 0.0) << params[b].Path();
+    }
+    PetscFunctionReturn(PETSC_SUCCESS);
   };
   ASSERT_PETSC_OK(WithOptions(options, check));
 }
@@ -240,8 +250,12 @@ TEST(needed_rows_test, BackwardFromRowsOverwritesTheOtherRows) {
       zeroed(r, c) = garbage(r, c) = recns::NormalFromBlock(
           recns::RandomBlock(5, recns::RngPurpose::kSynthetic, 3, (uint64_t)r, c));
   }
-  ASSERT_PETSC_OK(model->Backward(&zeroed));
-  ASSERT_PETSC_OK(model->BackwardFromRows(&garbage, rows));
+  model->FinalGrad() = zeroed;
+  ASSERT_PETSC_OK(model->Backward(nullptr));
+  zeroed = model->EgoGrad();
+  model->FinalGrad() = garbage;
+  ASSERT_PETSC_OK(model->Backward(&rows));
+  garbage = model->EgoGrad();
   int64_t zero_rows = 0;
   for (int64_t r = 0; r < layout.LocalRows(); ++r) {
     zero_rows += zeroed.row(r).isZero(0) ? 1 : 0;

@@ -21,20 +21,32 @@ std::unique_ptr<recns::Optimizer> Make(const std::string& type, const std::strin
   return optimizer;
 }
 
+/// One block of owned rows (or a shared one) with its value and gradient.
+recns::ParameterList Block(RowMatrix* value, RowMatrix* grad,
+                           recns::ParamScope scope = recns::ParamScope::kOwnedRows) {
+  recns::Parameter p;
+  p.group = "/model";
+  p.name = "embedding";
+  p.scope = scope;
+  p.value = value;
+  p.grad = grad;
+  return {p};
+}
+
 TEST(optimizer_test, AdamTwoStepsByHand) {
   auto adam = Make("adam", "-optimizer_lr 0.1 -optimizer_adam_epsilon 1e-8");
-  ASSERT_EQ(adam->SetUp(1, 2), 0);
   RowMatrix p(1, 2), g(1, 2);
+  ASSERT_EQ(adam->SetUp(Block(&p, &g)), 0);
   p << 1.0, -2.0;
   g << 0.5, -4.0;
-  ASSERT_EQ(adam->Step(0.1, g, nullptr, &p), 0);
+  ASSERT_EQ(adam->Step(0.1, nullptr), 0);
   // Step 1: m = 0.1 g, v = 0.001 g^2; bias-corrected m/(1-0.9) = g, v/(1-0.999) = g^2, so each
   // entry moves by lr * g / (|g| + eps) = lr * sign(g) (up to eps).
   EXPECT_NEAR(p(0, 0), 1.0 - 0.1 * 0.5 / (0.5 + 1e-8), 1e-15);
   EXPECT_NEAR(p(0, 1), -2.0 + 0.1 * 4.0 / (4.0 + 1e-8), 1e-15);
   const double p0 = p(0, 0);
   g << 1.0, 0.0;
-  ASSERT_EQ(adam->Step(0.1, g, nullptr, &p), 0);
+  ASSERT_EQ(adam->Step(0.1, nullptr), 0);
   // Step 2, entry 0: m = 0.9*0.05 + 0.1*1 = 0.145, v = 0.999*0.00025 + 0.001*1 = 0.00124975;
   // m_hat = 0.145/0.19, v_hat = 0.00124975/0.001999.
   const double m_hat = 0.145 / (1 - 0.81), v_hat = 0.00124975 / (1 - 0.998001);
@@ -43,28 +55,57 @@ TEST(optimizer_test, AdamTwoStepsByHand) {
 
 TEST(optimizer_test, SparseSGDEqualsDenseWhenOtherRowsHaveNoGradient) {
   auto sgd = Make("sgd", "-optimizer_lr 0.5");
-  ASSERT_EQ(sgd->SetUp(4, 3), 0);
   RowMatrix params = RowMatrix::Constant(4, 3, 1.0), grad = RowMatrix::Zero(4, 3);
   grad.row(1) << 1, 2, 3;
   grad.row(3) << -1, 0, 1;
   RowMatrix dense = params, sparse = params;
   const std::vector<int64_t> rows = {1, 3};
-  ASSERT_EQ(sgd->Step(0.5, grad, nullptr, &dense), 0);
-  ASSERT_EQ(sgd->Step(0.5, grad, &rows, &sparse), 0);
+  ASSERT_EQ(sgd->SetUp(Block(&dense, &grad)), 0);
+  ASSERT_EQ(sgd->Step(0.5, nullptr), 0);
+  ASSERT_EQ(sgd->SetUp(Block(&sparse, &grad)), 0);
+  ASSERT_EQ(sgd->Step(0.5, &rows), 0);
   EXPECT_EQ(dense, sparse);
   EXPECT_DOUBLE_EQ(dense(1, 2), 1.0 - 0.5 * 3);
 }
 
 TEST(optimizer_test, WeightDecayIsCoupledAndTouchesEveryRow) {
   auto sgd = Make("sgd", "-optimizer_lr 0.1 -optimizer_weight_decay 0.2");
-  ASSERT_EQ(sgd->SetUp(2, 1), 0);
   RowMatrix params(2, 1), grad = RowMatrix::Zero(2, 1);
+  ASSERT_EQ(sgd->SetUp(Block(&params, &grad)), 0);
   params << 2.0, 3.0;
   grad(0, 0) = 1.0;
   const std::vector<int64_t> rows = {0};
-  ASSERT_EQ(sgd->Step(0.1, grad, &rows, &params), 0);
+  ASSERT_EQ(sgd->Step(0.1, &rows), 0);
   EXPECT_DOUBLE_EQ(params(0, 0), 2.0 - 0.1 * (1.0 + 0.2 * 2.0));
   EXPECT_DOUBLE_EQ(params(1, 0), 3.0 - 0.1 * (0.2 * 3.0));
+}
+
+// Every block moves, each with its own moments; a block with a rate of its own follows the
+// schedule (lr / -optimizer_lr) at that rate; the rows of a sparse step apply to owned rows only.
+TEST(optimizer_test, EveryBlockWithItsOwnRateAndMoments) {
+  auto adam = Make("adam", "-optimizer_lr 0.1");
+  RowMatrix rows_value = RowMatrix::Constant(2, 2, 1.0), rows_grad = RowMatrix::Constant(2, 2, 0.5);
+  RowMatrix weight_value = RowMatrix::Constant(1, 3, -1.0), weight_grad(1, 3);
+  weight_grad << 2.0, -2.0, 0.0;
+  recns::ParameterList params = Block(&rows_value, &rows_grad);
+  params.push_back(Block(&weight_value, &weight_grad, recns::ParamScope::kShared)[0]);
+  params[1].name = "w";
+  params[1].lr = 0.02;
+  ASSERT_EQ(adam->SetUp(params), 0);
+  ASSERT_EQ(adam->Step(0.05, nullptr), 0);  // half the base rate: the block's is 0.01
+  EXPECT_NEAR(rows_value(1, 1), 1.0 - 0.05 * 0.5 / (0.5 + 1e-8), 1e-15);
+  EXPECT_NEAR(weight_value(0, 0), -1.0 - 0.01 * 2.0 / (2.0 + 1e-8), 1e-15);
+  EXPECT_NEAR(weight_value(0, 1), -1.0 + 0.01 * 2.0 / (2.0 + 1e-8), 1e-15);
+  EXPECT_EQ(weight_value(0, 2), -1.0);
+
+  auto sgd = Make("sgd", "-optimizer_lr 1");
+  ASSERT_EQ(sgd->SetUp(params), 0);
+  const std::vector<int64_t> only = {0};
+  const RowMatrix rows_before = rows_value, weight_before = weight_value;
+  ASSERT_EQ(sgd->Step(1.0, &only), 0);
+  EXPECT_EQ(rows_value(1, 0), rows_before(1, 0));  // not listed: skipped
+  EXPECT_EQ(rows_value(0, 0), rows_before(0, 0) - 0.5);
+  EXPECT_EQ(weight_value(0, 0), weight_before(0, 0) - 0.02 * 2.0);  // shared: always whole
 }
 
 TEST(optimizer_test, StepDecaySchedule) {
