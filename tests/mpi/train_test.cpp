@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "../test_util.hpp"
+#include "../train_checks.hpp"
 #include "recns/convert.hpp"
 #include "recns/model.hpp"
 #include "recns/package.hpp"
@@ -24,69 +25,9 @@ using recns::RowMatrix;
 using recns::test::DatasetNode;
 using recns::test::TinyDataset;
 using recns::test::WithOptions;
-
-/// Compares the gradient of every block of the parameter list (ego rows, a model's weights, a
-/// sampler's own blocks) for the loss of one batch with central differences, entry by entry,
-/// with the sampler's choices held fixed. A block of owned rows is perturbed by the owner of each
-/// entry, a shared block by every rank alike, while every rank evaluates the global loss.
-void CheckGradient(const std::string& model_options) {
-  const Dataset data = TinyDataset(9, 11, 3);
-  const std::string options = "-model_dim 3 -loss_l2 0.3 -sampler_num_negatives 2"
-                              " -train_batch_size 12 -model_init_std 0.5 -checkpoint_dir \"\" " +
-                              model_options;
-  auto check = [&]() -> PetscErrorCode {
-    PetscFunctionBeginUser;
-    recns::Trainer trainer(PETSC_COMM_WORLD);
-    PetscCall(trainer.SetFromOptions());
-    PetscCall(trainer.SetUp(data));
-    recns::Batch batch;
-    recns::Negatives negatives;
-    trainer.GetBatcher().Fill(0, 0, &batch);
-    PetscCall(trainer.GetModel().Forward());
-    recns::SampleContext context{&trainer.GetGraph(), &trainer.GetModel(), trainer.Seed(), 0};
-    PetscCall(trainer.GetSampler().Sample(context, batch, &negatives));
-    double loss;
-    PetscCall(trainer.LossAndGradient(batch, negatives, &loss));
-    const recns::ParameterList& params = trainer.Parameters();
-    std::vector<RowMatrix> gradients;
-    for (const recns::Parameter& p : params) gradients.push_back(*p.grad);
-    const recns::Layout& layout = trainer.GetGraph().GetLayout();
-    const double h = 1e-6;
-    for (size_t b = 0; b < params.size(); ++b) {
-      RowMatrix& value = *params[b].value;
-      const bool shared = params[b].scope == recns::ParamScope::kShared;
-      int64_t checked = 0;
-      for (int owner = 0; owner < (shared ? 1 : layout.Size()); ++owner) {
-        int64_t rows = value.rows();
-        if (!shared) PetscCallMPI(MPI_Bcast(&rows, 1, MPI_INT64_T, owner, PETSC_COMM_WORLD));
-        for (int64_t r = 0; r < rows; ++r)
-          for (int c = 0; c < value.cols(); ++c) {
-            const bool mine = shared || layout.Rank() == owner;
-            const double saved = mine ? value(r, c) : 0;
-            double plus, minus;
-            if (mine) value(r, c) = saved + h;
-            PetscCall(trainer.LossAndGradient(batch, negatives, &plus));
-            if (mine) value(r, c) = saved - h;
-            PetscCall(trainer.LossAndGradient(batch, negatives, &minus));
-            if (mine) {
-              value(r, c) = saved;
-              const double numeric = (plus - minus) / (2 * h);
-              EXPECT_NEAR(gradients[b](r, c), numeric, 1e-7 + 1e-6 * std::fabs(numeric))
-                  << params[b].Path() << " row " << r << " of rank " << owner << ", column " << c;
-            }
-            ++checked;
-          }
-      }
-      const int64_t expected = shared ? value.size() : layout.NumNodes() * value.cols();
-      EXPECT_EQ(checked, expected) << params[b].Path();
-      double norm = gradients[b].squaredNorm();
-      PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &norm, 1, MPI_DOUBLE, MPI_SUM, PETSC_COMM_WORLD));
-      EXPECT_GT(norm, 0.0) << params[b].Path();
-    }
-    PetscFunctionReturn(PETSC_SUCCESS);
-  };
-  ASSERT_PETSC_OK(WithOptions(options, check));
-}
+using recns::test::CheckGradient;
+using recns::test::CheckSameForAnyRankCount;
+using recns::test::TrainOutcome;
 
 TEST(gradient_test, MFWithBPRAndL2) { CheckGradient("-model_type mf"); }
 
@@ -268,75 +209,11 @@ TEST(needed_rows_test, BackwardFromRowsOverwritesTheOtherRows) {
   EXPECT_GT(total_zero_rows, 0);  // the case of rows no product reaches is exercised
 }
 
-/// Trains on sub-communicators of 1, 2 and 4 ranks (as many as the job has) and compares the
-/// loss and every test metric with the 1-rank run.
-void CheckSameForAnyRankCount(const Dataset& data, const std::string& options, double tolerance) {
-  int world_rank, world_size;
-  MPI_Comm_rank(PETSC_COMM_WORLD, &world_rank);
-  MPI_Comm_size(PETSC_COMM_WORLD, &world_size);
-  const std::string scratch = recns::test::ScratchDir(PETSC_COMM_WORLD, "ranks");
-  std::vector<std::pair<int, recns::Trainer::Outcome>> outcomes;
-  for (int ranks : {1, 2, 4}) {
-    if (ranks > world_size) break;
-    MPI_Comm sub;
-    MPI_Comm_split(PETSC_COMM_WORLD, world_rank < ranks ? 0 : MPI_UNDEFINED, world_rank, &sub);
-    if (sub != MPI_COMM_NULL) {
-      recns::Trainer::Outcome outcome;
-      const std::string all = options + " -checkpoint_dir \"\" -metrics_file " + scratch + "/metrics" +
-                              std::to_string(ranks) + ".h5";
-      auto train = [&]() -> PetscErrorCode {
-                  PetscFunctionBeginUser;
-                  recns::Trainer trainer(sub);
-                  PetscCall(trainer.SetFromOptions());
-                  PetscCall(trainer.SetUp(data));
-                  PetscCall(trainer.Train());
-                  outcome = trainer.GetOutcome();
-                  PetscFunctionReturn(PETSC_SUCCESS);
-      };
-      ASSERT_PETSC_OK(WithOptions(all, train));
-      if (world_rank == 0) outcomes.emplace_back(ranks, outcome);
-      MPI_Comm_free(&sub);
-    }
-    MPI_Barrier(PETSC_COMM_WORLD);
-  }
-  if (world_rank != 0) return;
-  const auto& reference = outcomes.front().second;
-  ASSERT_GT(reference.final_test.users, 0);
-  for (const auto& [ranks, outcome] : outcomes) {
-    EXPECT_NEAR(outcome.final_loss, reference.final_loss, tolerance * std::fabs(reference.final_loss))
-        << ranks << " ranks";
-    if (!std::isnan(reference.sampling_tnr)) {
-      EXPECT_EQ(outcome.sampling_tnr, reference.sampling_tnr) << ranks << " ranks";
-      EXPECT_NEAR(outcome.sampling_inf, reference.sampling_inf, tolerance) << ranks << " ranks";
-    }
-    EXPECT_EQ(outcome.final_test.users, reference.final_test.users);
-    ASSERT_EQ(outcome.final_test.metrics.size(), reference.final_test.metrics.size());
-    for (size_t m = 0; m < outcome.final_test.metrics.size(); ++m)
-      EXPECT_NEAR(outcome.final_test.metrics[m].second, reference.final_test.metrics[m].second,
-                  tolerance * std::fabs(reference.final_test.metrics[m].second))
-          << reference.final_test.metrics[m].first << " at " << ranks << " ranks";
-  }
-}
-
 TEST(rank_agreement_test, TinyMFWithSGD) {
   CheckSameForAnyRankCount(TinyDataset(40, 30, 11),
                            "-model_type mf -model_dim 8 -optimizer_type sgd -optimizer_lr 0.05 "
                            "-train_epochs 3 -train_batch_size 7 -sampler_num_negatives 2",
                            1e-9);
-}
-
-/// Trains on every rank of the world with `options` (no metrics file) and returns the outcome.
-PetscErrorCode TrainOutcome(const Dataset& data, const std::string& options,
-                            recns::Trainer::Outcome* outcome) {
-  return WithOptions(options + " -metrics_file \"\" -checkpoint_dir \"\"", [&]() -> PetscErrorCode {
-    PetscFunctionBeginUser;
-    recns::Trainer trainer(PETSC_COMM_WORLD);
-    PetscCall(trainer.SetFromOptions());
-    PetscCall(trainer.SetUp(data));
-    PetscCall(trainer.Train());
-    *outcome = trainer.GetOutcome();
-    PetscFunctionReturn(PETSC_SUCCESS);
-  });
 }
 
 // When a user's test split holds every item it has not trained on, every sampled negative is a
