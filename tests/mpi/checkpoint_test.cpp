@@ -4,6 +4,8 @@
 // checkpoints (parameters, optimizer moments, metrics rows) and their outcomes.
 #include <hdf5.h>
 
+#include <sys/stat.h>
+
 #include <cmath>
 #include <csignal>
 #include <functional>
@@ -11,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "recns/checkpoint.hpp"
+#include "recns/graph.hpp"
 #include "recns/stop_signal.hpp"
 #include "recns/trainer.hpp"
 #include "../test_util.hpp"
@@ -251,6 +255,46 @@ TEST(checkpoint_test, ResumeOnAnotherRankCount) {
         EXPECT_EQ(std::system(("rm -rf " + scratch + "/" + folder).c_str()), 0);
     MPI_Barrier(PETSC_COMM_WORLD);
   }
+}
+
+// A checkpoint file whose close fails on one rank only (the last) is an error on every rank: no
+// rank renames the file, none hangs, and no temporary file is left. The last rank closes its
+// handle of the temporary file before Commit (collectively with the other ranks' closes inside
+// Commit), so Commit's own close of that handle fails there alone.
+TEST(checkpoint_test, FailedCloseOnOneRankFailsCommitEverywhere) {
+  int world_size, world_rank;
+  MPI_Comm_size(PETSC_COMM_WORLD, &world_size);
+  MPI_Comm_rank(PETSC_COMM_WORLD, &world_rank);
+  const Dataset data = TinyDatasetWithValid();
+  recns::Graph graph;
+  ASSERT_PETSC_OK(graph.Build(PETSC_COMM_WORLD, data));
+  const std::string scratch = recns::test::ScratchDir(PETSC_COMM_WORLD, "close");
+  const std::string name = recns::CheckpointName(1, 7);
+  const std::string path = scratch + "/" + name, temporary = scratch + "/." + name + ".tmp";
+  std::unique_ptr<recns::CheckpointFile> file;
+  ASSERT_PETSC_OK(recns::CheckpointFile::Create(graph, path, &file));
+  ASSERT_PETSC_OK(file->WriteAttribute("/", "epoch", (int64_t)1));
+  if (world_rank == world_size - 1) {
+    hid_t ids[16];
+    const ssize_t open = H5Fget_obj_ids(H5F_OBJ_ALL, H5F_OBJ_FILE, 16, ids);
+    int closed = 0;
+    for (ssize_t f = 0; f < open; ++f) {
+      char file_name[1024] = "";
+      H5Fget_name(ids[f], file_name, sizeof file_name);
+      if (temporary == file_name) closed += H5Fclose(ids[f]) >= 0;
+    }
+    EXPECT_EQ(closed, 1) << "the temporary file " << temporary << " was not open once";
+  }
+  const std::string message = recns::test::InputError(file->Commit());
+  EXPECT_NE(message.find("cannot finish writing checkpoint"), std::string::npos) << message;
+  EXPECT_NE(message.find("rank " + std::to_string(world_size - 1)), std::string::npos) << message;
+  file.reset();
+  MPI_Barrier(PETSC_COMM_WORLD);
+  struct stat info;
+  EXPECT_NE(stat(path.c_str(), &info), 0) << path << " exists";
+  EXPECT_NE(stat(temporary.c_str(), &info), 0) << temporary << " was left behind";
+  if (world_rank == 0) EXPECT_EQ(std::system(("rm -rf " + scratch).c_str()), 0);
+  MPI_Barrier(PETSC_COMM_WORLD);
 }
 
 /// Damage done to a copy of a checkpoint with the serial HDF5 API (world rank 0).
