@@ -484,6 +484,47 @@ TEST(checkpoint_test, DamagedCheckpointIsRefused) {
   MPI_Barrier(PETSC_COMM_WORLD);
 }
 
+// AOBPR's exact and factor modes keep different state (none, or factor rankings and a draw
+// count): a checkpoint of one mode resumed in the other is one input error naming the file and
+// both modes, in either direction. The same mode reached through auto resumes.
+TEST(checkpoint_test, AobprModeCannotChangeOnRestart) {
+  int world_size, world_rank;
+  MPI_Comm_size(PETSC_COMM_WORLD, &world_size);
+  MPI_Comm_rank(PETSC_COMM_WORLD, &world_rank);
+  const Dataset data = TinyDatasetWithValid();
+  const std::string scratch = recns::test::ScratchDir(PETSC_COMM_WORLD, "aobpr_mode");
+  const std::string options =
+      "-model_type lightgcn -model_layers 1 -model_dim 6 -train_batch_size 16 -sampler_type aobpr";
+  const struct {
+    const char *written, *resumed;
+  } cases[] = {{"exact", "factor"}, {"factor", "exact"}};
+  for (const auto& c : cases) {
+    SCOPED_TRACE(std::string(c.written) + " then " + c.resumed);
+    Outcome first;
+    TrainOn(world_size, data, options + " -sampler_aobpr_mode " + c.written + " -train_epochs 2" +
+                                  Folder(scratch, c.written), &first);
+    std::string checkpoint = first.last_checkpoint;
+    ASSERT_PETSC_OK(recns::BroadcastString(PETSC_COMM_WORLD, 0, &checkpoint));
+    const std::string message = recns::test::InputError(SetUpResumed(
+        data, options + " -sampler_aobpr_mode " + c.resumed +
+                  " -train_epochs 4 -metrics_file \"\" -restart " + checkpoint));
+    EXPECT_NE(message.find("checkpoint '" + checkpoint + "' holds the state of AOBPR's " +
+                           c.written + " mode; this run uses its " + c.resumed + " mode"),
+              std::string::npos)
+        << message;
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+    // 30 items: auto is the exact mode.
+    const PetscErrorCode code = SetUpResumed(
+        data, options + " -sampler_aobpr_mode auto -train_epochs 4 -metrics_file \"\" -restart " +
+                  checkpoint);
+    if (std::string(c.written) == "exact") EXPECT_EQ(code, 0) << recns::test::LastErrorMessage(code);
+    else EXPECT_NE(recns::test::InputError(code).find("(-sampler_aobpr_mode auto with 30 items)"),
+                   std::string::npos);
+  }
+  if (world_rank == 0) EXPECT_EQ(std::system(("rm -rf " + scratch).c_str()), 0);
+  MPI_Barrier(PETSC_COMM_WORLD);
+}
+
 // Damaged sampler state: values that index pools, items or factors are refused on restart
 // instead of being read past their arrays.
 TEST(checkpoint_test, DamagedSamplerStateIsRefused) {
