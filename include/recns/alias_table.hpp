@@ -37,7 +37,18 @@ class AliasTable {
     }
   }
   bool Empty() const { return columns_.empty(); }
-  /// The high half of word * n picks the column; the low half, uniform too, is the coin.
+  /// Draws from two independent uniform words: the high half of column_word * n picks the
+  /// column, and coin_word is the coin. Every column thus gets all 2^32 coin values, so an item
+  /// is drawn with its weight's probability up to 2^-32 of a column, whatever n is.
+  int32_t Draw(uint32_t column_word, uint32_t coin_word) const {
+    const Column& column = columns_[(static_cast<uint64_t>(column_word) * columns_.size()) >> 32];
+    return coin_word < column.threshold ? column.item : column.alias;
+  }
+  /// Draws from one word: the high half of word * n picks the column, the low half is the coin.
+  /// Within a column the low half takes only about 2^32 / n values, spaced n apart, so an item
+  /// of weight w times the mean is drawn with a relative error of up to about n / (w * 2^32):
+  /// 1.55 times too often for w = 3e-4 in item 0's column of n = 1,000,003. Kept for the
+  /// synthetic generator, whose datasets are defined by it; samplers use the two-word draw.
   int32_t Draw(uint32_t word) const {
     const uint64_t scaled = static_cast<uint64_t>(word) * columns_.size();
     const Column& column = columns_[scaled >> 32];

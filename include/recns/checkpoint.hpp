@@ -93,7 +93,8 @@ class CheckpointFile {
   PetscErrorCode ReadOwnedRows(const std::string& group, const std::string& name, RowMatrix* rows,
                                double minimum = -std::numeric_limits<double>::infinity());
 
-  /// Closes a created file, makes it durable and renames it to its final path (rank 0).
+  /// Closes a created file, makes it durable and renames it to its final path (rank 0). A close
+  /// that fails on any rank is an error on every rank, and the temporary file is removed.
   PetscErrorCode Commit();
   /// Flushes what was written so far (a kill point in tests comes after it).
   PetscErrorCode Flush();

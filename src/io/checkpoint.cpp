@@ -308,11 +308,20 @@ PetscErrorCode CheckpointFile::Flush() {
 PetscErrorCode CheckpointFile::Commit() {
   PetscFunctionBeginUser;
   const MPI_Comm comm = graph_.GetLayout().Comm();
-  const bool closed = impl_->file.Close() >= 0;
+  const PetscMPIInt rank = graph_.GetLayout().Rank();
+  PetscMPIInt size, failed;
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  // Every rank closes its own handle; the file is complete only if every close succeeded, so the
+  // first rank whose close failed (size: none) is made known to all before rank 0 renames.
+  const PetscMPIInt mine = impl_->file.Close() >= 0 ? size : rank;
   impl_->writing = false;
+  PetscCallMPI(MPI_Allreduce(&mine, &failed, 1, MPI_INT, MPI_MIN, comm));
   std::string problem;
-  if (graph_.GetLayout().Rank() == 0) {
-    if (!closed || !SyncPath(temporary_, false))
+  if (rank == 0) {
+    if (failed < size)
+      problem = Format("cannot finish writing checkpoint '%s': rank %d could not close it (disk "
+                       "full or I/O error?)", temporary_.c_str(), failed);
+    else if (!SyncPath(temporary_, false))
       problem = Format("cannot finish writing checkpoint '%s' (disk full or I/O error?)", temporary_.c_str());
     else if (std::rename(temporary_.c_str(), path_.c_str()) != 0)
       problem = Format("cannot rename '%s' to '%s': %s", temporary_.c_str(), path_.c_str(),

@@ -135,8 +135,10 @@ class AobprSampler final : public Sampler {
 
   // Only the factor mode carries state between steps: the rankings of the last refresh (made
   // from parameters that are gone by the next step) and the draw count that times the next one.
+  // The mode itself is recorded so a restart in the other mode is refused rather than misread.
   PetscErrorCode Save(CheckpointFile& file) const override {
     PetscFunctionBeginUser;
+    PetscCall(file.WriteAttribute("/sampler", "mode", std::string(factor_ ? "factor" : "exact")));
     if (!factor_) PetscFunctionReturn(PETSC_SUCCESS);
     const int64_t factors = (int64_t)order_.size();
     PetscCall(file.WriteAttribute("/sampler", "draws", draws_));
@@ -152,7 +154,21 @@ class AobprSampler final : public Sampler {
   }
 
   PetscErrorCode Load(CheckpointFile& file) override {
+    std::vector<std::string> names;
+    std::string saved;
     PetscFunctionBeginUser;
+    // Files written before the mode was recorded hold factor state exactly in factor mode.
+    PetscCall(file.AttributeNames("/sampler", &names));
+    if (std::binary_search(names.begin(), names.end(), "mode"))
+      PetscCall(file.ReadAttribute("/sampler", "mode", &saved));
+    else
+      saved = std::binary_search(names.begin(), names.end(), "draws") ? "factor" : "exact";
+    const char* mode = factor_ ? "factor" : "exact";
+    RECNS_CHECK_INPUT(saved == mode, comm_,
+                      "checkpoint '%s' holds the state of AOBPR's %s mode; this run uses its %s "
+                      "mode (-sampler_aobpr_mode %s%s), and the mode cannot change on restart",
+                      file.Path().c_str(), saved.c_str(), mode, mode_.c_str(),
+                      mode_ == "auto" ? Format(" with %lld items", (long long)num_items_).c_str() : "");
     if (!factor_) PetscFunctionReturn(PETSC_SUCCESS);
     int64_t factors;
     PetscCall(file.ReadAttribute("/sampler", "draws", &draws_));

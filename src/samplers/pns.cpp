@@ -26,8 +26,11 @@ class PopularitySampler final : public Sampler {
       RandomStream stream = context.PairStream(batch.pair[b]);
       for (int s = 0; s < num_negatives_; ++s) {
         int32_t item;
-        do item = table_.Draw(stream.NextWord());
-        while (IsPositive(batch.user[b], item));
+        do {
+          // Column and coin from two words of the stream, in this order.
+          const uint32_t column_word = stream.NextWord();
+          item = table_.Draw(column_word, stream.NextWord());
+        } while (IsPositive(batch.user[b], item));
         negatives->AddItem(item);
       }
     }

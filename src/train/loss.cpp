@@ -66,13 +66,14 @@ class BPRLoss : public Loss {
 
 class SoftBPRLoss final : public BPRLoss {
  public:
-  using BPRLoss::BPRLoss;
+  // The default is set here, not in SetFromOptionsImpl, so that a later SetFromOptions without
+  // -loss_soft_bpr_tau keeps the τ an earlier one set.
+  explicit SoftBPRLoss(MPI_Comm comm) : BPRLoss(comm) { soft_ = 0.1; }
   const char* Type() const override { return kLossSoftBPR; }
 
  protected:
   PetscErrorCode SetFromOptionsImpl(PetscOptionItems* PetscOptionsObject) override {
     PetscFunctionBeginUser;
-    soft_ = 0.1;
     PetscCall(PetscOptionsReal("-loss_soft_bpr_tau",
                                "Soft BPR factor tau = 1 - alpha in (0, 1]: loss = "
                                "softplus(-tau (s_ui - s_uj)); the SDNS paper tunes it in "

@@ -6,9 +6,9 @@
 #  2. SIGTERM sent to one rank: every rank stops with exit code 4 after a checkpoint, and the
 #     resumed run ends as the uninterrupted one;
 #  3. damaged or foreign checkpoints (truncated, another version, another dataset, the same
-#     dataset renumbered for locality, other structural options) give one clear error line and
-#     exit code 2; -restart auto skips a truncated newest checkpoint with a warning and takes
-#     the previous one.
+#     dataset renumbered for locality, other structural options, AOBPR's other mode) give one
+#     clear error line and exit code 2; -restart auto skips a truncated newest checkpoint with a
+#     warning and takes the previous one.
 set -euo pipefail
 bin="${RECNS_BIN_DIR:?}"
 work="$(mktemp -d /tmp/recns_checkpoint_cli.XXXXXX)"
@@ -108,6 +108,17 @@ dataset=other.h5 expect_error "another dataset" -restart "$newest" -checkpoint_d
 dataset=local.h5 expect_error "training pairs, other pairs)" -restart "$newest" -checkpoint_dir ""
 expect_error "model_layers 2; this run has 3" -restart "$newest" -checkpoint_dir "" -model_layers 3
 expect_error "needs a -checkpoint_dir" -restart auto -checkpoint_dir ""
+# AOBPR's exact and factor modes keep different state: either way round is refused.
+for mode in exact factor; do
+  train "aobpr_$mode" -train_epochs 1 -sampler_type aobpr -sampler_aobpr_mode "$mode" \
+    > "aobpr_$mode.txt" || fail "the aobpr $mode run failed: $(tail -n 3 "aobpr_$mode.txt")"
+done
+for modes in "exact factor" "factor exact"; do
+  read -r written resumed <<< "$modes"
+  saved=$(ls "aobpr_$written"/checkpoint-*.h5 | tail -n 1)
+  expect_error "checkpoint '$saved' holds the state of AOBPR's $written mode; this run uses its $resumed mode" \
+    -restart "$saved" -checkpoint_dir "" -sampler_type aobpr -sampler_aobpr_mode "$resumed"
+done
 mkdir -p fallback
 cp reference/checkpoint-*.h5 fallback/
 truncate -s 1000 "fallback/$(basename "$newest")"

@@ -4,6 +4,8 @@
 // checkpoints (parameters, optimizer moments, metrics rows) and their outcomes.
 #include <hdf5.h>
 
+#include <sys/stat.h>
+
 #include <cmath>
 #include <csignal>
 #include <functional>
@@ -11,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "recns/checkpoint.hpp"
+#include "recns/graph.hpp"
 #include "recns/stop_signal.hpp"
 #include "recns/trainer.hpp"
 #include "../test_util.hpp"
@@ -253,6 +257,46 @@ TEST(checkpoint_test, ResumeOnAnotherRankCount) {
   }
 }
 
+// A checkpoint file whose close fails on one rank only (the last) is an error on every rank: no
+// rank renames the file, none hangs, and no temporary file is left. The last rank closes its
+// handle of the temporary file before Commit (collectively with the other ranks' closes inside
+// Commit), so Commit's own close of that handle fails there alone.
+TEST(checkpoint_test, FailedCloseOnOneRankFailsCommitEverywhere) {
+  int world_size, world_rank;
+  MPI_Comm_size(PETSC_COMM_WORLD, &world_size);
+  MPI_Comm_rank(PETSC_COMM_WORLD, &world_rank);
+  const Dataset data = TinyDatasetWithValid();
+  recns::Graph graph;
+  ASSERT_PETSC_OK(graph.Build(PETSC_COMM_WORLD, data));
+  const std::string scratch = recns::test::ScratchDir(PETSC_COMM_WORLD, "close");
+  const std::string name = recns::CheckpointName(1, 7);
+  const std::string path = scratch + "/" + name, temporary = scratch + "/." + name + ".tmp";
+  std::unique_ptr<recns::CheckpointFile> file;
+  ASSERT_PETSC_OK(recns::CheckpointFile::Create(graph, path, &file));
+  ASSERT_PETSC_OK(file->WriteAttribute("/", "epoch", (int64_t)1));
+  if (world_rank == world_size - 1) {
+    hid_t ids[16];
+    const ssize_t open = H5Fget_obj_ids(H5F_OBJ_ALL, H5F_OBJ_FILE, 16, ids);
+    int closed = 0;
+    for (ssize_t f = 0; f < open; ++f) {
+      char file_name[1024] = "";
+      H5Fget_name(ids[f], file_name, sizeof file_name);
+      if (temporary == file_name) closed += H5Fclose(ids[f]) >= 0;
+    }
+    EXPECT_EQ(closed, 1) << "the temporary file " << temporary << " was not open once";
+  }
+  const std::string message = recns::test::InputError(file->Commit());
+  EXPECT_NE(message.find("cannot finish writing checkpoint"), std::string::npos) << message;
+  EXPECT_NE(message.find("rank " + std::to_string(world_size - 1)), std::string::npos) << message;
+  file.reset();
+  MPI_Barrier(PETSC_COMM_WORLD);
+  struct stat info;
+  EXPECT_NE(stat(path.c_str(), &info), 0) << path << " exists";
+  EXPECT_NE(stat(temporary.c_str(), &info), 0) << temporary << " was left behind";
+  if (world_rank == 0) EXPECT_EQ(std::system(("rm -rf " + scratch).c_str()), 0);
+  MPI_Barrier(PETSC_COMM_WORLD);
+}
+
 /// Damage done to a copy of a checkpoint with the serial HDF5 API (world rank 0).
 using Damage = std::function<void(hid_t file)>;
 
@@ -436,6 +480,47 @@ TEST(checkpoint_test, DamagedCheckpointIsRefused) {
   int64_t resumed_steps = -1;
   ASSERT_PETSC_OK(SetUpResumed(data, options + " -train_epochs 4 -restart auto" + Folder(scratch, "fallback"), &resumed_steps));
   EXPECT_EQ(resumed_steps, 2 * per_epoch);
+  if (world_rank == 0) EXPECT_EQ(std::system(("rm -rf " + scratch).c_str()), 0);
+  MPI_Barrier(PETSC_COMM_WORLD);
+}
+
+// AOBPR's exact and factor modes keep different state (none, or factor rankings and a draw
+// count): a checkpoint of one mode resumed in the other is one input error naming the file and
+// both modes, in either direction. The same mode reached through auto resumes.
+TEST(checkpoint_test, AobprModeCannotChangeOnRestart) {
+  int world_size, world_rank;
+  MPI_Comm_size(PETSC_COMM_WORLD, &world_size);
+  MPI_Comm_rank(PETSC_COMM_WORLD, &world_rank);
+  const Dataset data = TinyDatasetWithValid();
+  const std::string scratch = recns::test::ScratchDir(PETSC_COMM_WORLD, "aobpr_mode");
+  const std::string options =
+      "-model_type lightgcn -model_layers 1 -model_dim 6 -train_batch_size 16 -sampler_type aobpr";
+  const struct {
+    const char *written, *resumed;
+  } cases[] = {{"exact", "factor"}, {"factor", "exact"}};
+  for (const auto& c : cases) {
+    SCOPED_TRACE(std::string(c.written) + " then " + c.resumed);
+    Outcome first;
+    TrainOn(world_size, data, options + " -sampler_aobpr_mode " + c.written + " -train_epochs 2" +
+                                  Folder(scratch, c.written), &first);
+    std::string checkpoint = first.last_checkpoint;
+    ASSERT_PETSC_OK(recns::BroadcastString(PETSC_COMM_WORLD, 0, &checkpoint));
+    const std::string message = recns::test::InputError(SetUpResumed(
+        data, options + " -sampler_aobpr_mode " + c.resumed +
+                  " -train_epochs 4 -metrics_file \"\" -restart " + checkpoint));
+    EXPECT_NE(message.find("checkpoint '" + checkpoint + "' holds the state of AOBPR's " +
+                           c.written + " mode; this run uses its " + c.resumed + " mode"),
+              std::string::npos)
+        << message;
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+    // 30 items: auto is the exact mode.
+    const PetscErrorCode code = SetUpResumed(
+        data, options + " -sampler_aobpr_mode auto -train_epochs 4 -metrics_file \"\" -restart " +
+                  checkpoint);
+    if (std::string(c.written) == "exact") EXPECT_EQ(code, 0) << recns::test::LastErrorMessage(code);
+    else EXPECT_NE(recns::test::InputError(code).find("(-sampler_aobpr_mode auto with 30 items)"),
+                   std::string::npos);
+  }
   if (world_rank == 0) EXPECT_EQ(std::system(("rm -rf " + scratch).c_str()), 0);
   MPI_Barrier(PETSC_COMM_WORLD);
 }

@@ -4,6 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <ctime>
+#include <numeric>
+#include <random>
+#include <vector>
 
 #include "../sampler_fixture.hpp"
 #include "recns/loss.hpp"
@@ -175,6 +179,159 @@ TEST(bns_test, UniformWarmupIsTheUniformSampler) {
     ASSERT_PETSC_OK(uniform.Sample(batch, epoch, &b));
     EXPECT_EQ(a.item, b.item) << "epoch " << epoch;
   }
+}
+
+// The exact CDF's fast path (each user's scores computed once per step; candidates counted by
+// binary search in its sorted scores, or by a pass over them when the user has few candidates)
+// against the straightforward computation it replaces: per pair, every item scored, and per
+// candidate every un-interacted item counted. Random problems with users repeated (not next to
+// each other) in the batch, 4 negatives of 4 candidates per pair, and embeddings of halves so that
+// scores are exact and tie often (zero rows and duplicate item rows included). User u has u + 1
+// pairs in the batch, 16 to 128 candidates against the sorting threshold 16 log2(n_i) <= 96 of
+// these catalogues, so both ways of counting are used. The reference evaluates the sampler's own
+// formulas in the same order, so choices must agree exactly, ties between candidates included
+// (the earlier candidate wins).
+double SamplerUnbias(double cdf, double prior) {  // bns.cpp's Unbias
+  const double true_negative = (1 - cdf) * (1 - prior);
+  const double total = true_negative + cdf * prior;
+  return total > 0 ? true_negative / total : 1.0;
+}
+
+void CompareExactCdfWithReference(uint32_t seed, const std::string& rule, const std::string& prior) {
+  std::mt19937 random(seed);
+  auto below = [&](int n) { return (int)(random() % (uint32_t)n); };
+  const int users = 8, d = 3, k = 4, m = 4;
+  const int items = 25 + below(40);
+  std::vector<std::vector<int32_t>> train(users);
+  for (auto& row : train) {  // 8 to items / 2 positives, at random
+    std::vector<int32_t> all(items);
+    std::iota(all.begin(), all.end(), 0);
+    std::shuffle(all.begin(), all.end(), random);
+    row.assign(all.begin(), all.begin() + 8 + below(items / 2 - 7));
+    std::sort(row.begin(), row.end());
+  }
+  const recns::Dataset data = DatasetFromRows(items, train, std::vector<std::vector<int32_t>>(users));
+  SamplerFixture fixture;
+  ASSERT_PETSC_OK(fixture.SetUp(PETSC_COMM_SELF, data, "bns",
+                                "-sampler_bns_cdf exact -sampler_num_negatives 4 "
+                                "-sampler_bns_candidates 4 -sampler_bns_lambda 5 -sampler_bns_rule " +
+                                    rule + " -sampler_bns_prior " + prior,
+                                d));
+  auto half = [&]() { return 0.5 * (below(5) - 2); };  // -1, -0.5, 0, 0.5, 1
+  std::vector<std::vector<double>> user_rows(users), item_rows(items);
+  for (int u = 0; u < users; ++u) {
+    for (int c = 0; c < d; ++c) user_rows[u].push_back(u % 4 == 3 ? 0.0 : half());  // all ties
+    fixture.SetUserRow(u, user_rows[u]);
+  }
+  for (int32_t j = 0; j < items; ++j) {
+    if (j % 5 == 4) item_rows[j] = item_rows[j - 1];  // duplicate rows
+    else for (int c = 0; c < d; ++c) item_rows[j].push_back(half());
+    fixture.SetItemRow(j, item_rows[j]);
+  }
+  // 36 distinct pairs, u + 1 of user u, shuffled so a user's pairs are spread over the batch.
+  std::vector<std::pair<int64_t, int32_t>> pairs;
+  for (int u = 0; u < users; ++u)
+    for (int t = 0; t <= u; ++t) pairs.push_back({u, train[u][t]});
+  std::shuffle(pairs.begin(), pairs.end(), random);
+  const recns::Batch batch = fixture.MakeBatch(data, pairs);
+  std::vector<double> pop(items, 0);
+  for (int32_t item : data.train.indices) pop[item] += 1;
+  auto score = [&](int64_t u, int32_t item) {
+    double s = 0;
+    for (int c = 0; c < d; ++c) s += user_rows[u][c] * item_rows[item][c];
+    return s;
+  };
+  for (uint32_t epoch = 0; epoch < 10; ++epoch) {
+    recns::Negatives negatives;
+    ASSERT_PETSC_OK(fixture.Sample(batch, epoch, &negatives));
+    ASSERT_EQ(negatives.item.size(), pairs.size() * k);
+    for (size_t b = 0; b < pairs.size(); ++b) {
+      const int64_t u = pairs[b].first;
+      const std::vector<int32_t>& positives = train[u];
+      auto is_positive = [&](int32_t j) {
+        return std::find(positives.begin(), positives.end(), j) != positives.end();
+      };
+      std::vector<double> scores(items);
+      for (int32_t j = 0; j < items; ++j) scores[j] = score(u, j);
+      const double positive_score = scores[pairs[b].second];
+      const int candidates = std::min<int>(m, items - (int)positives.size());
+      recns::RandomStream stream(7, recns::RngPurpose::kNegative, epoch, (uint64_t)batch.pair[b]);
+      for (int s = 0; s < k; ++s) {
+        std::vector<int32_t> candidate;
+        while ((int)candidate.size() < candidates) {
+          const int32_t item = recns::DrawUniformNegative(fixture.graph, batch.user[b], &stream);
+          if (std::find(candidate.begin(), candidate.end(), item) == candidate.end())
+            candidate.push_back(item);
+        }
+        int32_t expected = -1;
+        double best_value = 0;
+        for (size_t c = 0; c < candidate.size(); ++c) {
+          const double x = scores[candidate[c]];
+          int64_t count = 0;
+          for (int32_t j = 0; j < items; ++j) count += !is_positive(j) && scores[j] <= x;
+          const double cdf = (double)count / (double)(items - (int64_t)positives.size());
+          const double p = prior == "uniform" ? 1.0 / items : pop[candidate[c]] / (double)data.train.indices.size();
+          const double unbias = SamplerUnbias(cdf, p);
+          const double info = 1.0 - recns::Sigmoid(positive_score - x);
+          const double value = rule == "posterior" ? -unbias : info * (1.0 - (1.0 + 5.0) * unbias);
+          if (c == 0 || value < best_value) {
+            expected = candidate[c];
+            best_value = value;
+          }
+        }
+        EXPECT_EQ(negatives.item[b * k + s], expected)
+            << "seed " << seed << " epoch " << epoch << " pair " << b << " slot " << s;
+      }
+    }
+  }
+}
+
+TEST(bns_test, ExactCdfMatchesStraightforwardCount) {
+  for (uint32_t seed = 1; seed <= 6; ++seed) {
+    CompareExactCdfWithReference(seed, "risk", "popularity");
+    CompareExactCdfWithReference(seed, "posterior", "popularity");
+    CompareExactCdfWithReference(seed, "risk", "uniform");
+  }
+}
+
+// The exact CDF's cost per step grows with the distinct users of the step, not with its pairs
+// and negatives: 128 pairs of one user, 4 negatives of 5 candidates each, cost a few times what
+// one of its pairs costs alone (one scoring and one sort of the 20000 items, then lookups),
+// where scoring per pair and counting per candidate made them 128 times as much. CPU time, the
+// best of three rounds of 10 steps.
+TEST(bns_test, ExactCdfCostGrowsWithUsersNotPairs) {
+  const int items = 20000, d = 64;
+  std::vector<int32_t> row;
+  for (int32_t j = 0; j < 200; ++j) row.push_back(j * 97);
+  const recns::Dataset data = DatasetFromRows(items, {row, {1}}, {{}, {}});
+  SamplerFixture fixture;
+  ASSERT_PETSC_OK(fixture.SetUp(PETSC_COMM_SELF, data, "bns",
+                                "-sampler_bns_cdf exact -sampler_num_negatives 4", d));
+  std::vector<double> item_row(d), user_row(d);
+  for (int32_t j = 0; j < items; ++j) {
+    for (int c = 0; c < d; ++c) item_row[c] = std::sin(0.37 * j + 1.3 * c);
+    fixture.SetItemRow(j, item_row);
+  }
+  for (int c = 0; c < d; ++c) user_row[c] = std::cos(0.7 * c);
+  fixture.SetUserRow(0, user_row);
+  std::vector<std::pair<int64_t, int32_t>> one = {{0, row[0]}}, many;
+  for (int b = 0; b < 128; ++b) many.push_back({0, row[b]});
+  auto seconds = [&](const std::vector<std::pair<int64_t, int32_t>>& pairs) {
+    const recns::Batch batch = fixture.MakeBatch(data, pairs);
+    double best = INFINITY;
+    for (int round = 0; round < 3; ++round) {
+      const std::clock_t start = std::clock();
+      for (uint32_t step = 0; step < 10; ++step) {
+        recns::Negatives negatives;
+        EXPECT_EQ(fixture.Sample(batch, step, &negatives), 0);
+      }
+      best = std::min(best, double(std::clock() - start) / CLOCKS_PER_SEC);
+    }
+    return best;
+  };
+  const double single = seconds(one), batch = seconds(many);
+  EXPECT_LT(batch, 32 * single) << "128 pairs of one user: " << batch << " s; one pair: " << single
+                                << " s (10 steps)";
 }
 
 TEST(bns_test, BadOptionsAreInputErrors) {

@@ -83,6 +83,20 @@ TEST(loss_test, KPairIsStableForLargeMargins) {
   for (double g : gu) EXPECT_TRUE(std::isfinite(g));
 }
 
+// SetFromOptions keeps what an earlier call set when the option is no longer given, as every
+// PETSc SetFromOptions does; τ's default (0.1) applies only to a loss never given one.
+TEST(loss_test, SecondSetFromOptionsKeepsTheSoftFactor) {
+  std::unique_ptr<recns::Loss> loss = MakeLoss("soft_bpr", "-loss_soft_bpr_tau 0.2");
+  ASSERT_TRUE(loss);
+  ASSERT_PETSC_OK(recns::test::WithOptions("", [&]() { return loss->SetFromOptions(); }));
+  EXPECT_NEAR(Value(*loss, 1), std::log1p(std::exp(0.2 * 2.5)), 1e-15) << "tau was reset";
+  std::unique_ptr<recns::Loss> fresh = MakeLoss("soft_bpr", "");
+  ASSERT_TRUE(fresh);
+  EXPECT_NEAR(Value(*fresh, 1), std::log1p(std::exp(0.1 * 2.5)), 1e-15) << "default tau";
+  ASSERT_PETSC_OK(recns::test::WithOptions("", [&]() { return fresh->SetFromOptions(); }));
+  EXPECT_NEAR(Value(*fresh, 1), std::log1p(std::exp(0.1 * 2.5)), 1e-15) << "default tau, twice";
+}
+
 TEST(loss_test, SoftFactorOutsideItsRangeIsAnInputError) {
   for (const char* bad : {"-loss_soft_bpr_tau 0", "-loss_soft_bpr_tau 1.5"}) {
     std::unique_ptr<recns::Loss> loss;

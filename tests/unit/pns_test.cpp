@@ -3,8 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <vector>
 
 #include "../sampler_fixture.hpp"
+#include "recns/alias_table.hpp"
 
 namespace {
 
@@ -44,6 +47,52 @@ TEST(pns_test, FrequenciesFollowPopularityToTheBeta) {
   CheckFrequencies(0.75);
   CheckFrequencies(1.0);
   CheckFrequencies(0.0);
+}
+
+// PNS's alias table over a large catalogue: an item of tiny weight is drawn with its weight's
+// probability. Sampling cannot see this (the item's probability is about 3e-10), so the test
+// counts exactly. Walker's construction leaves a small item only in its own column (aliases are
+// large items), and the column word selects column k for the words w with
+// floor(w * n / 2^32) = k; over those, and over every coin word, the draws that give the item
+// are counted. For a fixed column word the draw is the item below the column's threshold and
+// the alias from it on, so a binary search over the coin word counts them (it also counts a
+// draw that ignores its coin word, 0 or 2^32 times).
+TEST(pns_test, LowWeightItemHasExactProbability) {
+  const int64_t n = 1000003;
+  const double low = 3e-4;  // times the mean weight 1 of the other items
+  std::vector<int32_t> items((size_t)n);
+  std::vector<double> weights((size_t)n, 1.0);
+  for (int64_t j = 0; j < n; ++j) items[j] = (int32_t)j;
+  const int64_t low_items[] = {0, 500000};  // the one-word draw: 1.55x and 0.78x
+  for (int64_t k : low_items) weights[k] = low;
+  const recns::AliasTable table(items, weights);
+  const double total = (double)(n - 2) + 2 * low;
+  for (int64_t k : low_items) {
+    const uint64_t first = ((uint64_t)k << 32 | (uint64_t)(n - 1)) / (uint64_t)n;  // ceil(k 2^32/n)
+    const uint64_t end = ((uint64_t)(k + 1) << 32 | (uint64_t)(n - 1)) / (uint64_t)n;
+    ASSERT_TRUE(first == 0 || table.Draw((uint32_t)(first - 1), 0) != (int32_t)k);
+    ASSERT_TRUE(end > UINT32_MAX || table.Draw((uint32_t)end, 0) != (int32_t)k);
+    long double count = 0;  // pairs (column word, coin word) drawing k, out of 2^64
+    for (uint64_t column_word = first; column_word < end; ++column_word) {
+      auto draws_k = [&](uint64_t coin) {
+        return table.Draw((uint32_t)column_word, (uint32_t)coin) == (int32_t)k;
+      };
+      uint64_t below = 0, above = 1ull << 32;  // the first coin word not drawing k is in (below, above]
+      if (!draws_k(0)) {
+        above = 0;
+      } else {
+        while (above - below > 1) {
+          const uint64_t middle = (below + above) / 2;
+          (middle > UINT32_MAX || !draws_k(middle) ? above : below) = middle;
+        }
+        if (above <= UINT32_MAX) EXPECT_FALSE(draws_k(UINT32_MAX)) << "not a threshold coin";
+      }
+      count += (long double)above;
+    }
+    const double ratio = (double)(count / 18446744073709551616.0L) / (low / total);
+    EXPECT_NEAR(ratio, 1.0, 1e-3) << "item " << k << " is drawn " << ratio
+                                  << " times as often as its weight says";
+  }
 }
 
 TEST(pns_test, UserHoldingEveryPopularItemIsAnInputError) {
