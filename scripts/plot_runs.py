@@ -73,7 +73,10 @@ def labels_of(runs):
     for n, label in enumerate(list(labels)):
         if labels.count(label) > 1:
             seed = runs[n]["attrs"].get("train_seed")
-            labels[n] = f"{label} (seed {seed})" if seed else f"{label} ({os.path.basename(runs[n]['path'])})"
+            labels[n] = f"{label} (seed {seed})" if seed else label
+    # Still alike (the same sampler, model and seed with other options): the file names.
+    if len(set(labels)) < len(labels):
+        labels = [os.path.basename(r["path"]) for r in runs]
     return labels
 
 
