@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin petsc-dev
           libhdf5-openmpi-dev hdf5-tools libeigen3-dev libgtest-dev libscotch-dev
-          python3 python3-h5py python3-numpy python3-matplotlib
+          python3 python3-h5py python3-numpy python3-matplotlib python3-scipy
           # Slurm for scripts/slurm_test.sh and jobs/ (a throwaway local cluster); Debian's
           # Slurm PMIx plugin loads the unversioned libpmix.so that only libpmix-dev ships.
           slurmctld slurmd slurm-client munge libpmix-dev)

@@ -5,7 +5,10 @@
 # settings below), final-epoch test metrics, with the true-negative rate and informativeness of
 # the sampled negatives recorded every epoch.
 # Writes OUT/table.md (mean ± std over seeds beside the paper), OUT/results.json
-# (model -> sampler -> metric -> {mean, std}) and OUT/sampling_quality.png.
+# (model -> sampler -> metric -> {mean, std}) and OUT/sampling_quality.png; with
+# scripts/plot_runs.py OUT/curves_<model>.png (loss, Recall@20 and NDCG@20 per epoch, one line
+# per sampler, the first seed) and with scripts/compare_runs.py OUT/compare_<model>.md (each
+# sampler against RNS user by user, paired t-test and Wilcoxon, the first seed).
 # Runs JOBS trainings at a time, one rank each, unbound (Open MPI would pin every one-rank job to
 # core 0). About 100 minutes on 2 cores (LightGCN with BNS or AOBPR: about 10 minutes a run).
 # Environment: RECNS_SHARED_DATA (default ../shared/data), OUT (default results/bns_table),
@@ -59,7 +62,7 @@ run() {  # model sampler seed
     return 0
   fi
   mpirun -q --bind-to none -n 1 "$bin/recns_train" "$out/ml100k.h5" -options_file "input/ml100k_$1.opts" \
-    -sampler_type "$2" $options -train_seed "$3" -eval_sampling_quality \
+    -sampler_type "$2" $options -train_seed "$3" -eval_sampling_quality -eval_per_user \
     -metrics_file "$out/$name.metrics.h5" -summary "$out/$name.summary.json" \
     -checkpoint_dir "$out/checkpoints/$name" -restart auto >> "$out/$name.log" 2>&1 ||
     { echo "reproduce_bns_table: $name failed, see $out/$name.log" >&2; return 1; }
@@ -74,4 +77,19 @@ for model in $models; do for sampler in $samplers; do for seed in $seeds; do
 done; done; done | xargs -P "$jobs" -L 1 bash -c \
   'eval "$sampler_options_serialized"; run "$0" "$1" "$2"'
 /usr/bin/python3 scripts/bns_table.py "$out" --models $models --samplers $samplers --seeds $seeds
+# Curves and per-user comparisons of the first seed's runs (RNS first: the baseline). Runs made
+# before -eval_per_user existed have no per-user metrics: their comparison is skipped.
+first_seed="${seeds%% *}"
+for model in $models; do
+  files=()
+  for sampler in uniform $samplers; do
+    file="$out/${model}_${sampler}_s$first_seed.metrics.h5"
+    [ -f "$file" ] && [[ " ${files[*]} " != *" $file "* ]] && files+=("$file")
+  done
+  [ ${#files[@]} -gt 0 ] || continue
+  /usr/bin/python3 scripts/plot_runs.py "${files[@]}" -o "$out/curves_$model.png" \
+    --title "BNS Table II runs, $model, seed $first_seed"
+  [ ${#files[@]} -lt 2 ] || /usr/bin/python3 scripts/compare_runs.py "${files[@]}" \
+    -o "$out/compare_$model.md" || echo "reproduce_bns_table: no per-user comparison for $model"
+done
 cat "$out/table.md"

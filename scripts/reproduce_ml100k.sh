@@ -3,7 +3,8 @@
 # uniform negatives, in the paper's settings (decks input/ml100k_mf.opts, input/ml100k_lightgcn.opts),
 # on the paper's exact 80/20 split (../shared/data/ml-100k; all ratings positive, no validation
 # split), reporting the final epoch's test metrics as the paper did.
-# Writes results/ml100k/table.md and results/ml100k/results.json; about 10 minutes on 2 cores.
+# Writes results/ml100k/table.md, results/ml100k/results.json and results/ml100k/curves.png
+# (scripts/plot_runs.py: loss and test Recall@20 and NDCG@20 per epoch); about 10 minutes on 2 cores.
 # Environment: RECNS_SHARED_DATA (default ../shared/data), OUT (default results/ml100k),
 # RANKS (default 1).
 set -euo pipefail
@@ -25,4 +26,6 @@ for model in mf lightgcn; do
     -checkpoint_dir "$out/$model.checkpoints" | tee "$out/$model.log"
 done
 /usr/bin/python3 scripts/ml100k_table.py "$out"
+/usr/bin/python3 scripts/plot_runs.py "$out/mf.metrics.h5" "$out/lightgcn.metrics.h5" \
+  -o "$out/curves.png" --title "MovieLens-100k, uniform negatives"
 cat "$out/table.md"

@@ -12,7 +12,9 @@
 # holds the valid metrics of the epoch best by -eval_metric, which need not be the last, and its
 # "final" only the test metrics).
 # Writes OUT/table.md (valid NDCG@20 and Recall@20, mean ± std over seeds, per M) and
-# OUT/chosen_m.txt (MF's M), besides each run's NAME.{summary.json,metrics.h5,log}.
+# OUT/chosen_m.txt (MF's M), OUT/curves_mf.png (scripts/plot_runs.py: loss and valid NDCG@20 and
+# Recall@20 per epoch of the first seed's MF runs), besides each run's
+# NAME.{summary.json,metrics.h5,log}.
 # Runs one training at a time, one rank, niced. MF: about a minute a run; LightGCN: about 5.
 # Environment: RECNS_SHARED_DATA (default ../shared/data), OUT (default results/dns_tuning),
 # GRID (default "2 3 4 5 8 10 16 32"), SEEDS (MF, default "1 2"), LIGHTGCN_SEEDS (default "1";
@@ -130,4 +132,13 @@ for seed in $lightgcn_seeds; do
   done
 done
 table > /dev/null
+first_seed="${seeds%% *}"
+files=("$out/mf_uniform_s$first_seed.metrics.h5")
+labels="RNS"
+for m in $grid; do
+  files+=("$out/mf_dns_m${m}_s$first_seed.metrics.h5")
+  labels+=",DNS M=$m"
+done
+/usr/bin/python3 scripts/plot_runs.py "${files[@]}" --labels "$labels" --metrics ndcg@20,recall@20 \
+  -o "$out/curves_mf.png" --title "DNS candidates M on the carved validation split, MF, seed $first_seed"
 cat "$out/table.md"

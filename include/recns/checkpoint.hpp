@@ -114,6 +114,15 @@ class CheckpointFile {
   std::unique_ptr<Impl> impl_;
 };
 
+/// Collective on the graph's communicator. The identity checkpoints record of the graph's
+/// dataset: a sum of per-pair hashes of the training pairs, the same at any rank count.
+PetscErrorCode TrainPairsFingerprint(const Graph& graph, uint64_t* fingerprint);
+
+/// Collective. An input error naming both files unless `file` was written for the graph's
+/// dataset: the same numbers of users, items and training pairs, and the same `fingerprint`
+/// (TrainPairsFingerprint of the graph).
+PetscErrorCode CheckCheckpointDataset(CheckpointFile& file, const Graph& graph, uint64_t fingerprint);
+
 /// A checkpoint found in a checkpoint folder.
 struct CheckpointEntry {
   std::string path;

@@ -80,4 +80,11 @@ struct DatasetSlice {
 PetscErrorCode ReadDatasetSlice(MPI_Comm comm, const DatasetInfo& info, int64_t user_begin,
                                 int64_t user_end, DatasetSlice* slice);
 
+/// Collective on comm. The raw ids of the users and items of `info`'s file (/users/raw_id,
+/// /items/raw_id), on every rank; a list the file does not hold comes back empty. Every rank
+/// reads the lists whole (recns_recommend names users and items by them).
+PetscErrorCode ReadDatasetRawIds(MPI_Comm comm, const DatasetInfo& info,
+                                 std::vector<std::string>* user_raw_ids,
+                                 std::vector<std::string>* item_raw_ids);
+
 }  // namespace recns

@@ -3,8 +3,13 @@
 // checkpoint recorded, so no row is lost or repeated across restarts.
 //
 // Schema:
-//   /                attrs: format="recns-metrics", version=1 (int)
+//   /                attrs: format="recns-metrics", version=1 (int); the trainer adds the run's
+//                    model_type, sampler_type, loss_type, model, sampler (descriptions), dataset,
+//                    dataset_name, eval_metric, eval_split, train_seed (strings)
 //   /epochs/<column> float64 [rows]  1-D, chunked, extendible; every column has the same length
+//   /test_users/     optional (-eval_per_user): the final test evaluation per user, attrs split,
+//                    dataset_name, train_fingerprint (strings); datasets user int64 [n] (dataset
+//                    ids, ascending), truth_items int32 [n], <metric> float64 [n] per metric
 // A row may hold NaN for a figure not measured at that evaluation. Rank 0 does all the HDF5 I/O
 // (serial, default file access); the other ranks only take part in the collective error checks.
 #pragma once
@@ -16,6 +21,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace recns {
@@ -37,6 +43,19 @@ class MetricsLog {
   /// the order given to Create; only rank 0's values are written) and flushes the file. A
   /// row of the wrong length, or a failing write, is a local (internal) error.
   PetscErrorCode Append(const std::vector<double>& row);
+
+  /// Collective on the communicator of Create. Sets string attributes of the file's root from
+  /// rank 0's values (an attribute of the same name is replaced) and flushes.
+  PetscErrorCode WriteAttributes(const std::vector<std::pair<std::string, std::string>>& attributes);
+
+  /// Collective on the communicator of Create. Writes rank 0's per-user metrics as the group
+  /// `group` (replacing one of that name): `users` (dataset ids) as dataset user, `truth` as
+  /// truth_items, and column m of `values` (users × names.size(), row-major) as dataset
+  /// names[m]; `attributes` become string attributes of the group. Then flushes.
+  PetscErrorCode WriteUsers(const std::string& group, const std::vector<int64_t>& users,
+                            const std::vector<int32_t>& truth, const std::vector<std::string>& names,
+                            const std::vector<double>& values,
+                            const std::vector<std::pair<std::string, std::string>>& attributes);
 
   const std::string& Path() const { return path_; }
   const std::vector<std::string>& Columns() const { return columns_; }

@@ -23,4 +23,13 @@ PetscErrorCode InitializePackage();
 /// The events registered by InitializePackage.
 const LogEvents& Events();
 
+/// Collective on PETSC_COMM_WORLD. Sets -dataset from the first command-line argument when it is
+/// not an option (the drivers' `recns_x DATASET.h5 [options]`); a second plain argument, or a
+/// first one besides -dataset, is an input error (PETSc would skip it silently).
+PetscErrorCode SetDatasetFromArguments(int argc, char** argv);
+
+/// Collective on PETSC_COMM_WORLD. Prints a warning on rank 0 for every option given but never
+/// read (a misspelt option must not pass silently).
+PetscErrorCode ReportUnusedOptions();
+
 }  // namespace recns

@@ -35,6 +35,8 @@ class TopKHeap {
   }
   /// The kept items, best first.
   std::vector<int32_t> Sorted() const;
+  /// The kept items and their scores, best first (a NaN score offered reads as -infinity).
+  void Sorted(std::vector<int32_t>* items, std::vector<double>* scores) const;
 
  private:
   struct Entry {

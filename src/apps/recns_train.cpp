@@ -18,47 +18,10 @@ static char help[] =
 #include "recns/stop_signal.hpp"
 #include "recns/trainer.hpp"
 
-static PetscErrorCode ReportUnusedOptions() {
-  PetscInt count;
-  char** names;
-  char** values;
-  PetscFunctionBeginUser;
-  PetscCall(PetscOptionsLeftGet(nullptr, &count, &names, &values));
-  for (PetscInt n = 0; n < count; ++n)
-    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "warning: option -%s was given but never used\n", names[n]));
-  PetscCall(PetscOptionsLeftRestore(nullptr, &count, &names, &values));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/// Collective. Takes the dataset from the first argument when it is not an option. PETSc skips an
-/// argument that is neither an option nor an option's value, so a second dataset (or a stray word)
-/// would otherwise pass silently, as would a first argument that -dataset then overrides.
-static PetscErrorCode SetDatasetFromArguments(int argc, char** argv) {
-  PetscFunctionBeginUser;
-  PetscBool first_is_option = PETSC_TRUE, previous_is_option = PETSC_FALSE;
-  for (int a = 1; a < argc; ++a) {
-    PetscBool is_option;
-    PetscCall(PetscOptionsValidKey(argv[a], &is_option));
-    RECNS_CHECK_INPUT(is_option || previous_is_option || a == 1, PETSC_COMM_WORLD,
-                      "unexpected argument '%s': only the first argument may name the dataset",
-                      argv[a]);
-    if (a == 1) first_is_option = is_option;
-    previous_is_option = is_option;
-  }
-  if (argc < 2 || first_is_option) PetscFunctionReturn(PETSC_SUCCESS);
-  char option[PETSC_MAX_PATH_LEN];
-  PetscBool set;
-  PetscCall(PetscOptionsGetString(nullptr, nullptr, "-dataset", option, sizeof option, &set));
-  RECNS_CHECK_INPUT(!set, PETSC_COMM_WORLD, "two datasets given: '%s' and -dataset '%s'", argv[1],
-                    option);
-  PetscCall(PetscOptionsSetValue(nullptr, "-dataset", argv[1]));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
 static PetscErrorCode Run(int argc, char** argv, bool* stopped) {
   PetscFunctionBeginUser;
   PetscCall(recns::InitializePackage());
-  PetscCall(SetDatasetFromArguments(argc, argv));
+  PetscCall(recns::SetDatasetFromArguments(argc, argv));
   recns::Trainer trainer(PETSC_COMM_WORLD);
   PetscCall(trainer.SetFromOptions());
   PetscBool help = PETSC_FALSE;
@@ -67,7 +30,7 @@ static PetscErrorCode Run(int argc, char** argv, bool* stopped) {
   PetscCall(trainer.SetUp());
   PetscCall(trainer.Train());
   *stopped = trainer.GetOutcome().interrupted;
-  PetscCall(ReportUnusedOptions());
+  PetscCall(recns::ReportUnusedOptions());
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

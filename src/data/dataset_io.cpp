@@ -552,4 +552,23 @@ PetscErrorCode ReadDatasetSlice(MPI_Comm comm, const DatasetInfo& info, int64_t 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode ReadDatasetRawIds(MPI_Comm comm, const DatasetInfo& info,
+                                 std::vector<std::string>* user_raw_ids,
+                                 std::vector<std::string>* item_raw_ids) {
+  std::string problem;
+  PetscFunctionBeginUser;
+  PetscCallCXX(problem = CheckExists(info.path));
+  h5::Handle file;
+  if (problem.empty()) {
+    file = h5::Handle(H5Fopen(info.path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+    if (!file.ok()) problem = NotHdf5(info.path);
+  }
+  if (problem.empty())
+    PetscCallCXX(problem = ReadRawIds(file.get(), info.path, "/users/raw_id", info.num_users, user_raw_ids));
+  if (problem.empty())
+    PetscCallCXX(problem = ReadRawIds(file.get(), info.path, "/items/raw_id", info.num_items, item_raw_ids));
+  PetscCall(CheckAllRanks(comm, problem.empty(), problem));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 }  // namespace recns

@@ -45,6 +45,17 @@ std::vector<int32_t> TopKHeap::Sorted() const {
   return items;
 }
 
+void TopKHeap::Sorted(std::vector<int32_t>* items, std::vector<double>* scores) const {
+  std::vector<Entry> entries(heap_);
+  std::sort(entries.begin(), entries.end(), Better);
+  items->resize(entries.size());
+  scores->resize(entries.size());
+  for (size_t i = 0; i < entries.size(); ++i) {
+    (*items)[i] = entries[i].item;
+    (*scores)[i] = entries[i].score;
+  }
+}
+
 // --- OfferExcluding ----------------------------------------------------------------------------
 
 void OfferExcluding(const double* scores, int32_t first_item, int32_t count,

@@ -18,6 +18,7 @@
 #include "io/hdf5.hpp"
 #include "recns/error.hpp"
 #include "recns/graph.hpp"
+#include "recns/rng.hpp"
 
 namespace recns {
 
@@ -606,6 +607,49 @@ PetscErrorCode CheckpointFile::ReadOwnedRows(const std::string& group, const std
                      std::isinf(minimum) ? "" : Format(" and at least %g", minimum).c_str());
   }
   PetscCall(CheckAllRanks(layout.Comm(), problem.empty(), problem));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+// --- dataset identity ---------------------------------------------------------------------------
+
+PetscErrorCode TrainPairsFingerprint(const Graph& graph, uint64_t* fingerprint) {
+  constexpr uint64_t kFingerprintKey = 0x7265636e73ull;  // "recns": keys the pair hash
+  PetscFunctionBeginUser;
+  // A sum of per-pair hashes: independent of how the pairs are split over ranks.
+  const Csr& train = graph.Slice().train;
+  const int64_t first_user = graph.GetLayout().UserBegin();
+  uint64_t local = 0;
+  for (int64_t u = 0; u + 1 < (int64_t)train.indptr.size(); ++u) {
+    const uint64_t user = (uint64_t)(first_user + u);
+    for (int64_t t = train.indptr[u]; t < train.indptr[u + 1]; ++t) {
+      const RngBlock b = Philox4x32(kFingerprintKey, (uint32_t)user, (uint32_t)(user >> 32),
+                                    (uint32_t)train.indices[t], 0);
+      local += ((uint64_t)b.v[0] << 32) | b.v[1];
+    }
+  }
+  PetscCallMPI(MPI_Allreduce(&local, fingerprint, 1, MPI_UINT64_T, MPI_SUM, graph.GetLayout().Comm()));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode CheckCheckpointDataset(CheckpointFile& file, const Graph& graph, uint64_t fingerprint) {
+  int64_t users, items, pairs, saved;
+  std::string name;
+  PetscFunctionBeginUser;
+  const DatasetInfo& info = graph.Info();
+  PetscCall(file.ReadAttribute("/", "dataset_name", &name));
+  PetscCall(file.ReadAttribute("/", "num_users", &users));
+  PetscCall(file.ReadAttribute("/", "num_items", &items));
+  PetscCall(file.ReadAttribute("/", "train_pairs", &pairs));
+  PetscCall(file.ReadAttribute("/", "train_fingerprint", &saved));
+  const bool sizes = users == info.num_users && items == info.num_items && pairs == info.train_nnz;
+  RECNS_CHECK_INPUT(sizes && (uint64_t)saved == fingerprint, graph.GetLayout().Comm(),
+                    "checkpoint '%s' was written for another dataset ('%s': %lld users, %lld "
+                    "items, %lld training pairs) than '%s' ('%s': %lld users, %lld items, %lld "
+                    "training pairs%s)",
+                    file.Path().c_str(), name.c_str(), (long long)users, (long long)items,
+                    (long long)pairs, info.path.c_str(), info.name.c_str(),
+                    (long long)info.num_users, (long long)info.num_items,
+                    (long long)info.train_nnz, sizes ? ", other pairs" : "");
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

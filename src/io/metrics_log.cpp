@@ -54,6 +54,8 @@ struct MetricsLog::Storage {
                                std::unique_ptr<Storage>* storage, std::string* problem);
   /// Writes `row` as row number `rows` of every column and flushes.
   PetscErrorCode Append(int64_t rows, const std::vector<double>& row);
+  /// Replaces or adds string attributes of `object` and flushes.
+  PetscErrorCode SetAttributes(hid_t object, const std::vector<std::pair<std::string, std::string>>& attributes);
 };
 
 PetscErrorCode MetricsLog::Storage::Create(const std::string& path,
@@ -123,6 +125,38 @@ PetscErrorCode MetricsLog::Storage::Append(int64_t rows, const std::vector<doubl
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode MetricsLog::Storage::SetAttributes(
+    hid_t object, const std::vector<std::pair<std::string, std::string>>& attributes) {
+  PetscFunctionBeginUser;
+  for (const auto& [name, value] : attributes) {
+    const htri_t exists = H5Aexists(object, name.c_str());
+    RECNS_H5CALL(exists);
+    if (exists > 0) RECNS_H5CALL(H5Adelete(object, name.c_str()));
+    RECNS_H5CALL(h5::WriteStringAttribute(object, name.c_str(), value));
+  }
+  RECNS_H5CALL(H5Fflush(file.get(), H5F_SCOPE_LOCAL));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+namespace {
+
+/// Writes the 1-D dataset `name` of `count` elements under `group`.
+PetscErrorCode WriteColumn(hid_t group, const std::string& name, hid_t stored_type, hid_t memory_type,
+                           size_t count, const void* data) {
+  PetscFunctionBeginUser;
+  const hsize_t dims = count;
+  const h5::Handle space(H5Screate_simple(1, &dims, nullptr), H5Sclose);
+  RECNS_H5CALL(space.get());
+  const h5::Handle dataset(
+      H5Dcreate2(group, name.c_str(), stored_type, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+      H5Dclose);
+  RECNS_H5CALL(dataset.get());
+  if (count > 0) RECNS_H5CALL(H5Dwrite(dataset.get(), memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+}  // namespace
+
 // --- MetricsLog ---------------------------------------------------------------------------------
 
 MetricsLog::MetricsLog(std::string path, std::vector<std::string> columns)
@@ -152,6 +186,45 @@ PetscErrorCode MetricsLog::Append(const std::vector<double>& row) {
              columns_.size());
   if (storage_) PetscCall(storage_->Append(rows_, row));
   ++rows_;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+
+PetscErrorCode MetricsLog::WriteAttributes(
+    const std::vector<std::pair<std::string, std::string>>& attributes) {
+  PetscFunctionBeginUser;
+  if (storage_) PetscCall(storage_->SetAttributes(storage_->file.get(), attributes));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode MetricsLog::WriteUsers(const std::string& group, const std::vector<int64_t>& users,
+                                      const std::vector<int32_t>& truth,
+                                      const std::vector<std::string>& names,
+                                      const std::vector<double>& values,
+                                      const std::vector<std::pair<std::string, std::string>>& attributes) {
+  PetscFunctionBeginUser;
+  if (!storage_) PetscFunctionReturn(PETSC_SUCCESS);
+  const size_t count = users.size(), width = names.size();
+  PetscCheck(truth.size() == count && values.size() == count * width, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ,
+             "metrics file '%s': per-user metrics of %zu users with %zu truth counts and %zu values",
+             path_.c_str(), count, truth.size(), values.size());
+  const hid_t file = storage_->file.get();
+  const htri_t exists = H5Lexists(file, group.c_str(), H5P_DEFAULT);
+  RECNS_H5CALL(exists);
+  if (exists > 0) RECNS_H5CALL(H5Ldelete(file, group.c_str(), H5P_DEFAULT));
+  h5::Handle plist(H5Pcreate(H5P_GROUP_CREATE), H5Pclose);
+  RECNS_H5CALL(plist.get());
+  RECNS_H5CALL(H5Pset_link_creation_order(plist.get(), H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED));
+  const h5::Handle made(H5Gcreate2(file, group.c_str(), H5P_DEFAULT, plist.get(), H5P_DEFAULT), H5Gclose);
+  RECNS_H5CALL(made.get());
+  PetscCall(WriteColumn(made.get(), "user", H5T_STD_I64LE, H5T_NATIVE_INT64, count, users.data()));
+  PetscCall(WriteColumn(made.get(), "truth_items", H5T_STD_I32LE, H5T_NATIVE_INT32, count, truth.data()));
+  std::vector<double> column(count);
+  for (size_t m = 0; m < width; ++m) {
+    for (size_t u = 0; u < count; ++u) column[u] = values[u * width + m];
+    PetscCall(WriteColumn(made.get(), names[m], H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, count, column.data()));
+  }
+  PetscCall(storage_->SetAttributes(made.get(), attributes));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

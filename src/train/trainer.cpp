@@ -475,6 +475,13 @@ PetscErrorCode Trainer::Train() {
   // written after that checkpoint by the interrupted run are neither lost nor repeated.
   if (!metrics_path_.empty()) {
     PetscCall(MetricsLog::Create(comm_, metrics_path_, MetricColumns(), &metrics_log_));
+    // What a plot or a comparison of runs labels them with.
+    PetscCall(metrics_log_->WriteAttributes(
+        {{"model_type", model_type_}, {"sampler_type", sampler_type_}, {"loss_type", loss_type_},
+         {"model", model_->Describe()}, {"sampler", sampler_->Describe()},
+         {"dataset", graph_.Info().path}, {"dataset_name", graph_.Info().name},
+         {"eval_metric", eval_metric_}, {"eval_split", has_valid ? "valid" : "test"},
+         {"train_seed", std::to_string(seed_)}}));
     for (const auto& row : state_.metrics_rows) PetscCall(metrics_log_->Append(row));
   }
 
@@ -602,6 +609,12 @@ PetscErrorCode Trainer::Train() {
     for (const auto& name : metric_names) row.push_back(outcome_.final_test.Get(name));
     if (sampling_quality_) row.insert(row.end(), {NAN, NAN});
     PetscCall(metrics_log_->Append(row));
+    const PerUserMetrics& per_user = outcome_.final_test.per_user;
+    if (evaluator_.PerUser())
+      PetscCall(metrics_log_->WriteUsers(
+          "test_users", per_user.users, per_user.truth, metric_names, per_user.values,
+          {{"split", "test"}, {"dataset_name", graph_.Info().name},
+           {"train_fingerprint", Format("%016llx", (unsigned long long)dataset_fingerprint_)}}));
   }
   outcome_.seconds_total = MPI_Wtime() - run_start;
 

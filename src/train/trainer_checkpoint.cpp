@@ -17,8 +17,6 @@ namespace recns {
 
 namespace {
 
-constexpr uint64_t kFingerprintKey = 0x7265636e73ull;  // "recns": keys the pair hash below
-
 /// Creates `path` and its missing parents; false when that fails.
 bool MakeFolders(const std::string& path) {
   for (size_t slash = path.find('/', 1);; slash = path.find('/', slash + 1)) {
@@ -114,19 +112,7 @@ ParameterList Trainer::BestParameterViews() {
 
 PetscErrorCode Trainer::DatasetFingerprint(uint64_t* fingerprint) const {
   PetscFunctionBeginUser;
-  // A sum of per-pair hashes: independent of how the pairs are split over ranks.
-  const Csr& train = graph_.Slice().train;
-  const int64_t first_user = graph_.GetLayout().UserBegin();
-  uint64_t local = 0;
-  for (int64_t u = 0; u + 1 < (int64_t)train.indptr.size(); ++u) {
-    const uint64_t user = (uint64_t)(first_user + u);
-    for (int64_t t = train.indptr[u]; t < train.indptr[u + 1]; ++t) {
-      const RngBlock b = Philox4x32(kFingerprintKey, (uint32_t)user, (uint32_t)(user >> 32),
-                                    (uint32_t)train.indices[t], 0);
-      local += ((uint64_t)b.v[0] << 32) | b.v[1];
-    }
-  }
-  PetscCallMPI(MPI_Allreduce(&local, fingerprint, 1, MPI_UINT64_T, MPI_SUM, comm_));
+  PetscCall(TrainPairsFingerprint(graph_, fingerprint));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -269,29 +255,12 @@ PetscErrorCode Trainer::ReportChangedOptions(const std::string& saved_options) c
 
 PetscErrorCode Trainer::Resume(const std::string& path) {
   std::unique_ptr<CheckpointFile> file;
-  int64_t value, users, items, pairs, fingerprint, ranks;
-  std::string text, name;
+  int64_t value, ranks;
+  std::string text;
   PetscFunctionBeginUser;
   const double start = MPI_Wtime();
   PetscCall(CheckpointFile::Open(graph_, path, &file));
-  const DatasetInfo& info = graph_.Info();
-  PetscCall(file->ReadAttribute("/", "dataset_name", &name));
-  PetscCall(file->ReadAttribute("/", "num_users", &users));
-  PetscCall(file->ReadAttribute("/", "num_items", &items));
-  PetscCall(file->ReadAttribute("/", "train_pairs", &pairs));
-  PetscCall(file->ReadAttribute("/", "train_fingerprint", &fingerprint));
-  RECNS_CHECK_INPUT(users == info.num_users && items == info.num_items && pairs == info.train_nnz &&
-                        (uint64_t)fingerprint == dataset_fingerprint_,
-                    comm_,
-                    "checkpoint '%s' was written for another dataset ('%s': %lld users, %lld "
-                    "items, %lld training pairs) than '%s' ('%s': %lld users, %lld items, %lld "
-                    "training pairs%s)",
-                    path.c_str(), name.c_str(), (long long)users, (long long)items, (long long)pairs,
-                    info.path.c_str(), info.name.c_str(), (long long)info.num_users,
-                    (long long)info.num_items, (long long)info.train_nnz,
-                    users == info.num_users && items == info.num_items && pairs == info.train_nnz
-                        ? ", other pairs"
-                        : "");
+  PetscCall(CheckCheckpointDataset(*file, graph_, dataset_fingerprint_));
   const std::pair<const char*, int64_t> structure[] = {{"train_seed", (int64_t)seed_},
                                                        {"train_batch_size", batch_size_}};
   const char* attribute[] = {"seed", "batch_size"};
@@ -360,7 +329,8 @@ PetscErrorCode Trainer::Resume(const std::string& path) {
   outcome_.epochs_run = state_.epoch;
   outcome_.steps_run = state_.steps_done;
   // Partial sums: each rank its own when the rank count is the same, else rank 0 all of them.
-  PetscCall(ReadCounter(*file, comm_, "/", "ranks", 1, std::min(users, items),
+  PetscCall(ReadCounter(*file, comm_, "/", "ranks", 1,
+                        std::min(graph_.Info().num_users, graph_.Info().num_items),
                         "no more ranks than users or items", &ranks));
   std::vector<double> quality((size_t)(3 * ranks));
   PetscCall(file->ReadRows("/trainer/partial_quality", RowScope::kShared, quality.data(), ranks, 3));
