@@ -2,6 +2,7 @@
 // redesigned follows the same trajectory as then, to the last bit: three epochs on a tiny set,
 // at 1 and 2 ranks (sub-communicators), compared with figures saved from the earlier code.
 // RECNS_PRINT_TRAJECTORIES=1 prints the figures of the current code in the table's form.
+// PNS's figures are those after its alias draw took the coin from a second word (a defect fix).
 #include <gtest/gtest.h>
 #include <petscsys.h>
 
@@ -87,7 +88,7 @@ const std::vector<Trajectory>& SavedTrajectories() {
       {"-model_type lightgcn -model_layers 2 -model_dim 8 -optimizer_lr 0.02 -sampler_num_negatives 2", 1, {0x1.27c197cc64b5cp-1, 0x1.a35d42150b024p-2, 0x1.999999999999ap-4, 0x1.8p-1, 0x1.1ad07d67baee6p-4, 0x1.fc978f95ab5aep-3, 0x1.47ae147ae147bp-6, 0x1.3333333333336p-5, 0x1.999999999999ap-4, 0x1.8p-1}},
       {"-model_type lightgcn -model_layers 2 -model_dim 8 -optimizer_lr 0.02 -sampler_num_negatives 2", 2, {0x1.27c197cc64b5cp-1, 0x1.a35d42150b029p-2, 0x1.999999999999ap-4, 0x1.8p-1, 0x1.1ad07d67baee6p-4, 0x1.fc978f95ab5bp-3, 0x1.47ae147ae147bp-6, 0x1.3333333333334p-5, 0x1.999999999999ap-4, 0x1.8p-1}},
       {"-model_type lightgcn -model_layers 3 -model_dim 8 -optimizer_lr 0.02 -train_needed_rows_only false", 1, {0x1.2fced89e7243cp-1, 0x1.a0c583627fe4fp-2, 0x1.6666666666666p-3, 0x1.8cccccccccccdp-1, 0x1.b39fca387563dp-4, 0x1.152d01b36a34ep-2, 0x1.1eb851eb851ebp-5, 0x1.3d70a3d70a3dap-5, 0x1.6666666666666p-3, 0x1.8cccccccccccdp-1}},
-      {"-model_type lightgcn -model_layers 2 -model_dim 8 -optimizer_lr 0.02 -sampler_type pns", 1, {0x1.2f179ed8820ap-1, 0x1.a5a59989bb1b7p-2, 0x1.3333333333333p-3, 0x1.8cccccccccccdp-1, 0x1.9c076135dc432p-4, 0x1.16d81b77e50b7p-2, 0x1.eb851eb851eb8p-6, 0x1.3d70a3d70a3dap-5, 0x1.3333333333333p-3, 0x1.8cccccccccccdp-1}},
+      {"-model_type lightgcn -model_layers 2 -model_dim 8 -optimizer_lr 0.02 -sampler_type pns", 1, {0x1.319b1d09b4acp-1, 0x1.b1bc1d6fc8909p-2, 0x1.999999999999ap-3, 0x1.8cccccccccccdp-1, 0x1.d243470952323p-4, 0x1.126d6cdf9bf1dp-2, 0x1.47ae147ae147ap-5, 0x1.3d70a3d70a3dap-5, 0x1.999999999999ap-3, 0x1.8cccccccccccdp-1}},
       {"-model_type lightgcn -model_layers 2 -model_dim 8 -optimizer_lr 0.02 -sampler_type dns -sampler_dns_candidates 4", 1, {0x1.536bdd3905764p-1, 0x1.b223de6dd242p-2, 0x1.999999999999ap-3, 0x1.999999999999ap-1, 0x1.fab8e30078d42p-4, 0x1.294a6e57b3694p-2, 0x1.47ae147ae147ap-5, 0x1.47ae147ae147ep-5, 0x1.999999999999ap-3, 0x1.999999999999ap-1}},
       {"-model_type lightgcn -model_layers 2 -model_dim 8 -optimizer_lr 0.02 -sampler_type dns -sampler_dns_candidates 4", 2, {0x1.536bdd3905765p-1, 0x1.b223de6dd242p-2, 0x1.999999999999ap-3, 0x1.999999999999ap-1, 0x1.fab8e30078d42p-4, 0x1.294a6e57b3694p-2, 0x1.47ae147ae147bp-5, 0x1.47ae147ae147cp-5, 0x1.999999999999ap-3, 0x1.999999999999ap-1}},
       {"-model_type lightgcn -model_layers 2 -model_dim 8 -optimizer_lr 0.02 -sampler_type dns -loss_type soft_bpr -loss_soft_bpr_tau 0.2", 1, {0x1.606541224fea4p-1, 0x1.a7d986def409fp-2, 0x1.6666666666666p-3, 0x1.a666666666666p-1, 0x1.dc07343f8165dp-4, 0x1.2e4be4529925dp-2, 0x1.1eb851eb851ebp-5, 0x1.51eb851eb8522p-5, 0x1.6666666666666p-3, 0x1.a666666666666p-1}},
