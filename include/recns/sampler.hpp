@@ -124,10 +124,6 @@ struct SampleContext {
   const Model* model = nullptr;
   uint64_t seed = 0;
   uint32_t epoch = 0;
-  /// The counter stream of one positive pair's random choices in this epoch.
-  RandomStream PairStream(int64_t pair) const {
-    return RandomStream(seed, RngPurpose::kNegative, epoch, (uint64_t)pair);
-  }
 };
 
 class Sampler {
@@ -138,6 +134,16 @@ class Sampler {
   virtual ~Sampler() = default;
 
   virtual const char* Type() const = 0;
+  /// Not collective. Before SetFromOptions: this instance reads -<prefix>sampler_* options and
+  /// checkpoints its state in the group /sampler/<prefix without its final '_'>, so several
+  /// samplers can work side by side (as KSPSetOptionsPrefix and PetscViewerHDF5PushGroup do).
+  void SetOptionsPrefix(const std::string& prefix) { prefix_ = prefix; }
+  const std::string& OptionsPrefix() const { return prefix_; }
+  /// The checkpoint group of this instance's state and blocks.
+  std::string Group() const;
+  /// Not collective. Before SetUp: a sampler that combines others numbers them 1, 2, ... so that
+  /// each draws from streams of its own; instance 0 (a lone sampler) keeps its streams.
+  void SetInstance(uint32_t instance) { instance_ = instance; }
   /// Not collective. The type and its parameters, for the run's header line.
   virtual std::string Describe() const { return Type(); }
   /// Collective. Reads -sampler_num_negatives and the type's own -sampler_<type>_* options.
@@ -195,6 +201,13 @@ class Sampler {
   PetscErrorCode GatherAllItemRows(const SampleContext& context, RowMatrix* all) const;
   /// The final row of a local user.
   static const double* UserRow(const SampleContext& context, int32_t local_user);
+  /// The counter stream of one positive pair's random choices in this epoch, for this instance.
+  RandomStream PairStream(const SampleContext& context, int64_t pair) const {
+    return RandomStream(context.seed, RngPurpose::kNegative, context.epoch, (uint64_t)pair | StreamTag());
+  }
+  /// Bits that set this instance's streams apart: OR them into a stream's index (pair indices
+  /// and node ids stay below 2^52, below the bits samplers use to tell their own streams apart).
+  uint64_t StreamTag() const { return (uint64_t)instance_ << 56; }
   /// The uniform sampler's negatives: k draws of DrawUniformNegative from each pair's stream.
   void SampleUniformly(const SampleContext& context, const Batch& batch, Negatives* negatives) const;
   /// True when `item` is one of the local user's training items.
@@ -203,6 +216,8 @@ class Sampler {
   MPI_Comm comm_;
   const Graph* graph_ = nullptr;
   int num_negatives_ = 1;
+  std::string prefix_;
+  uint32_t instance_ = 0;
 
  private:
   std::unique_ptr<Halo> halo_;

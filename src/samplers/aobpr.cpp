@@ -138,18 +138,18 @@ class AobprSampler final : public Sampler {
   // The mode itself is recorded so a restart in the other mode is refused rather than misread.
   PetscErrorCode Save(CheckpointFile& file) const override {
     PetscFunctionBeginUser;
-    PetscCall(file.WriteAttribute("/sampler", "mode", std::string(factor_ ? "factor" : "exact")));
+    PetscCall(file.WriteAttribute(Group(), "mode", std::string(factor_ ? "factor" : "exact")));
     if (!factor_) PetscFunctionReturn(PETSC_SUCCESS);
     const int64_t factors = (int64_t)order_.size();
-    PetscCall(file.WriteAttribute("/sampler", "draws", draws_));
-    PetscCall(file.WriteAttribute("/sampler", "next_refresh", next_refresh_));
-    PetscCall(file.WriteAttribute("/sampler", "factors", factors));
+    PetscCall(file.WriteAttribute(Group(), "draws", draws_));
+    PetscCall(file.WriteAttribute(Group(), "next_refresh", next_refresh_));
+    PetscCall(file.WriteAttribute(Group(), "factors", factors));
     if (factors == 0) PetscFunctionReturn(PETSC_SUCCESS);
     std::vector<int32_t> order;
     order.reserve((size_t)(factors * num_items_));
     for (const std::vector<int32_t>& column : order_) order.insert(order.end(), column.begin(), column.end());
-    PetscCall(file.WriteRows("/sampler/factor_order", RowScope::kShared, order.data(), factors, num_items_));
-    PetscCall(file.WriteRows("/sampler/factor_sigma", RowScope::kShared, sigma_.data(), factors, 1));
+    PetscCall(file.WriteRows(Group() + "/factor_order", RowScope::kShared, order.data(), factors, num_items_));
+    PetscCall(file.WriteRows(Group() + "/factor_sigma", RowScope::kShared, sigma_.data(), factors, 1));
     PetscFunctionReturn(PETSC_SUCCESS);
   }
 
@@ -158,9 +158,9 @@ class AobprSampler final : public Sampler {
     std::string saved;
     PetscFunctionBeginUser;
     // Files written before the mode was recorded hold factor state exactly in factor mode.
-    PetscCall(file.AttributeNames("/sampler", &names));
+    PetscCall(file.AttributeNames(Group(), &names));
     if (std::binary_search(names.begin(), names.end(), "mode"))
-      PetscCall(file.ReadAttribute("/sampler", "mode", &saved));
+      PetscCall(file.ReadAttribute(Group(), "mode", &saved));
     else
       saved = std::binary_search(names.begin(), names.end(), "draws") ? "factor" : "exact";
     const char* mode = factor_ ? "factor" : "exact";
@@ -171,9 +171,9 @@ class AobprSampler final : public Sampler {
                       mode_ == "auto" ? Format(" with %lld items", (long long)num_items_).c_str() : "");
     if (!factor_) PetscFunctionReturn(PETSC_SUCCESS);
     int64_t factors;
-    PetscCall(file.ReadAttribute("/sampler", "draws", &draws_));
-    PetscCall(file.ReadAttribute("/sampler", "next_refresh", &next_refresh_));
-    PetscCall(file.ReadAttribute("/sampler", "factors", &factors));
+    PetscCall(file.ReadAttribute(Group(), "draws", &draws_));
+    PetscCall(file.ReadAttribute(Group(), "next_refresh", &next_refresh_));
+    PetscCall(file.ReadAttribute(Group(), "factors", &factors));
     RECNS_CHECK_INPUT(draws_ >= 0 && next_refresh_ >= 0, comm_,
                       "checkpoint '%s': /sampler attributes 'draws' (%lld) and 'next_refresh' "
                       "(%lld) must be >= 0",
@@ -190,8 +190,8 @@ class AobprSampler final : public Sampler {
     if (factors == 0) PetscFunctionReturn(PETSC_SUCCESS);
     std::vector<int32_t> order((size_t)(factors * num_items_));
     sigma_.resize((size_t)factors);
-    PetscCall(file.ReadRows("/sampler/factor_order", RowScope::kShared, order.data(), factors, num_items_));
-    PetscCall(file.ReadRows("/sampler/factor_sigma", RowScope::kShared, sigma_.data(), factors, 1));
+    PetscCall(file.ReadRows(Group() + "/factor_order", RowScope::kShared, order.data(), factors, num_items_));
+    PetscCall(file.ReadRows(Group() + "/factor_sigma", RowScope::kShared, sigma_.data(), factors, 1));
     // Draws index the items by these orders and scale by sigma; every rank read the same rows.
     const auto outside = std::find_if(order.begin(), order.end(), [this](int32_t item) {
       return item < 0 || item >= num_items_;
@@ -235,7 +235,7 @@ class AobprSampler final : public Sampler {
       selections_ = 0;
       for (; g < by_user.size() && batch.user[by_user[g]] == user; ++g) {
         const size_t b = by_user[g];
-        RandomStream stream = context.PairStream(batch.pair[b]);
+        RandomStream stream = PairStream(context, batch.pair[b]);
         for (int s = 0; s < k; ++s) chosen[b * k + s] = DrawExact(user, &stream);
       }
     }
@@ -343,7 +343,7 @@ class AobprSampler final : public Sampler {
     const int d = (int)sigma_.size();
     std::vector<double> weight(d);
     for (size_t b = 0; b < batch.Size(); ++b) {
-      RandomStream stream = context.PairStream(batch.pair[b]);
+      RandomStream stream = PairStream(context, batch.pair[b]);
       const double* user_row = UserRow(context, batch.user[b]);
       const double total = FactorWeights(user_row, &weight);
       for (int s = 0; s < num_negatives_; ++s)

@@ -167,7 +167,7 @@ void BayesianSampler::DrawCandidates(const SampleContext& context, const Batch& 
   int64_t positives;
   graph_->TrainItems(user, &positives);
   const int m = (int)std::min<int64_t>(candidates_, graph_->GetLayout().NumItems() - positives);
-  RandomStream stream = context.PairStream(batch.pair[b]);
+  RandomStream stream = PairStream(context, batch.pair[b]);
   for (int s = 0; s < num_negatives_; ++s) {
     const size_t first = candidate_.size();
     while ((int)(candidate_.size() - first) < m) {

@@ -22,7 +22,7 @@ class DynamicSampler final : public Sampler {
     const size_t per_pair = (size_t)num_negatives_ * candidates_;
     pool_.resize(batch.Size() * per_pair);
     for (size_t b = 0; b < batch.Size(); ++b) {
-      RandomStream stream = context.PairStream(batch.pair[b]);
+      RandomStream stream = PairStream(context, batch.pair[b]);
       for (size_t c = 0; c < per_pair; ++c)
         pool_[b * per_pair + c] = DrawUniformNegative(*graph_, batch.user[b], &stream);
     }

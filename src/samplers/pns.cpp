@@ -23,7 +23,7 @@ class PopularitySampler final : public Sampler {
     PetscFunctionBeginUser;
     negatives->Reset(num_negatives_);
     for (size_t b = 0; b < batch.Size(); ++b) {
-      RandomStream stream = context.PairStream(batch.pair[b]);
+      RandomStream stream = PairStream(context, batch.pair[b]);
       for (int s = 0; s < num_negatives_; ++s) {
         int32_t item;
         do {

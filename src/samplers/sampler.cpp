@@ -12,7 +12,8 @@ namespace recns {
 PetscErrorCode Sampler::SetFromOptions() {
   PetscFunctionBeginUser;
   PetscInt k = num_negatives_;
-  PetscOptionsBegin(comm_, nullptr, "Negative sampler options", nullptr);
+  PetscOptionsBegin(comm_, prefix_.empty() ? nullptr : prefix_.c_str(), "Negative sampler options",
+                    nullptr);
   PetscCall(PetscOptionsInt("-sampler_num_negatives", "Negatives k per positive pair", "Sampler", k,
                             &k, nullptr));
   PetscCall(SetFromOptionsImpl(PetscOptionsObject));
@@ -20,6 +21,13 @@ PetscErrorCode Sampler::SetFromOptions() {
   RECNS_CHECK_INPUT(k >= 1, comm_, "-sampler_num_negatives must be >= 1 (got %d)", (int)k);
   num_negatives_ = (int)k;
   PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+std::string Sampler::Group() const {
+  if (prefix_.empty()) return "/sampler";
+  std::string name = prefix_;
+  if (name.back() == '_') name.pop_back();
+  return "/sampler/" + name;
 }
 
 PetscErrorCode Sampler::SetUp(const Graph& graph) {
@@ -85,7 +93,7 @@ void Sampler::SampleUniformly(const SampleContext& context, const Batch& batch,
                               Negatives* negatives) const {
   negatives->Reset(num_negatives_);
   for (size_t b = 0; b < batch.Size(); ++b) {
-    RandomStream stream = context.PairStream(batch.pair[b]);
+    RandomStream stream = PairStream(context, batch.pair[b]);
     for (int s = 0; s < num_negatives_; ++s)
       negatives->AddItem(DrawUniformNegative(*graph_, batch.user[b], &stream));
   }

@@ -199,7 +199,7 @@ void SRNSSampler::DrawPool(uint32_t generation, std::vector<int32_t>* items) con
   const int64_t V = pool_size_;
   for (int64_t u = 0; u < layout.LocalUsers(); ++u) {
     RandomStream stream(seed_, RngPurpose::kSampler, generation,
-                        kPoolStream | (uint64_t)(layout.UserBegin() + u));
+                        kPoolStream | StreamTag() | (uint64_t)(layout.UserBegin() + u));
     int32_t* row = items->data() + u * V;
     for (int64_t k = 0; k < V; ++k) row[k] = DrawUniformNegative(*graph_, (int32_t)u, &stream);
   }
@@ -259,7 +259,7 @@ PetscErrorCode SRNSSampler::BuildState(const SampleContext& context) {
   // M_u starts as S1 distinct random pool indices.
   for (int64_t u = 0; u < users; ++u) {
     RandomStream stream(seed_, RngPurpose::kSampler, context.epoch,
-                        kInitMemoryStream | (uint64_t)(layout.UserBegin() + u));
+                        kInitMemoryStream | StreamTag() | (uint64_t)(layout.UserBegin() + u));
     int32_t* memory = memory_.data() + u * S1;
     for (int64_t m = 0; m < S1; ++m) {
       int32_t index;
@@ -278,24 +278,24 @@ PetscErrorCode SRNSSampler::Save(CheckpointFile& file) const {
   PetscFunctionBeginUser;
   const Layout& layout = graph_->GetLayout();
   const int64_t users = layout.LocalUsers(), pairs = (int64_t)graph_->Slice().train.indices.size();
-  PetscCall(file.WriteAttribute("/sampler", "built", (int64_t)built_));
+  PetscCall(file.WriteAttribute(Group(), "built", (int64_t)built_));
   if (!built_) PetscFunctionReturn(PETSC_SUCCESS);
-  PetscCall(file.WriteAttribute("/sampler", "pool_size", (int64_t)pool_size_));
-  PetscCall(file.WriteAttribute("/sampler", "s1", (int64_t)s1_));
-  PetscCall(file.WriteAttribute("/sampler", "history", (int64_t)history_));
-  PetscCall(file.WriteAttribute("/sampler", "seed", (int64_t)seed_));
-  PetscCall(file.WriteAttribute("/sampler", "first_generation", (int64_t)pools_.front().generation));
-  PetscCall(file.WriteRows("/sampler/memory", RowScope::kUsers, memory_.data(), users, s1_));
+  PetscCall(file.WriteAttribute(Group(), "pool_size", (int64_t)pool_size_));
+  PetscCall(file.WriteAttribute(Group(), "s1", (int64_t)s1_));
+  PetscCall(file.WriteAttribute(Group(), "history", (int64_t)history_));
+  PetscCall(file.WriteAttribute(Group(), "seed", (int64_t)seed_));
+  PetscCall(file.WriteAttribute(Group(), "first_generation", (int64_t)pools_.front().generation));
+  PetscCall(file.WriteRows(Group() + "/memory", RowScope::kUsers, memory_.data(), users, s1_));
   for (size_t j = 0; j < pools_.size(); ++j) {
     const Pool& pool = pools_[j];
-    PetscCall(file.WriteAttribute("/sampler", Format("pool%zu_snapshots", j), (int64_t)pool.snapshots.size()));
+    PetscCall(file.WriteAttribute(Group(), Format("pool%zu_snapshots", j), (int64_t)pool.snapshots.size()));
     for (size_t t = 0; t < pool.snapshots.size(); ++t)
-      PetscCall(file.WriteRows(Format("/sampler/pool%zu_snapshot%zu", j, t), RowScope::kUsers,
+      PetscCall(file.WriteRows(Group() + Format("/pool%zu_snapshot%zu", j, t), RowScope::kUsers,
                                pool.snapshots[t].data(), users, pool_size_));
   }
-  PetscCall(file.WriteAttribute("/sampler", "positive_snapshots", (int64_t)positive_history_.size()));
+  PetscCall(file.WriteAttribute(Group(), "positive_snapshots", (int64_t)positive_history_.size()));
   for (size_t t = 0; t < positive_history_.size(); ++t)
-    PetscCall(file.WriteRows(Format("/sampler/positive_score%zu", t), RowScope::kTrainPairs,
+    PetscCall(file.WriteRows(Group() + Format("/positive_score%zu", t), RowScope::kTrainPairs,
                              positive_history_[t].data(), pairs, 1));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -305,26 +305,26 @@ PetscErrorCode SRNSSampler::Load(CheckpointFile& file) {
   PetscFunctionBeginUser;
   const Layout& layout = graph_->GetLayout();
   const int64_t users = layout.LocalUsers(), pairs = (int64_t)graph_->Slice().train.indices.size();
-  PetscCall(file.ReadAttribute("/sampler", "built", &built));
+  PetscCall(file.ReadAttribute(Group(), "built", &built));
   built_ = false;
   if (!built) PetscFunctionReturn(PETSC_SUCCESS);
   const std::pair<const char*, PetscInt> sizes[] = {
       {"pool_size", pool_size_}, {"s1", s1_}, {"history", history_}};
   for (const auto& [name, mine] : sizes) {
-    PetscCall(file.ReadAttribute("/sampler", name, &value));
+    PetscCall(file.ReadAttribute(Group(), name, &value));
     RECNS_CHECK_INPUT(value == (int64_t)mine, comm_,
                       "checkpoint '%s' holds SRNS state for -sampler_srns_%s %lld; this run has %lld",
                       file.Path().c_str(), name, (long long)value, (long long)mine);
   }
-  PetscCall(file.ReadAttribute("/sampler", "seed", &seed));
-  PetscCall(file.ReadAttribute("/sampler", "first_generation", &first_generation));
+  PetscCall(file.ReadAttribute(Group(), "seed", &seed));
+  PetscCall(file.ReadAttribute(Group(), "first_generation", &first_generation));
   const int64_t last_generation = (int64_t)UINT32_MAX - history_;
   RECNS_CHECK_INPUT(first_generation >= 0 && first_generation <= last_generation, comm_,
                     "checkpoint '%s': /sampler attribute 'first_generation' is %lld; it must be in "
                     "[0, %lld]",
                     file.Path().c_str(), (long long)first_generation, (long long)last_generation);
   PetscCall(Allocate((uint64_t)seed, (uint32_t)first_generation));
-  PetscCall(file.ReadRows("/sampler/memory", RowScope::kUsers, memory_.data(), users, s1_));
+  PetscCall(file.ReadRows(Group() + "/memory", RowScope::kUsers, memory_.data(), users, s1_));
   // A memory entry indexes its user's pool; one outside it would be read and written past it.
   const auto outside = std::find_if(memory_.begin(), memory_.end(),
                                     [this](int32_t slot) { return slot < 0 || slot >= pool_size_; });
@@ -338,7 +338,7 @@ PetscErrorCode SRNSSampler::Load(CheckpointFile& file) {
   // no pool holds more than H.
   int64_t current_snapshots = 0;
   for (size_t j = 0; j < pools_.size(); ++j) {
-    PetscCall(file.ReadAttribute("/sampler", Format("pool%zu_snapshots", j), &count));
+    PetscCall(file.ReadAttribute(Group(), Format("pool%zu_snapshots", j), &count));
     RECNS_CHECK_INPUT(count >= 0 && count <= history_, comm_,
                       "checkpoint '%s': /sampler attribute 'pool%zu_snapshots' is %lld; it must be "
                       "in [0, %d], -sampler_srns_history",
@@ -347,19 +347,19 @@ PetscErrorCode SRNSSampler::Load(CheckpointFile& file) {
     for (int64_t t = 0; t < count; ++t) {
       std::vector<float> block;
       PetscCall(TakeBlock((size_t)(users * pool_size_), &block));
-      PetscCall(file.ReadRows(Format("/sampler/pool%zu_snapshot%lld", j, (long long)t),
+      PetscCall(file.ReadRows(Group() + Format("/pool%zu_snapshot%lld", j, (long long)t),
                               RowScope::kUsers, block.data(), users, pool_size_));
       pools_[j].snapshots.push_back(std::move(block));
     }
   }
-  PetscCall(file.ReadAttribute("/sampler", "positive_snapshots", &count));
+  PetscCall(file.ReadAttribute(Group(), "positive_snapshots", &count));
   RECNS_CHECK_INPUT(count == current_snapshots, comm_,
                     "checkpoint '%s': /sampler attribute 'positive_snapshots' is %lld, not the "
                     "current pool's %lld snapshots",
                     file.Path().c_str(), (long long)count, (long long)current_snapshots);
   for (int64_t t = 0; t < count; ++t) {
     std::vector<float> scores((size_t)pairs);
-    PetscCall(file.ReadRows(Format("/sampler/positive_score%lld", (long long)t),
+    PetscCall(file.ReadRows(Group() + Format("/positive_score%lld", (long long)t),
                             RowScope::kTrainPairs, scores.data(), pairs, 1));
     positive_history_.push_back(std::move(scores));
   }
@@ -419,7 +419,7 @@ PetscErrorCode SRNSSampler::Sample(const SampleContext& context, const Batch& ba
   for (size_t slot = 0; slot < users_.size(); ++slot) {
     const int32_t u = users_[slot];
     streams_.emplace_back(seed_, RngPurpose::kSampler, context.epoch,
-                          kMemoryStream | (uint64_t)first_pair_[slot]);
+                          kMemoryStream | StreamTag() | (uint64_t)first_pair_[slot]);
     RandomStream& stream = streams_.back();
     const int32_t* memory = memory_.data() + u * S1;
     int32_t* extension = extension_.data() + slot * S2;
