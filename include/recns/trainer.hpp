@@ -66,6 +66,7 @@ class Trainer {
   struct Outcome {
     int epochs_run = 0, best_epoch = 0;
     int evaluations = 0;  // evaluations of a split (valid or test) this run made
+    int forward_passes = 0;  // forward passes over every row (not the steps' restricted ones)
     int64_t steps_run = 0;
     double best_value = 0;
     bool stopped_early = false;
@@ -127,7 +128,9 @@ class Trainer {
   uint64_t dataset_fingerprint_ = 0;  // of the training pairs: a checkpoint's dataset identity
   PetscErrorCode Step(uint32_t epoch, int64_t step, double lr, double* loss);
   PetscErrorCode Forward();
-  PetscErrorCode EvaluateSplit(EvalSplit split, EvalResult* result);
+  /// Collective. Metrics of `split` at the current parameters; `forward_current` when the last
+  /// full forward pass was made at them.
+  PetscErrorCode EvaluateSplit(EvalSplit split, bool forward_current, EvalResult* result);
   PetscErrorCode WriteSummary() const;
 
   MPI_Comm comm_;

@@ -280,6 +280,7 @@ PetscErrorCode Trainer::Forward() {
   PetscFunctionBeginUser;
   const double t = MPI_Wtime();
   PetscCall(model_->Forward());
+  ++outcome_.forward_passes;
   outcome_.phases.forward += MPI_Wtime() - t;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -336,11 +337,14 @@ PetscErrorCode Trainer::Step(uint32_t epoch, int64_t step, double lr, double* lo
 
 // --- the loop -----------------------------------------------------------------------------------
 
-PetscErrorCode Trainer::EvaluateSplit(EvalSplit split, EvalResult* result) {
+PetscErrorCode Trainer::EvaluateSplit(EvalSplit split, bool forward_current, EvalResult* result) {
   PetscFunctionBeginUser;
   const double start = MPI_Wtime();
   PetscCall(PetscLogStagePush(Events().stage_eval));
-  PetscCall(model_->Forward());
+  if (!forward_current) {
+    PetscCall(model_->Forward());
+    ++outcome_.forward_passes;
+  }
   PetscCall(evaluator_.Evaluate(graph_, model_->Final(), split, result));
   ++outcome_.evaluations;
   PetscCall(PetscLogStagePop());
@@ -410,7 +414,9 @@ PetscErrorCode Trainer::FinishEpoch(int epoch, double lr, double* eval_value, bo
   *eval_value = NAN;
   if (evaluate) {
     const double eval_start = MPI_Wtime();
-    PetscCall(EvaluateSplit(has_valid ? EvalSplit::kValid : EvalSplit::kTest, &result));
+    // The sampler's epoch-end update reads the parameters and changes none: the forward pass
+    // made for it is the evaluation's.
+    PetscCall(EvaluateSplit(has_valid ? EvalSplit::kValid : EvalSplit::kTest, true, &result));
     eval_seconds = MPI_Wtime() - eval_start;
     line += Format("  | %s", has_valid ? "valid" : "test");
     for (const auto& m : result.metrics)
@@ -591,13 +597,13 @@ PetscErrorCode Trainer::Train() {
   // Test metrics at the final epoch, and at the best epoch when a validation split chose it.
   // Without one, the last epoch may have just evaluated the test split at these parameters.
   if (!has_valid && last_test_steps_ == state_.steps_done) outcome_.final_test = last_test_;
-  else PetscCall(EvaluateSplit(EvalSplit::kTest, &outcome_.final_test));
+  else PetscCall(EvaluateSplit(EvalSplit::kTest, false, &outcome_.final_test));
   if (has_valid && outcome_.best_epoch == outcome_.epochs_run) {
     outcome_.best_test = outcome_.final_test;
   } else if (has_valid && !state_.best_params.empty()) {
     const std::vector<RowMatrix> final_params = CopyValues(objective_.Parameters());
     RestoreValues(state_.best_params, objective_.Parameters());
-    PetscCall(EvaluateSplit(EvalSplit::kTest, &outcome_.best_test));
+    PetscCall(EvaluateSplit(EvalSplit::kTest, false, &outcome_.best_test));
     RestoreValues(final_params, objective_.Parameters());
   } else if (!has_valid && outcome_.best_epoch == 0) {
     outcome_.best_test = outcome_.final_test;
@@ -713,6 +719,7 @@ PetscErrorCode Trainer::WriteSummary() const {
     step_phases(outcome_.first_step_phases);
     json.EndObject();
     json.Number("eval_users", (double)outcome_.final_test.users);
+    json.Number("forward_passes", outcome_.forward_passes);
     std::string text;
     PetscCall(json.Finish(&text));
     failed = WriteFileAtomically(summary_path_, text);

@@ -274,6 +274,17 @@ TEST(max_steps_test, NoSecondTestEvaluationAtTheEnd) {
   EXPECT_EQ(capped.evaluations, 2);
 }
 
+// An evaluated epoch makes one full forward pass, for the sampler's epoch-end update and the
+// evaluation alike (the steps of a non-scoring sampler make restricted ones only).
+TEST(max_steps_test, OneForwardPassPerEvaluatedEpoch) {
+  const Dataset data = TinyDataset(40, 30, 11);
+  recns::Trainer::Outcome outcome;
+  ASSERT_PETSC_OK(TrainOutcome(data, "-model_type lightgcn -model_layers 2 -model_dim 4 "
+                                     "-train_epochs 3 -train_batch_size 16", &outcome));
+  EXPECT_EQ(outcome.evaluations, 3);
+  EXPECT_EQ(outcome.forward_passes, 3);
+}
+
 // Every sampler (and the losses that come with them) follows the same trajectory at any rank
 // count: its choices depend only on the pair and the model, never on which rank makes them.
 TEST(rank_agreement_test, EverySampler) {
