@@ -108,7 +108,21 @@ class Trainer {
 
   PetscErrorCode SetUpObjects();
   PetscErrorCode CheckOutputPaths() const;
+  // Reporting (trainer_report.cpp).
   std::vector<std::string> MetricColumns() const;
+  /// A metrics row: the 0-based `epoch`'s figures, the metrics of `valid` and `test` (NaN where
+  /// null) and the sampling quality.
+  std::vector<double> MetricRow(int epoch, double loss, double lr, double seconds,
+                                double eval_seconds, const EvalResult* valid,
+                                const EvalResult* test, double tnr, double inf) const;
+  PetscErrorCode AppendMetricRow(const std::vector<double>& row);
+  /// Collective. Creates the metrics file with the rows a checkpoint restored.
+  PetscErrorCode OpenMetricsLog();
+  PetscErrorCode PrintHeader() const;
+  PetscErrorCode PrintEpochLine(int epoch, double loss, double seconds, double tnr, double inf,
+                                const EvalResult* result, bool eta) const;
+  /// Collective. The final test row (and per-user metrics), the closing lines, the summary.
+  PetscErrorCode ReportFinal();
   PetscErrorCode FinishEpoch(int epoch, double lr, double* eval_value, bool* stop);
   /// Collective. Sums the ranks' stop and timer votes (outside the steps, which carry them
   /// with the loss): votes[0] > 0 when some rank got a stop signal, votes[1] when a timed

@@ -1,9 +1,9 @@
 // The training loop (ARCHITECTURE §1): per step, the global batch's pairs of this rank ->
-// negatives -> forward -> halo of remote item rows -> loss -> gradients back to their owners ->
-// model backward -> L2 on the batch's ego rows (ALGORITHMS decision 8) -> optimizer.
+// negatives -> forward -> the step's objective (objective.cpp: halo, loss, backward, L2, one
+// reduction) -> optimizer; per epoch, the sampler's update, evaluation, early stopping and
+// checkpoints. Options and set-up are here too; what it prints and writes is trainer_report.cpp.
 #include "recns/trainer.hpp"
 
-#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -27,13 +27,6 @@ double Lap(double start, double* phase) {
   const double now = MPI_Wtime();
   *phase += now - start;
   return now;
-}
-
-std::string Duration(double seconds) {
-  const long s = std::lround(seconds);
-  if (s >= 3600) return Format("%ldh%02ldm", s / 3600, (s / 60) % 60);
-  if (s >= 60) return Format("%ldm%02lds", s / 60, s % 60);
-  return Format("%lds", s);
 }
 
 bool MetricBetter(double value, double best) { return std::isfinite(value) && value > best; }
@@ -352,16 +345,6 @@ PetscErrorCode Trainer::EvaluateSplit(EvalSplit split, bool forward_current, Eva
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-std::vector<std::string> Trainer::MetricColumns() const {
-  std::vector<std::string> columns = {"epoch", "step", "loss", "learning_rate", "seconds_train",
-                                      "seconds_eval"};
-  const auto metric_names = evaluator_.MetricNames();
-  for (const auto& name : metric_names) columns.push_back("valid_" + name);
-  for (const auto& name : metric_names) columns.push_back("test_" + name);
-  if (sampling_quality_) columns.insert(columns.end(), {"sampling_tnr", "sampling_inf"});
-  return columns;
-}
-
 void Trainer::CastVotes(double votes[2]) const {
   votes[0] = StopSignalReceived() != 0 ? 1 : 0;
   votes[1] = rank_ == 0 && !checkpoint_dir_.empty() && checkpoint_every_minutes_ > 0 &&
@@ -406,8 +389,6 @@ PetscErrorCode Trainer::FinishEpoch(int epoch, double lr, double* eval_value, bo
   outcome_.final_loss = epoch_loss;
 
   const bool evaluate = (eval_interval_ > 0 && (epoch + 1) % eval_interval_ == 0) || epoch + 1 == epochs_;
-  std::string line = Format("epoch %4d/%d  loss %.6f  %.2f s", epoch + 1, epochs_, epoch_loss, seconds);
-  if (sampling_quality_) line += Format("  tnr %.4f inf %.4f", tnr, inf);
   EvalResult result;
   double eval_seconds = NAN;
   *stop = false;
@@ -418,10 +399,6 @@ PetscErrorCode Trainer::FinishEpoch(int epoch, double lr, double* eval_value, bo
     // made for it is the evaluation's.
     PetscCall(EvaluateSplit(has_valid ? EvalSplit::kValid : EvalSplit::kTest, true, &result));
     eval_seconds = MPI_Wtime() - eval_start;
-    line += Format("  | %s", has_valid ? "valid" : "test");
-    for (const auto& m : result.metrics)
-      if (m.first.rfind("recall@", 0) == 0 || m.first.rfind("ndcg@", 0) == 0)
-        line += Format(" %s %.4f", m.first.c_str(), m.second);
     *eval_value = result.Get(eval_metric_);
     if (!has_valid) {
       last_test_ = result;
@@ -442,21 +419,12 @@ PetscErrorCode Trainer::FinishEpoch(int epoch, double lr, double* eval_value, bo
       *stop = true;
     }
   }
-  if (epoch + 1 < epochs_ && !*stop) {
-    const double per_epoch = (MPI_Wtime() - run_start_) / (epoch + 1 - run_first_epoch_);
-    line += "  ETA " + Duration(per_epoch * (epochs_ - epoch - 1));
-  }
-  PetscCall(PetscPrintf(comm_, "%s\n", line.c_str()));
-
-  std::vector<double> row = {(double)(epoch + 1), (double)state_.steps_done, epoch_loss, lr, seconds, eval_seconds};
-  for (const auto& name : evaluator_.MetricNames()) row.push_back(has_valid ? result.Get(name) : NAN);
-  for (const auto& name : evaluator_.MetricNames()) row.push_back(has_valid ? NAN : result.Get(name));
-  if (sampling_quality_) row.insert(row.end(), {tnr, inf});
-  if (metrics_log_) {
-    PetscCall(PetscLogEventBegin(Events().metrics_write, 0, 0, 0, 0));
-    PetscCall(metrics_log_->Append(row));
-    PetscCall(PetscLogEventEnd(Events().metrics_write, 0, 0, 0, 0));
-  }
+  PetscCall(PrintEpochLine(epoch, epoch_loss, seconds, tnr, inf, evaluate ? &result : nullptr,
+                           epoch + 1 < epochs_ && !*stop));
+  const EvalResult* valid = evaluate && has_valid ? &result : nullptr;
+  const EvalResult* test = evaluate && !has_valid ? &result : nullptr;
+  std::vector<double> row = MetricRow(epoch, epoch_loss, lr, seconds, eval_seconds, valid, test, tnr, inf);
+  PetscCall(AppendMetricRow(row));
   state_.metrics_rows.push_back(std::move(row));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -476,33 +444,8 @@ PetscErrorCode Trainer::Train() {
   run_start_ = run_start;
   run_first_epoch_ = state_.epoch;
   const bool has_valid = graph_.Info().has_valid;
-  const auto metric_names = evaluator_.MetricNames();
-  // A resumed run rewrites the metrics file with the rows its checkpoint recorded, so rows
-  // written after that checkpoint by the interrupted run are neither lost nor repeated.
-  if (!metrics_path_.empty()) {
-    PetscCall(MetricsLog::Create(comm_, metrics_path_, MetricColumns(), &metrics_log_));
-    // What a plot or a comparison of runs labels them with.
-    PetscCall(metrics_log_->WriteAttributes(
-        {{"model_type", model_type_}, {"sampler_type", sampler_type_}, {"loss_type", loss_type_},
-         {"model", model_->Describe()}, {"sampler", sampler_->Describe()},
-         {"dataset", graph_.Info().path}, {"dataset_name", graph_.Info().name},
-         {"eval_metric", eval_metric_}, {"eval_split", has_valid ? "valid" : "test"},
-         {"train_seed", std::to_string(seed_)}}));
-    for (const auto& row : state_.metrics_rows) PetscCall(metrics_log_->Append(row));
-  }
-
-  PetscCall(PetscPrintf(comm_,
-                        "recns_train: %s | %lld users, %lld items, %lld train pairs | %d ranks\n"
-                        "  model %s | sampler %s (k=%d) | loss %s, l2 %g | optimizer %s, lr %g | "
-                        "batch %lld, %lld steps/epoch | evaluating %s %s\n",
-                        graph_.Info().path.c_str(), (long long)graph_.Info().num_users,
-                        (long long)graph_.Info().num_items, (long long)graph_.Info().train_nnz,
-                        size_, model_->Describe().c_str(), sampler_->Describe().c_str(),
-                        sampler_->NegativesPerPair(), loss_->Type(), loss_->L2(), optimizer_->Type(),
-                        optimizer_->BaseLearningRate(), (long long)batch_size_,
-                        (long long)batcher_.StepsPerEpoch(), has_valid ? "valid" : "test",
-                        eval_interval_ > 0 ? Format("every %d epochs", eval_interval_).c_str()
-                                           : "after the last epoch"));
+  PetscCall(OpenMetricsLog());
+  PetscCall(PrintHeader());
 
   const int64_t steps = batcher_.StepsPerEpoch();
   last_checkpoint_time_ = MPI_Wtime();
@@ -552,12 +495,8 @@ PetscErrorCode Trainer::Train() {
       PetscCall(PetscPrintf(comm_, "epoch %4d/%d  loss %.6f  %.2f s  (%lld of %lld steps)\n",
                             epoch + 1, epochs_, outcome_.final_loss, state_.epoch_seconds,
                             (long long)state_.step, (long long)steps));
-      if (metrics_log_) {
-        std::vector<double> row = {(double)(epoch + 1), (double)state_.steps_done, outcome_.final_loss,
-                                   lr, state_.epoch_seconds, NAN};
-        row.resize(MetricColumns().size(), NAN);
-        PetscCall(metrics_log_->Append(row));
-      }
+      PetscCall(AppendMetricRow(MetricRow(epoch, outcome_.final_loss, lr, state_.epoch_seconds,
+                                          NAN, nullptr, nullptr, NAN, NAN)));
       eval_value = NAN;
       break;
     }
@@ -608,124 +547,8 @@ PetscErrorCode Trainer::Train() {
   } else if (!has_valid && outcome_.best_epoch == 0) {
     outcome_.best_test = outcome_.final_test;
   }
-  if (metrics_log_) {
-    std::vector<double> row = {(double)outcome_.epochs_run, (double)state_.steps_done,
-                               outcome_.final_loss, NAN, NAN, NAN};
-    for (size_t m = 0; m < metric_names.size(); ++m) row.push_back(NAN);
-    for (const auto& name : metric_names) row.push_back(outcome_.final_test.Get(name));
-    if (sampling_quality_) row.insert(row.end(), {NAN, NAN});
-    PetscCall(metrics_log_->Append(row));
-    const PerUserMetrics& per_user = outcome_.final_test.per_user;
-    if (evaluator_.PerUser())
-      PetscCall(metrics_log_->WriteUsers(
-          "test_users", per_user.users, per_user.truth, metric_names, per_user.values,
-          {{"split", "test"}, {"dataset_name", graph_.Info().name},
-           {"train_fingerprint", Format("%016llx", (unsigned long long)dataset_fingerprint_)}}));
-  }
   outcome_.seconds_total = MPI_Wtime() - run_start;
-
-  std::string line = Format("final (epoch %d) test:", outcome_.epochs_run);
-  for (const auto& m : outcome_.final_test.metrics) line += Format(" %s %.4f", m.first.c_str(), m.second);
-  PetscCall(PetscPrintf(comm_, "%s\n", line.c_str()));
-  if (outcome_.best_epoch > 0) {
-    line = Format("best epoch %d by %s %s %.4f; its test:", outcome_.best_epoch,
-                  has_valid ? "valid" : "test", eval_metric_.c_str(), outcome_.best_value);
-    for (const auto& m : outcome_.best_test.metrics) line += Format(" %s %.4f", m.first.c_str(), m.second);
-    PetscCall(PetscPrintf(comm_, "%s\n", line.c_str()));
-  }
-  // After a restart this process ran only the epochs from run_first_epoch_ on; the training
-  // seconds per epoch count every epoch, restored from the checkpoint.
-  const std::string resumed =
-      run_first_epoch_ > 0 ? Format(", resumed at epoch %d,", run_first_epoch_) : "";
-  const std::string per_epoch =
-      state_.epoch > 0 ? Format(" (%.3f s/epoch of training)", state_.train_seconds / state_.epoch) : "";
-  PetscCall(PetscPrintf(comm_, "trained %d epochs%s in %s%s\n", outcome_.epochs_run,
-                        resumed.c_str(), Duration(outcome_.seconds_total).c_str(),
-                        per_epoch.c_str()));
-  PetscCall(WriteSummary());
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-// --- summary ------------------------------------------------------------------------------------
-
-PetscErrorCode Trainer::WriteSummary() const {
-  PetscFunctionBeginUser;
-  if (summary_path_.empty()) PetscFunctionReturn(PETSC_SUCCESS);
-  // Peak resident memory of the largest rank (Linux reports ru_maxrss in KiB).
-  struct rusage usage {};
-  getrusage(RUSAGE_SELF, &usage);
-  double peak_rss_mb = static_cast<double>(usage.ru_maxrss) / 1024.0;
-  // Every rank's peak, and the item halo's rows per step of every rank, on rank 0.
-  std::vector<double> rank_rss((size_t)size_), rank_halo((size_t)size_);
-  PetscCallMPI(MPI_Gather(&peak_rss_mb, 1, MPI_DOUBLE, rank_rss.data(), 1, MPI_DOUBLE, 0, comm_));
-  PetscCallMPI(MPI_Gather(&outcome_.halo_item_rows_per_step, 1, MPI_DOUBLE, rank_halo.data(), 1,
-                          MPI_DOUBLE, 0, comm_));
-  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &peak_rss_mb, 1, MPI_DOUBLE, MPI_MAX, comm_));
-  PetscErrorCode failed = PETSC_SUCCESS;
-  if (rank_ == 0) {
-    JsonWriter json;
-    char* options = nullptr;
-    PetscCall(PetscOptionsGetAll(nullptr, &options));
-    json.String("dataset", graph_.Info().path);
-    json.String("options", options ? options : "");
-    PetscCall(PetscFree(options));
-    json.Number("ranks", size_);
-    json.String("model", model_type_);
-    json.String("sampler", sampler_type_);
-    json.Number("epochs_run", outcome_.epochs_run);
-    json.Bool("stopped_early", outcome_.stopped_early);
-    json.Number("final_loss", outcome_.final_loss);
-    json.Number("peak_rss_mb", peak_rss_mb);
-    json.Numbers("peak_rss_mb_per_rank", rank_rss);
-    json.Number("steps_run", (double)outcome_.steps_run);
-    json.Numbers("halo_item_rows_per_step_per_rank", rank_halo);
-    if (sampling_quality_) {
-      json.Number("sampling_tnr", outcome_.sampling_tnr);
-      json.Number("sampling_inf", outcome_.sampling_inf);
-    }
-    json.String("eval_metric", eval_metric_);
-    json.Number("best_epoch", outcome_.best_epoch);
-    auto metrics = [&](const char* key, const EvalResult& result) {
-      json.BeginObject(key);
-      for (const auto& m : result.metrics) json.Number(m.first, m.second);
-      json.EndObject();
-    };
-    json.BeginObject("best");
-    json.Number("epoch", outcome_.best_epoch);
-    if (graph_.Info().has_valid) metrics("valid", outcome_.best_valid);
-    metrics("test", outcome_.best_test);
-    json.EndObject();
-    json.BeginObject("final");
-    json.Number("epoch", outcome_.epochs_run);
-    metrics("test", outcome_.final_test);
-    json.EndObject();
-    auto step_phases = [&](const PhaseSeconds& p) {
-      json.Number("batch", p.batch);
-      json.Number("sample", p.sample);
-      json.Number("forward", p.forward);
-      json.Number("halo", p.halo);
-      json.Number("loss", p.loss);
-      json.Number("backward", p.backward);
-      json.Number("optimize", p.optimize);
-    };
-    json.BeginObject("seconds");
-    json.Number("total", outcome_.seconds_total);
-    step_phases(outcome_.phases);
-    json.Number("evaluate", outcome_.phases.evaluate);
-    json.Number("steps", outcome_.step_seconds);
-    json.Number("first_step", outcome_.first_step_seconds);
-    json.EndObject();
-    json.BeginObject("first_step_seconds");
-    step_phases(outcome_.first_step_phases);
-    json.EndObject();
-    json.Number("eval_users", (double)outcome_.final_test.users);
-    json.Number("forward_passes", outcome_.forward_passes);
-    std::string text;
-    PetscCall(json.Finish(&text));
-    failed = WriteFileAtomically(summary_path_, text);
-  }
-  PetscCall(CheckAllRanks(comm_, failed == PETSC_SUCCESS,
-                          Format("%s: cannot write the summary", summary_path_.c_str())));
+  PetscCall(ReportFinal());
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
