@@ -164,43 +164,45 @@ class NGCFModel final : public Model {
       }
       const Eigen::Index m = (Eigen::Index)active_.size();
       const bool every_row = m == n;
-      if (!every_row) {
-        dz_.resize(m, d);
-        side_rows_.resize(m, d);
-        input_rows_.resize(m, d);
+      // The step's rows gathered into the first m rows of buffers of n rows (no allocation in
+      // the step), or the whole matrices when every row is active.
+      if (!every_row)
         for (Eigen::Index k = 0; k < m; ++k) {
           dz_.row(k) = grad_.row(active_[(size_t)k]);
           side_rows_.row(k) = side.row(active_[(size_t)k]);
           input_rows_.row(k) = input.row(active_[(size_t)k]);
         }
-      }
-      const RowMatrix& dz = every_row ? grad_ : dz_;
-      const RowMatrix& s = every_row ? side : side_rows_;
-      const RowMatrix& h = every_row ? input : input_rows_;
+      using Rows = Eigen::Map<RowMatrix>;
+      using ConstRows = Eigen::Map<const RowMatrix>;
+      const ConstRows dz(every_row ? grad_.data() : dz_.data(), m, d);
+      const ConstRows s(every_row ? side.data() : side_rows_.data(), m, d);
+      const ConstRows h(every_row ? input.data() : input_rows_.data(), m, d);
+      Rows product(product_rows_.data(), m, d), through_gc(through_gc_.data(), m, d),
+          through_bi(through_bi_.data(), m, d);
       // The weights' gradients (added: the objective zeroes them before the step).
       w_gc_grad_[(size_t)l].noalias() += s.transpose() * dz;
-      product_rows_ = h.cwiseProduct(s);
-      w_bi_grad_[(size_t)l].noalias() += product_rows_.transpose() * dz;
+      product = h.cwiseProduct(s);
+      w_bi_grad_[(size_t)l].noalias() += product.transpose() * dz;
       const Eigen::RowVectorXd bias_grad = dz.colwise().sum();
       b_gc_grad_[(size_t)l] += bias_grad;
       b_bi_grad_[(size_t)l] += bias_grad;
       // dS = dZ W_gc^T + (dZ W_bi^T) ⊙ E_l; the bilinear branch's direct part on E_l is
       // (dZ W_bi^T) ⊙ S.
-      through_gc_.noalias() = dz * w_gc_[(size_t)l].transpose();
-      through_bi_.noalias() = dz * w_bi_[(size_t)l].transpose();
+      through_gc.noalias() = dz * w_gc_[(size_t)l].transpose();
+      through_bi.noalias() = dz * w_bi_[(size_t)l].transpose();
       flags_.assign((size_t)n, 0);
       for (Eigen::Index k = 0; k < m; ++k) {
         const Eigen::Index r = every_row ? k : active_[(size_t)k];
         flags_[(size_t)r] = 1;
-        side_grad_.row(r) = through_gc_.row(k) + through_bi_.row(k).cwiseProduct(h.row(k));
+        side_grad_.row(r) = through_gc.row(k) + through_bi.row(k).cwiseProduct(h.row(k));
       }
       // dE_l = P^T dS + the direct part + what E_l receives as an output of the model.
       PetscCall(PropagateTransposed(side_grad_, flags_, &propagated_));
       RowMatrix& next = l == 0 ? ego_grad_ : grad_;
-      next = propagated_;
+      next.swap(propagated_);  // every row of the product is written: no copy needed
       for (Eigen::Index k = 0; k < m; ++k) {
         const Eigen::Index r = every_row ? k : active_[(size_t)k];
-        next.row(r) += through_bi_.row(k).cwiseProduct(s.row(k));
+        next.row(r) += through_bi.row(k).cwiseProduct(s.row(k));
         if (mean_self_) next.row(r) += self_[(size_t)r] * side_grad_.row(r);
       }
       if (l == 0) {
@@ -340,7 +342,8 @@ class NGCFModel final : public Model {
       AllocateRows(&out_[l], n, d);
       AllocateRows(&normalized_[l], n, d);
     }
-    for (RowMatrix* m : {&work_, &grad_, &side_grad_, &propagated_, &scaled_})
+    for (RowMatrix* m : {&work_, &grad_, &side_grad_, &propagated_, &scaled_, &dz_, &side_rows_,
+                         &input_rows_, &product_rows_, &through_gc_, &through_bi_})
       AllocateRows(m, n, d);
     scratch_row_.assign((size_t)d, 0.0);
     PetscFunctionReturn(PETSC_SUCCESS);
