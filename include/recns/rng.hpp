@@ -20,6 +20,7 @@ enum class RngPurpose : uint32_t {
   kSynthetic = 6,
   kSampler = 7,
   kEvalSample = 8,
+  kModelWeight = 9,  ///< dense model weights (NGCF): index = the block, draw = the entry
 };
 
 /// Four 32-bit words produced from one counter.
