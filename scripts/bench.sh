@@ -32,33 +32,10 @@ run build/recns_bench -bench triad -bench_repeat "$repeat" -bench_triad_mb "${BE
 run build/recns_bench -bench gemm -bench_dim 64 -bench_repeat "$repeat" | tee -a "$out/micro.jsonl"
 
 gowalla="${GOWALLA_H5:-$out/gowalla.h5}"
-if [ ! -f "$gowalla" ]; then
-  if [ -f "$shared/gowalla/train.txt" ]; then
-    # The reference LightGCN trains on the paper's train set, which ../shared splits into
-    # train.txt and valid.txt: merge them back so an epoch is the same 810,128 pairs.
-    paper="$(mktemp -d)"
-    trap 'rm -rf "$paper"' EXIT
-    /usr/bin/python3 - "$shared/gowalla" "$paper" <<'PY'
-import shutil, sys
-source, target = sys.argv[1], sys.argv[2]
-items = {}
-for name in ("train.txt", "valid.txt"):
-    with open(f"{source}/{name}") as f:
-        for line in f:
-            fields = line.split()
-            if fields:
-                items.setdefault(fields[0], []).extend(fields[1:])
-with open(f"{target}/train.txt", "w") as f:
-    for user, its in items.items():
-        f.write(" ".join([user] + its) + "\n")
-shutil.copy(f"{source}/test.txt", f"{target}/test.txt")
-PY
-    build/recns_convert -format lightgcn -input "$paper" -name gowalla -output "$gowalla"
-  else
-    echo "bench: SKIPPED the Gowalla figures (propagation, epoch, evaluation): no $gowalla and" \
-         "no $shared/gowalla/train.txt (set GOWALLA_H5 or RECNS_SHARED_DATA)" >&2
-    gowalla=""
-  fi
+if ! RECNS_SHARED_DATA="$shared" bash scripts/gowalla_paper_train.sh "$gowalla"; then
+  echo "bench: SKIPPED the Gowalla figures (propagation, epoch, evaluation): no $gowalla" \
+       "(set GOWALLA_H5 or RECNS_SHARED_DATA)" >&2
+  gowalla=""
 fi
 if [ -n "$gowalla" ]; then
   # The same graph with users and items renumbered for locality (README, decision 2): the
