@@ -27,6 +27,8 @@ class Halo {
   /// the order of first appearance. Owned items need no ghost.
   PetscErrorCode SetItems(const std::vector<int32_t>& items);
   int64_t Ghosts() const { return static_cast<int64_t>(ghost_items_.size()); }
+  /// The owned rows other ranks hold as ghosts since the last SetItems, sorted and unique.
+  const std::vector<int64_t>& ReadByOthers() const { return read_by_others_; }
   /// Ghost row of a remote item given to SetItems.
   int64_t GhostRow(int32_t item) const { return ghost_row_.at(item); }
   /// The row of an item given to SetItems: in `owned` when this rank owns it, else in `ghost`.
@@ -46,6 +48,7 @@ class Halo {
   const Layout& layout_;
   std::vector<int32_t> ghost_items_;
   std::unordered_map<int32_t, int64_t> ghost_row_;
+  std::vector<int64_t> read_by_others_;
   PetscSF sf_ = nullptr;
   std::map<PetscInt, MPI_Datatype> units_;  // contiguous row types, one per row width
 };

@@ -91,7 +91,8 @@ class Objective final : public StepRows {
   RowMatrix ghost_final_, ghost_grad_, row_count_, ghost_count_, negative_values_, negative_grads_,
       ghost_ego_, ghost_ego_grad_;
   std::vector<RowMatrix> ghost_layers_, ghost_layer_grads_;
-  std::vector<int64_t> touched_;
+  std::vector<int64_t> touched_;  // the step's rows; emptied once every row may carry gradient
+  std::vector<int64_t> counted_;  // the step's rows, whose counts and flags the next step clears
   RowFlags step_rows_;
   std::vector<double> reduced_;
 };

@@ -1,6 +1,8 @@
 // Per-step halo of item rows over a PetscSF (ARCHITECTURE decision 3).
 #include "recns/halo.hpp"
 
+#include <algorithm>
+
 #include "recns/package.hpp"
 
 namespace recns {
@@ -29,6 +31,15 @@ PetscErrorCode Halo::SetItems(const std::vector<int32_t>& items) {
   PetscCall(PetscSFSetGraph(sf_, (PetscInt)layout_.LocalRows(), (PetscInt)remote.size(), nullptr,
                             PETSC_OWN_POINTER, remote.data(), PETSC_COPY_VALUES));
   PetscCall(PetscSFSetUp(sf_));
+  // The set-up has told each owner which of its rows other ranks read: no scan of the rows.
+  PetscInt readers;
+  const PetscMPIInt* reader_ranks;
+  const PetscInt *offsets, *rows;
+  PetscCall(PetscSFGetLeafRanks(sf_, &readers, &reader_ranks, &offsets, &rows));
+  read_by_others_.assign(rows, rows + offsets[readers]);
+  std::sort(read_by_others_.begin(), read_by_others_.end());
+  read_by_others_.erase(std::unique(read_by_others_.begin(), read_by_others_.end()),
+                        read_by_others_.end());
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

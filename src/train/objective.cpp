@@ -45,7 +45,9 @@ PetscErrorCode Objective::SetUp(const Graph& graph, Model* model, Sampler* sampl
   halo_ = std::make_unique<Halo>(graph.GetLayout());
   // Column 0 counts each owned row's occurrences for the batch L2; column 1 its reads.
   row_count_ = RowMatrix::Zero(graph.GetLayout().LocalRows(), 2);
+  step_rows_.assign(row_count_.rows(), 0);
   touched_.clear();
+  counted_.clear();
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -77,22 +79,23 @@ PetscErrorCode Objective::Prepare(const Batch& batch, const Negatives& negatives
   const bool distributed = size_ > 1;
   const double t = MPI_Wtime();
   RowMatrix& grad = model_->FinalGrad();
-  // The gradient and the counts are zeroed where the last step left them non-zero; with the
-  // needed rows only, Backward overwrites the gradient outside the step's rows, so only those
-  // are zeroed (below), once they are known.
+  // The gradient is zeroed where the last step left it non-zero; with the needed rows only,
+  // Backward overwrites the gradient outside the step's rows, so only those are zeroed (below),
+  // once they are known. The counts and flags are zeroed on the last step's rows.
   const bool row_local = model_->RowLocalGradient();
   const bool clear_step_rows = needed_rows_only_ && !row_local;
+  const bool layer_grads = model_->LayerGradsEnabled();
   if (row_local) {
-    for (int64_t r : touched_) {
-      grad.row(r).setZero();
-      row_count_.row(r).setZero();
-    }
-  } else {
-    if (!clear_step_rows) grad.setZero();
-    row_count_.setZero();
+    for (int64_t r : touched_) grad.row(r).setZero();
+  } else if (!clear_step_rows) {
+    grad.setZero();
   }
-  if (model_->LayerGradsEnabled() && !clear_step_rows)
+  if (layer_grads && !clear_step_rows)
     for (int l = 0; l <= model_->NumLayers(); ++l) model_->LayerGrad(l).setZero();
+  for (int64_t r : counted_) {
+    row_count_.row(r).setZero();
+    step_rows_[r] = 0;
+  }
   if (distributed) {
     needed_items_.assign(batch.item.begin(), batch.item.end());
     needed_items_.insert(needed_items_.end(), negatives.item.begin(), negatives.item.end());
@@ -100,15 +103,23 @@ PetscErrorCode Objective::Prepare(const Batch& batch, const Negatives& negatives
     PetscCall(halo_->SetItems(needed_items_));
     ghost_count_ = RowMatrix::Zero(halo_->Ghosts(), 2);
   }
+  // The step's rows are those it names here and those other ranks name through the halo: found
+  // from the step's own lists, never by a pass over every row (an MF step costs its batch only).
+  counted_.clear();
   auto item_count = [&](int32_t item) -> double* {
-    return distributed ? halo_->Row(item, row_count_, ghost_count_)
-                       : row_count_.row(layout.LocalItemRow(item)).data();
+    if (layout.OwnsItem(item)) {
+      const int64_t r = layout.LocalItemRow(item);
+      counted_.push_back(r);
+      return row_count_.row(r).data();
+    }
+    return halo_->Row(item, row_count_, ghost_count_);
   };
   auto count = [&](double* row, double l2) {
     row[0] += l2;
     row[1] += 1;
   };
   for (size_t b = 0; b < batch.Size(); ++b) {
+    counted_.push_back(batch.user[b]);
     count(row_count_.row(batch.user[b]).data(), 1);
     count(item_count(batch.item[b]), 1);
   }
@@ -116,19 +127,21 @@ PetscErrorCode Objective::Prepare(const Batch& batch, const Negatives& negatives
   const double term_l2 = negatives.HasL2Vectors() ? 0 : 1;
   for (int32_t item : negatives.item) count(item_count(item), term_l2);
   for (int32_t item : negatives.l2_item) count(item_count(item), 0);
-  if (distributed) PetscCall(halo_->ReduceAdd(ghost_count_, &row_count_));
-  touched_.clear();
-  step_rows_.assign(row_count_.rows(), 0);
-  for (int64_t r = 0; r < row_count_.rows(); ++r)
-    if (row_count_(r, 1) > 0) {
-      touched_.push_back(r);
-      step_rows_[r] = 1;
-      if (clear_step_rows) {
-        grad.row(r).setZero();
-        if (model_->LayerGradsEnabled())
-          for (int l = 0; l <= model_->NumLayers(); ++l) model_->LayerGrad(l).row(r).setZero();
-      }
+  if (distributed) {
+    PetscCall(halo_->ReduceAdd(ghost_count_, &row_count_));
+    counted_.insert(counted_.end(), halo_->ReadByOthers().begin(), halo_->ReadByOthers().end());
+  }
+  std::sort(counted_.begin(), counted_.end());
+  counted_.erase(std::unique(counted_.begin(), counted_.end()), counted_.end());
+  touched_ = counted_;
+  for (int64_t r : touched_) {
+    step_rows_[r] = 1;
+    if (clear_step_rows) {
+      grad.row(r).setZero();
+      if (layer_grads)
+        for (int l = 0; l <= model_->NumLayers(); ++l) model_->LayerGrad(l).row(r).setZero();
     }
+  }
   Lap(t, &phases_->halo);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
