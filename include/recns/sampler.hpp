@@ -205,6 +205,14 @@ class Sampler {
   PetscErrorCode GatherItemRows(const SampleContext& context, const std::vector<int32_t>& items);
   /// The final row of an item given to the last GatherItemRows.
   const double* ItemRow(int32_t item) const;
+  /// Collective. As GatherItemRows for the rows of every layer l = 0..NumLayers of `items`
+  /// (one halo set-up, one exchange per layer), readable through ItemLayerRow: for samplers that
+  /// score single layers (MixGCF). The two calls share the halo: each replaces the items of the
+  /// other, so ItemRow and ItemLayerRow read the items of the last call only.
+  PetscErrorCode GatherItemLayerRows(const SampleContext& context,
+                                     const std::vector<int32_t>& items);
+  /// Layer `l`'s row (Dim values) of an item given to the last GatherItemLayerRows.
+  const double* ItemLayerRow(int l, int32_t item) const;
   /// Collective. Every item's current final row on every rank, in dataset id order (n_i × d):
   /// for the samplers whose rule ranks the whole catalogue. `*rows` points into the model's own
   /// rows on one rank (no copy) and into `buffer` otherwise; valid until the next step.
@@ -226,6 +234,8 @@ class Sampler {
   std::unique_ptr<Halo> halo_;
   RowMatrix ghost_rows_;
   const RowMatrix* owned_rows_ = nullptr;
+  std::vector<RowMatrix> ghost_layer_rows_;
+  std::vector<const RowMatrix*> owned_layer_rows_;
 };
 
 /// A uniform item of I \ I_u^+ by exact rejection of the local user's training items, drawn
