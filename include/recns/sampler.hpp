@@ -213,6 +213,8 @@ class Sampler {
                                      const std::vector<int32_t>& items);
   /// Layer `l`'s row (Dim values) of an item given to the last GatherItemLayerRows.
   const double* ItemLayerRow(int l, int32_t item) const;
+  /// The rows of every layer 0..NumLayers of such an item into `rows`, with one look-up.
+  void ItemLayerRows(int32_t item, const double** rows) const;
   /// Collective. Every item's current final row on every rank, in dataset id order (n_i × d):
   /// for the samplers whose rule ranks the whole catalogue. `*rows` points into the model's own
   /// rows on one rank (no copy) and into `buffer` otherwise; valid until the next step.

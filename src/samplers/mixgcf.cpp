@@ -59,25 +59,31 @@ class MixGCFSampler final : public Sampler {
     negatives->Reset(k);
     negatives->DeclareLayerTerms();
     negatives->DeclareL2Vectors();
-    user_layers_.resize((size_t)(layers + 1) * d);
-    positive_scores_.resize((size_t)layers + 1);
-    chosen_.resize((size_t)layers + 1);
+    const size_t width = (size_t)layers + 1;
+    user_layers_.resize(width * d);
+    positive_scores_.resize(width);
+    chosen_.resize(width);
+    rows_.resize((per_pair + 1) * width);
     for (size_t b = 0; b < batch.Size(); ++b) {
       const int32_t positive = batch.item[b];
       const double* user = UserRow(context, batch.user[b]);
+      // Every layer row of the pair's candidates (rows_[c·(L+1) + l]) and of its positive.
+      for (size_t c = 0; c < per_pair; ++c) ItemLayerRows(items_[b * per_pair + c], &rows_[c * width]);
+      ItemLayerRows(positive, &rows_[per_pair * width]);
       // q_l = contribution_lᵀ(e_u): ⟨e_u, contribution_l(x)⟩ = ⟨q_l, x⟩ for any layer row x.
       std::fill(user_layers_.begin(), user_layers_.end(), 0.0);
       for (int l = 0; l <= layers; ++l) {
         double* q = user_layers_.data() + (size_t)l * d;
         model.AddLayerContributionGrad(l, user, 1.0, q);
-        positive_scores_[l] = Dot(q, ItemLayerRow(l, positive), d);
+        positive_scores_[l] = Dot(q, rows_[per_pair * width + l], d);
       }
       for (int s = 0; s < k; ++s) {
         const int32_t* candidate = items_.data() + b * per_pair + (size_t)s * candidates_;
-        const double* alpha = alpha_.data() + b * alphas + (size_t)s * (layers + 1);
+        const double* const* candidate_rows = rows_.data() + (size_t)s * candidates_ * width;
+        const double* alpha = alpha_.data() + b * alphas + (size_t)s * width;
         for (int l = 0; l <= layers; ++l)
-          chosen_[l] = Choose(user_layers_.data() + (size_t)l * d, l, d, candidate, alpha[l],
-                              positive_scores_[l]);
+          chosen_[l] = Choose(user_layers_.data() + (size_t)l * d, d, candidate,
+                              candidate_rows + l, width, alpha[l], positive_scores_[l]);
         for (int l = 0; l <= layers; ++l) {
           negatives->AddTerm(positive, l, alpha[l]);
           negatives->AddTerm(chosen_[l], l, 1.0 - alpha[l]);
@@ -109,10 +115,11 @@ class MixGCFSampler final : public Sampler {
   }
 
  private:
-  /// The candidate of the slice whose mix with the positive scores highest at layer l against
-  /// q: α·⟨q, e_i⟩ + (1 − α)·⟨q, e_c⟩, scored four candidates at a time.
-  int32_t Choose(const double* q, int l, int d, const int32_t* candidate, double alpha,
-                 double positive_score) const {
+  /// The candidate of the slice whose mix with the positive scores highest against q:
+  /// α·⟨q, e_i⟩ + (1 − α)·⟨q, e_c⟩, with candidate c's row at row[c·stride], scored four
+  /// candidates at a time.
+  int32_t Choose(const double* q, int d, const int32_t* candidate, const double* const* row,
+                 size_t stride, double alpha, double positive_score) const {
     const double base = alpha * positive_score, mix = 1.0 - alpha;
     int32_t best = -1;
     double best_score = 0;
@@ -125,13 +132,13 @@ class MixGCFSampler final : public Sampler {
     };
     int c = 0;
     for (; c + 4 <= candidates_; c += 4) {
-      const double* rows[4] = {ItemLayerRow(l, candidate[c]), ItemLayerRow(l, candidate[c + 1]),
-                               ItemLayerRow(l, candidate[c + 2]), ItemLayerRow(l, candidate[c + 3])};
+      const double* four[4] = {row[c * stride], row[(c + 1) * stride], row[(c + 2) * stride],
+                               row[(c + 3) * stride]};
       double dots[4];
-      Dot4(q, rows, d, dots);
+      Dot4(q, four, d, dots);
       for (int j = 0; j < 4; ++j) consider(candidate[c + j], dots[j]);
     }
-    for (; c < candidates_; ++c) consider(candidate[c], Dot(q, ItemLayerRow(l, candidate[c]), d));
+    for (; c < candidates_; ++c) consider(candidate[c], Dot(q, row[c * stride], d));
     return best;
   }
 
@@ -139,6 +146,7 @@ class MixGCFSampler final : public Sampler {
   std::vector<int32_t> items_;
   std::vector<double> alpha_, user_layers_, positive_scores_;
   std::vector<int32_t> chosen_;
+  std::vector<const double*> rows_;
 };
 
 }  // namespace

@@ -145,6 +145,14 @@ const double* Sampler::ItemLayerRow(int l, int32_t item) const {
                : owned.row(graph_->GetLayout().LocalItemRow(item)).data();
 }
 
+void Sampler::ItemLayerRows(int32_t item, const double** rows) const {
+  const Layout& layout = graph_->GetLayout();
+  const bool owned = !halo_ || layout.OwnsItem(item);
+  const Eigen::Index row = owned ? layout.LocalItemRow(item) : halo_->GhostRow(item);
+  for (size_t l = 0; l < owned_layer_rows_.size(); ++l)
+    rows[l] = (owned ? *owned_layer_rows_[l] : ghost_layer_rows_[l]).row(row).data();
+}
+
 PetscErrorCode Sampler::GatherAllItemRows(const SampleContext& context, RowMatrix* buffer,
                                           const double** rows) const {
   PetscFunctionBeginUser;
