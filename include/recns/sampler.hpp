@@ -54,6 +54,11 @@ constexpr int kFinalLayer = -1;
 /// A sampler that synthesises a negative from several rows may instead give, per negative, the
 /// ego vector whose norm is regularised: sum_t l2_weight[t] e0[l2_item[t]] over
 /// t in [l2_offset[slot], l2_offset[slot+1]) (MixGCF: the mixed layer-0 vector).
+///
+/// Layer terms and L2 vectors make the step's halo exchanges of layer and ego rows, which are
+/// collective: a sampler that uses them declares so after Reset on every rank alike
+/// (DeclareLayerTerms, DeclareL2Vectors), as a rank whose share of the batch is empty adds no
+/// term to infer it from.
 struct Negatives {
   int k = 1;
   std::vector<int64_t> offset{0};
@@ -63,6 +68,7 @@ struct Negatives {
   std::vector<int64_t> l2_offset;  ///< empty: the default L2 of every term's item
   std::vector<int32_t> l2_item;
   std::vector<double> l2_weight;
+  bool layer_terms = false;  ///< declared: the negatives may read single layers
   void Reset(int negatives_per_pair) {
     k = negatives_per_pair;
     offset.assign(1, 0);
@@ -72,33 +78,45 @@ struct Negatives {
     l2_offset.clear();
     l2_item.clear();
     l2_weight.clear();
+    layer_terms = false;
+  }
+  /// Declares that this step's negatives read single layers (on every rank, even with no pair).
+  void DeclareLayerTerms() { layer_terms = true; }
+  /// Declares that every negative of this step gives its L2 vector (on every rank, even with no
+  /// pair); the default L2 of the terms' items then applies to none of them.
+  void DeclareL2Vectors() {
+    if (l2_offset.empty()) l2_offset.push_back(0);
   }
   /// Appends the next negative as the plain item row `id`.
   void AddItem(int32_t id) {
     AddTerm(id, kFinalLayer, 1.0);
     EndNegative();
   }
-  /// Adds a term to the negative being built.
+  /// Adds a term to the negative being built. `layer` holds one entry per term from the first
+  /// term that reads a single layer on (the terms before it read final rows).
   void AddTerm(int32_t id, int term_layer, double term_weight) {
-    if (term_layer != kFinalLayer && layer.empty()) layer.assign(item.size(), (int8_t)kFinalLayer);
+    if (term_layer != kFinalLayer || !layer.empty()) {
+      layer.resize(item.size(), (int8_t)kFinalLayer);
+      layer.push_back((int8_t)term_layer);
+    }
     item.push_back(id);
     weight.push_back(term_weight);
-    if (!layer.empty()) layer.push_back((int8_t)term_layer);
   }
   void EndNegative() { offset.push_back(static_cast<int64_t>(item.size())); }
-  /// Adds a term to the L2 vector of the negative being built (call before its EndNegative for
-  /// the first negative's terms, then once per negative: EndL2 closes one negative's vector).
+  /// Adds a term to the L2 vector of the next negative. L2 vectors come one per negative, in
+  /// negative order: each negative's terms, then EndL2 (an empty vector regularises nothing).
   void AddL2Term(int32_t id, double term_weight) {
-    if (l2_offset.empty()) l2_offset.push_back(0);
+    DeclareL2Vectors();
     l2_item.push_back(id);
     l2_weight.push_back(term_weight);
   }
+  /// Closes the L2 vector of the next negative.
   void EndL2() {
-    if (l2_offset.empty()) l2_offset.push_back(0);
+    DeclareL2Vectors();
     l2_offset.push_back(static_cast<int64_t>(l2_item.size()));
   }
   int TermLayer(int64_t t) const { return layer.empty() ? kFinalLayer : layer[(size_t)t]; }
-  bool HasLayerTerms() const { return !layer.empty(); }
+  bool HasLayerTerms() const { return layer_terms || !layer.empty(); }
   bool HasL2Vectors() const { return !l2_offset.empty(); }
 };
 
@@ -193,6 +211,16 @@ class Sampler {
   PetscErrorCode GatherItemRows(const SampleContext& context, const std::vector<int32_t>& items);
   /// The final row of an item given to the last GatherItemRows.
   const double* ItemRow(int32_t item) const;
+  /// Collective. As GatherItemRows for the rows of every layer l = 0..NumLayers of `items`
+  /// (one halo set-up, one exchange per layer), readable through ItemLayerRow: for samplers that
+  /// score single layers (MixGCF). The two calls share the halo: each replaces the items of the
+  /// other, so ItemRow and ItemLayerRow read the items of the last call only.
+  PetscErrorCode GatherItemLayerRows(const SampleContext& context,
+                                     const std::vector<int32_t>& items);
+  /// Layer `l`'s row (Dim values) of an item given to the last GatherItemLayerRows.
+  const double* ItemLayerRow(int l, int32_t item) const;
+  /// The rows of every layer 0..NumLayers of such an item into `rows`, with one look-up.
+  void ItemLayerRows(int32_t item, const double** rows) const;
   /// Collective. Every item's current final row on every rank, in dataset id order (n_i × d):
   /// for the samplers whose rule ranks the whole catalogue. `*rows` points into the model's own
   /// rows on one rank (no copy) and into `buffer` otherwise; valid until the next step.
@@ -223,6 +251,8 @@ class Sampler {
   std::unique_ptr<Halo> halo_;
   RowMatrix ghost_rows_;
   const RowMatrix* owned_rows_ = nullptr;
+  std::vector<RowMatrix> ghost_layer_rows_;
+  std::vector<const RowMatrix*> owned_layer_rows_;
 };
 
 /// A uniform item of I \ I_u^+ by exact rejection of the local user's training items, drawn

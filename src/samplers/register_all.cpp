@@ -9,6 +9,7 @@ std::unique_ptr<Sampler> CreateSampler_DNS(MPI_Comm comm);
 std::unique_ptr<Sampler> CreateSampler_AOBPR(MPI_Comm comm);
 std::unique_ptr<Sampler> CreateSampler_SRNS(MPI_Comm comm);
 std::unique_ptr<Sampler> CreateSampler_BNS(MPI_Comm comm);
+std::unique_ptr<Sampler> CreateSampler_MixGCF(MPI_Comm comm);
 
 void SamplerRegisterAll() {
   static bool done = false;
@@ -20,6 +21,7 @@ void SamplerRegisterAll() {
   registry.Add("aobpr", CreateSampler_AOBPR);
   registry.Add("srns", CreateSampler_SRNS);
   registry.Add("bns", CreateSampler_BNS);
+  registry.Add("mixgcf", CreateSampler_MixGCF);
   done = true;
 }
 

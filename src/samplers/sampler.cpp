@@ -128,6 +128,39 @@ const double* Sampler::ItemRow(int32_t item) const {
                : owned_rows_->row(graph_->GetLayout().LocalItemRow(item)).data();
 }
 
+PetscErrorCode Sampler::GatherItemLayerRows(const SampleContext& context,
+                                            const std::vector<int32_t>& items) {
+  PetscFunctionBeginUser;
+  PetscCall(PetscLogEventBegin(Events().sample_rows, 0, 0, 0, 0));
+  const Model& model = *context.model;
+  const int layers = model.NumLayers();
+  owned_layer_rows_.resize((size_t)layers + 1);
+  for (int l = 0; l <= layers; ++l) owned_layer_rows_[(size_t)l] = &model.Layer(l);
+  if (graph_->GetLayout().Size() > 1) {
+    if (!halo_) halo_ = std::make_unique<Halo>(graph_->GetLayout());
+    PetscCall(halo_->SetItems(items));
+    ghost_layer_rows_.resize((size_t)layers + 1);
+    for (int l = 0; l <= layers; ++l)
+      PetscCall(halo_->Bcast(model.Layer(l), &ghost_layer_rows_[(size_t)l]));
+  }
+  PetscCall(PetscLogEventEnd(Events().sample_rows, 0, 0, 0, 0));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+const double* Sampler::ItemLayerRow(int l, int32_t item) const {
+  const RowMatrix& owned = *owned_layer_rows_[(size_t)l];
+  return halo_ ? halo_->Row(item, owned, ghost_layer_rows_[(size_t)l])
+               : owned.row(graph_->GetLayout().LocalItemRow(item)).data();
+}
+
+void Sampler::ItemLayerRows(int32_t item, const double** rows) const {
+  const Layout& layout = graph_->GetLayout();
+  const bool owned = !halo_ || layout.OwnsItem(item);
+  const Eigen::Index row = owned ? layout.LocalItemRow(item) : halo_->GhostRow(item);
+  for (size_t l = 0; l < owned_layer_rows_.size(); ++l)
+    rows[l] = (owned ? *owned_layer_rows_[l] : ghost_layer_rows_[l]).row(row).data();
+}
+
 PetscErrorCode Sampler::GatherAllItemRows(const SampleContext& context, RowMatrix* buffer,
                                           const double** rows) const {
   PetscFunctionBeginUser;
