@@ -47,7 +47,7 @@ class MixGCFSampler final : public Sampler {
     items_.resize(batch.Size() * per_pair + batch.Size());
     alpha_.resize(batch.Size() * alphas);
     for (size_t b = 0; b < batch.Size(); ++b) {
-      RandomStream stream = context.PairStream(batch.pair[b]);
+      RandomStream stream = PairStream(context, batch.pair[b]);
       for (size_t c = 0; c < per_pair; ++c)
         items_[b * per_pair + c] = DrawUniformNegative(*graph_, batch.user[b], &stream);
       for (size_t a = 0; a < alphas; ++a) alpha_[b * alphas + a] = stream.NextUniform();
