@@ -45,6 +45,20 @@ TEST(mixgcf_test, GradientKPairLoss) {
                 "-sampler_mixgcf_candidates 3 -sampler_num_negatives 2 -loss_type kpair");
 }
 
+// With NGCF the layers are concatenated: each layer's mixed row fills its own slice, and the
+// gradient reaches NGCF's weights through the layer rows.
+TEST(mixgcf_test, GradientNGCF) {
+  CheckGradient("-model_type ngcf -model_layers 2 -sampler_type mixgcf -sampler_mixgcf_candidates 3");
+}
+
+TEST(mixgcf_test, SameForAnyRankCountWithNGCF) {
+  CheckSameForAnyRankCount(TinyDataset(40, 30, 11),
+                           "-model_type ngcf -model_layers 2 -model_dim 8 -train_epochs 3 "
+                           "-train_batch_size 16 -optimizer_lr 0.02 -sampler_type mixgcf "
+                           "-sampler_mixgcf_candidates 4",
+                           1e-9);
+}
+
 TEST(mixgcf_test, SameForAnyRankCount) {
   const std::string common =
       "-model_type lightgcn -model_layers 2 -model_dim 8 -train_epochs 3 -train_batch_size 16 "
