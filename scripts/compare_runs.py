@@ -21,30 +21,19 @@ import math
 import sys
 import warnings as python_warnings
 
-import h5py
 import numpy as np
 from scipy import stats
 
+import recns_runs
+
 
 def fail(message):
-    print(f"compare_runs: error: {message}", file=sys.stderr)
-    sys.exit(2)
-
-
-def text(value):
-    return value.decode() if isinstance(value, bytes) else str(value)
+    recns_runs.fail("compare_runs", message)
 
 
 def read_run(path, metrics):
-    try:
-        f = h5py.File(path, "r")
-    except OSError as error:
-        fail(f"{path}: cannot be read as HDF5 ({error})")
-    with f:
-        if text(f.attrs.get("format", "")) != "recns-metrics":
-            fail(f"{path}: not a recns metrics file")
-        if "test_users" not in f:
-            fail(f"{path}: no per-user metrics (/test_users): train with -eval_per_user")
+    missing = "no per-user metrics (/test_users): train with -eval_per_user"
+    with recns_runs.open_metrics("compare_runs", path, ("test_users", missing)) as f:
         group = f["test_users"]
         for metric in metrics:
             if metric not in group:
@@ -52,22 +41,12 @@ def read_run(path, metrics):
                 fail(f"{path}: no per-user {metric} (it has {', '.join(known)}; see -eval_ks)")
         return {
             "path": path,
-            "attrs": {k: text(v) for k, v in f.attrs.items()},
-            "split": {k: text(v) for k, v in group.attrs.items()},
+            "attrs": {k: recns_runs.text(v) for k, v in f.attrs.items()},
+            "split": {k: recns_runs.text(v) for k, v in group.attrs.items()},
             "users": group["user"][:],
             "truth": group["truth_items"][:],
             "values": {m: group[m][:] for m in metrics},
         }
-
-
-def default_labels(runs):
-    labels = [f"{r['attrs'].get('sampler_type', '?')} · {r['attrs'].get('model_type', '?')}" for r in runs]
-    for n, label in enumerate(list(labels)):
-        if labels.count(label) > 1:
-            labels[n] = f"{label} (seed {runs[n]['attrs'].get('train_seed', n)})"
-    if len(set(labels)) < len(labels):
-        labels = [r["path"] for r in runs]
-    return labels
 
 
 def warnings_for(base, run, base_label, label):
@@ -135,7 +114,7 @@ def main():
         fail("give at least two metrics files")
     metrics = [m for m in args.metrics.split(",") if m]
     runs = [read_run(path, metrics) for path in args.files]
-    labels = args.labels.split(",") if args.labels else default_labels(runs)
+    labels = args.labels.split(",") if args.labels else recns_runs.run_labels(runs)
     if len(labels) != len(runs):
         fail(f"--labels gives {len(labels)} labels for {len(runs)} files")
 

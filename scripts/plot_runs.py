@@ -12,36 +12,24 @@ Exit codes: 0 written; 2 bad input (one line naming the file and the problem).
 """
 import argparse
 import math
-import os
-import sys
 
-import h5py
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+import recns_runs  # noqa: E402
+
 
 def fail(message):
-    print(f"plot_runs: error: {message}", file=sys.stderr)
-    sys.exit(2)
-
-
-def text(value):
-    return value.decode() if isinstance(value, bytes) else str(value)
+    recns_runs.fail("plot_runs", message)
 
 
 def read_run(path, metrics):
     """The run's label parts, its epoch rows (epoch, loss, {metric: values}) and best epoch."""
-    try:
-        f = h5py.File(path, "r")
-    except OSError as error:
-        fail(f"{path}: cannot be read as HDF5 ({error})")
-    with f:
-        if text(f.attrs.get("format", "")) != "recns-metrics" or "epochs" not in f:
-            fail(f"{path}: not a recns metrics file")
+    with recns_runs.open_metrics("plot_runs", path, ("epochs", "not a recns metrics file")) as f:
         columns = {name: f["epochs"][name][:] for name in f["epochs"]}
-        attrs = {key: text(value) for key, value in f.attrs.items()}
+        attrs = {key: recns_runs.text(value) for key, value in f.attrs.items()}
     # Rows with a learning rate are epochs (a partial one too); the final test row has none.
     rows = [r for r, lr in enumerate(columns["learning_rate"]) if not math.isnan(lr)]
     if not rows:
@@ -68,18 +56,6 @@ def read_run(path, metrics):
             "curves": curves, "best": best}
 
 
-def labels_of(runs):
-    labels = [f"{r['attrs'].get('sampler_type', '?')} · {r['attrs'].get('model_type', '?')}" for r in runs]
-    for n, label in enumerate(list(labels)):
-        if labels.count(label) > 1:
-            seed = runs[n]["attrs"].get("train_seed")
-            labels[n] = f"{label} (seed {seed})" if seed else label
-    # Still alike (the same sampler, model and seed with other options): the file names.
-    if len(set(labels)) < len(labels):
-        labels = [os.path.basename(r["path"]) for r in runs]
-    return labels
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("files", nargs="+", help="metrics files (recns_train -metrics_file)")
@@ -91,7 +67,7 @@ def main():
     args = parser.parse_args()
     metrics = [m for m in args.metrics.split(",") if m]
     runs = [read_run(path, metrics) for path in args.files]
-    labels = labels_of(runs)
+    labels = recns_runs.run_labels(runs)
     if args.labels:
         labels = args.labels.split(",")
         if len(labels) != len(runs):

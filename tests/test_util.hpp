@@ -54,6 +54,32 @@ inline Dataset TinyDataset(int64_t users, int64_t items, uint64_t seed) {
   return data;
 }
 
+/// TinyDataset with a validation split (the first train item of every third user) and no test
+/// items for every seventh user, so exclusion lists and skipped users occur.
+inline Dataset TinyDatasetWithGaps(int64_t users, int64_t items, uint64_t seed) {
+  Dataset tiny = TinyDataset(users, items, seed), data = tiny;
+  data.train = data.valid = data.test = Csr{};
+  data.train.indptr = data.valid.indptr = data.test.indptr = {0};
+  for (int64_t u = 0; u < tiny.num_users; ++u) {
+    for (int64_t p = tiny.train.indptr[u]; p < tiny.train.indptr[u + 1]; ++p)
+      (u % 3 == 0 && p == tiny.train.indptr[u] ? data.valid : data.train).indices.push_back(tiny.train.indices[p]);
+    if (u % 7 != 0)
+      for (int64_t p = tiny.test.indptr[u]; p < tiny.test.indptr[u + 1]; ++p)
+        data.test.indices.push_back(tiny.test.indices[p]);
+    data.train.indptr.push_back((int64_t)data.train.indices.size());
+    data.valid.indptr.push_back((int64_t)data.valid.indices.size());
+    data.test.indptr.push_back((int64_t)data.test.indices.size());
+  }
+  return data;
+}
+
+/// A deterministic embedding entry of dataset node `node` (users 0..U-1, then items), in
+/// {-1, 0, 1}: small integers, so scores tie often and sum exactly.
+inline double TernaryEntry(uint64_t seed, int64_t node, int c) {
+  const auto b = RandomBlock(seed, RngPurpose::kSynthetic, 3, (uint64_t)node, (uint32_t)c);
+  return (double)UniformBelow(b.v[0], 3) - 1.0;
+}
+
 /// Path of a file under the shared data folder (RECNS_SHARED_DATA), or "" when it is absent.
 inline std::string SharedData(const std::string& relative) {
   const char* root = std::getenv("RECNS_SHARED_DATA");

@@ -28,29 +28,9 @@ using recns::RowMatrix;
 constexpr int kDim = 4;
 constexpr uint64_t kSeed = 11;
 
-/// TinyDataset with a validation split (the first train item of every third user) and no test
-/// items for every seventh user.
-Dataset RankDataset() {
-  Dataset tiny = recns::test::TinyDataset(41, 29, 23), data = tiny;
-  data.train = data.valid = data.test = recns::Csr{};
-  data.train.indptr = data.valid.indptr = data.test.indptr = {0};
-  for (int64_t u = 0; u < tiny.num_users; ++u) {
-    for (int64_t p = tiny.train.indptr[u]; p < tiny.train.indptr[u + 1]; ++p)
-      (u % 3 == 0 && p == tiny.train.indptr[u] ? data.valid : data.train).indices.push_back(tiny.train.indices[p]);
-    if (u % 7 != 0)
-      for (int64_t p = tiny.test.indptr[u]; p < tiny.test.indptr[u + 1]; ++p)
-        data.test.indices.push_back(tiny.test.indices[p]);
-    data.train.indptr.push_back((int64_t)data.train.indices.size());
-    data.valid.indptr.push_back((int64_t)data.valid.indices.size());
-    data.test.indptr.push_back((int64_t)data.test.indices.size());
-  }
-  return data;
-}
+Dataset RankDataset() { return recns::test::TinyDatasetWithGaps(41, 29, 23); }
 
-double Entry(int64_t node, int c) {
-  const auto b = recns::RandomBlock(kSeed, recns::RngPurpose::kSynthetic, 3, (uint64_t)node, (uint32_t)c);
-  return (double)recns::UniformBelow(b.v[0], 3) - 1.0;
-}
+double Entry(int64_t node, int c) { return recns::test::TernaryEntry(kSeed, node, c); }
 
 bool Contains(const recns::Csr& csr, int64_t u, int32_t item) {
   return std::binary_search(csr.indices.begin() + csr.indptr[u], csr.indices.begin() + csr.indptr[u + 1], item);
