@@ -313,11 +313,14 @@ TEST(needed_rows_test, SameBitsAsEveryRow) {
       "-model_type lightgcn -model_layers 3 -model_dim 16 -train_epochs 3 -optimizer_lr 0.02 "
       "-eval_sampling_quality ";
   // A batch of 16 wants most rows one layer down, so the lowest layer is computed whole; one of
-  // 2 restricts every layer; one of 48 wants most rows at the top, so every layer is whole.
+  // 2 restricts every layer; one of 48 wants most rows at the top, so every layer is whole. MixGCF
+  // reads single layers: its backward pass folds their gradients in, restricted or not.
   for (const char* sampler : {"-train_batch_size 16 -sampler_type uniform -sampler_num_negatives 2",
                               "-train_batch_size 16 -sampler_type pns",
                               "-train_batch_size 16 -sampler_type dns -sampler_dns_candidates 4",
                               "-train_batch_size 2 -sampler_type uniform",
+                              "-train_batch_size 16 -sampler_type mixgcf -sampler_mixgcf_candidates 4",
+                              "-train_batch_size 2 -sampler_type mixgcf -sampler_mixgcf_candidates 4",
                               "-train_batch_size 48 -sampler_type uniform"}) {
     SCOPED_TRACE(sampler);
     recns::Trainer::Outcome needed, every;
