@@ -15,6 +15,7 @@
 #include "recns/stop_signal.hpp"
 #include "recns/trainer.hpp"
 #include "test_util.hpp"
+#include "train_checks.hpp"
 
 namespace recns::test {
 
@@ -36,33 +37,6 @@ inline Dataset TinyDatasetWithValid() {
 }
 
 using Outcome = recns::Trainer::Outcome;
-
-/// Trains on the first `ranks` ranks of the world; the outcome is returned on world rank 0.
-/// `hook` runs after every step on every rank of the run.
-inline void TrainOn(int ranks, const Dataset& data, const std::string& options, Outcome* run,
-                    std::function<void(int rank, int64_t steps)> hook = {}) {
-  int world_rank;
-  MPI_Comm_rank(PETSC_COMM_WORLD, &world_rank);
-  MPI_Comm sub;
-  MPI_Comm_split(PETSC_COMM_WORLD, world_rank < ranks ? 0 : MPI_UNDEFINED, world_rank, &sub);
-  if (sub != MPI_COMM_NULL) {
-    auto train = [&]() -> PetscErrorCode {
-      PetscFunctionBeginUser;
-      recns::Trainer trainer(sub);
-      PetscCall(trainer.SetFromOptions());
-      PetscCall(trainer.SetUp(data));
-      if (hook) trainer.SetStepHook([&](int64_t steps) { hook(world_rank, steps); });
-      PetscCall(trainer.Train());
-      *run = trainer.GetOutcome();
-      PetscFunctionReturn(PETSC_SUCCESS);
-    };
-    const PetscErrorCode code = WithOptions(options, train);
-    EXPECT_EQ(code, 0) << recns::test::LastErrorMessage(code);
-    MPI_Comm_free(&sub);
-  }
-  recns::ClearStopSignal();
-  MPI_Barrier(PETSC_COMM_WORLD);
-}
 
 /// A whole dataset of a checkpoint file, read serially; empty when the file has none of that name.
 inline std::vector<double> ReadDataset(const std::string& path, const std::string& name,

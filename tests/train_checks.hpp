@@ -6,11 +6,13 @@
 #include <petscsys.h>
 
 #include <cmath>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "test_util.hpp"
+#include "recns/stop_signal.hpp"
 #include "recns/trainer.hpp"
 
 namespace recns::test {
@@ -78,6 +80,43 @@ inline void CheckGradient(const std::string& model_options) {
   ASSERT_PETSC_OK(WithOptions(options, check));
 }
 
+/// Collective on `comm`. A whole run of `data` with `options` on `comm`, and its outcome; `hook`
+/// runs after every step on every rank of the run.
+inline PetscErrorCode TrainWith(MPI_Comm comm, const Dataset& data, const std::string& options,
+                                recns::Trainer::Outcome* outcome,
+                                std::function<void(int64_t steps)> hook = {}) {
+  return WithOptions(options, [&]() -> PetscErrorCode {
+    PetscFunctionBeginUser;
+    recns::Trainer trainer(comm);
+    PetscCall(trainer.SetFromOptions());
+    PetscCall(trainer.SetUp(data));
+    if (hook) trainer.SetStepHook(hook);
+    PetscCall(trainer.Train());
+    *outcome = trainer.GetOutcome();
+    PetscFunctionReturn(PETSC_SUCCESS);
+  });
+}
+
+/// Collective on the world. Trains on the first `ranks` ranks of the world while the others
+/// wait; the outcome is set on the ranks that trained. `hook` gets the world rank and the steps.
+inline void TrainOn(int ranks, const Dataset& data, const std::string& options,
+                    recns::Trainer::Outcome* run,
+                    std::function<void(int rank, int64_t steps)> hook = {}) {
+  int world_rank;
+  MPI_Comm_rank(PETSC_COMM_WORLD, &world_rank);
+  MPI_Comm sub;
+  MPI_Comm_split(PETSC_COMM_WORLD, world_rank < ranks ? 0 : MPI_UNDEFINED, world_rank, &sub);
+  if (sub != MPI_COMM_NULL) {
+    std::function<void(int64_t)> step_hook;
+    if (hook) step_hook = [&](int64_t steps) { hook(world_rank, steps); };
+    const PetscErrorCode code = TrainWith(sub, data, options, run, step_hook);
+    EXPECT_EQ(code, 0) << LastErrorMessage(code);
+    MPI_Comm_free(&sub);
+  }
+  recns::ClearStopSignal();
+  MPI_Barrier(PETSC_COMM_WORLD);
+}
+
 /// Trains on sub-communicators of 1, 2 and 4 ranks (as many as the job has) and compares the
 /// loss and every test metric with the 1-rank run.
 inline void CheckSameForAnyRankCount(const Dataset& data, const std::string& options, double tolerance) {
@@ -88,26 +127,12 @@ inline void CheckSameForAnyRankCount(const Dataset& data, const std::string& opt
   std::vector<std::pair<int, recns::Trainer::Outcome>> outcomes;
   for (int ranks : {1, 2, 4}) {
     if (ranks > world_size) break;
-    MPI_Comm sub;
-    MPI_Comm_split(PETSC_COMM_WORLD, world_rank < ranks ? 0 : MPI_UNDEFINED, world_rank, &sub);
-    if (sub != MPI_COMM_NULL) {
-      recns::Trainer::Outcome outcome;
-      const std::string all = options + " -checkpoint_dir \"\" -metrics_file " + scratch + "/metrics" +
-                              std::to_string(ranks) + ".h5";
-      auto train = [&]() -> PetscErrorCode {
-                  PetscFunctionBeginUser;
-                  recns::Trainer trainer(sub);
-                  PetscCall(trainer.SetFromOptions());
-                  PetscCall(trainer.SetUp(data));
-                  PetscCall(trainer.Train());
-                  outcome = trainer.GetOutcome();
-                  PetscFunctionReturn(PETSC_SUCCESS);
-      };
-      ASSERT_PETSC_OK(WithOptions(all, train));
-      if (world_rank == 0) outcomes.emplace_back(ranks, outcome);
-      MPI_Comm_free(&sub);
-    }
-    MPI_Barrier(PETSC_COMM_WORLD);
+    recns::Trainer::Outcome outcome;
+    TrainOn(ranks, data,
+            options + " -checkpoint_dir \"\" -metrics_file " + scratch + "/metrics" +
+                std::to_string(ranks) + ".h5",
+            &outcome);
+    if (world_rank == 0) outcomes.emplace_back(ranks, outcome);
   }
   if (world_rank != 0) return;
   const auto& reference = outcomes.front().second;
@@ -130,16 +155,8 @@ inline void CheckSameForAnyRankCount(const Dataset& data, const std::string& opt
 
 /// Trains on every rank of the world with `options` (no metrics file) and returns the outcome.
 inline PetscErrorCode TrainOutcome(const Dataset& data, const std::string& options,
-                            recns::Trainer::Outcome* outcome) {
-  return WithOptions(options + " -metrics_file \"\" -checkpoint_dir \"\"", [&]() -> PetscErrorCode {
-    PetscFunctionBeginUser;
-    recns::Trainer trainer(PETSC_COMM_WORLD);
-    PetscCall(trainer.SetFromOptions());
-    PetscCall(trainer.SetUp(data));
-    PetscCall(trainer.Train());
-    *outcome = trainer.GetOutcome();
-    PetscFunctionReturn(PETSC_SUCCESS);
-  });
+                                   recns::Trainer::Outcome* outcome) {
+  return TrainWith(PETSC_COMM_WORLD, data, options + " -metrics_file \"\" -checkpoint_dir \"\"", outcome);
 }
 
 }  // namespace recns::test

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "../test_util.hpp"
+#include "../train_checks.hpp"
 #include "recns/trainer.hpp"
 
 namespace {
@@ -45,24 +46,8 @@ TEST(trajectory_test, SameBitsAsBeforeTheRedesign) {
   int compared = 0;
   for (const Trajectory& saved : SavedTrajectories()) {
     if (saved.ranks > world_size) continue;
-    MPI_Comm sub;
-    MPI_Comm_split(PETSC_COMM_WORLD, world_rank < saved.ranks ? 0 : MPI_UNDEFINED, world_rank, &sub);
-    if (sub == MPI_COMM_NULL) {
-      MPI_Barrier(PETSC_COMM_WORLD);
-      continue;
-    }
     recns::Trainer::Outcome outcome;
-    ASSERT_PETSC_OK(recns::test::WithOptions(saved.options + common, [&]() -> PetscErrorCode {
-      PetscFunctionBeginUser;
-      recns::Trainer trainer(sub);
-      PetscCall(trainer.SetFromOptions());
-      PetscCall(trainer.SetUp(data));
-      PetscCall(trainer.Train());
-      outcome = trainer.GetOutcome();
-      PetscFunctionReturn(PETSC_SUCCESS);
-    }));
-    MPI_Comm_free(&sub);
-    MPI_Barrier(PETSC_COMM_WORLD);
+    recns::test::TrainOn(saved.ranks, data, saved.options + common, &outcome);
     if (world_rank != 0) continue;
     const std::vector<double> figures = Figures(outcome);
     if (print) {
