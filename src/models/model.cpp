@@ -61,6 +61,8 @@ PetscErrorCode Model::Save(CheckpointFile& file) {
   PetscFunctionBeginUser;
   PetscCall(file.WriteAttribute("/model", "type", std::string(Type())));
   for (const auto& [name, value] : Structure()) PetscCall(file.WriteAttribute("/model", name, value));
+  // Not an option but what the samplers that rank along factors (AOBPR) check their state by.
+  PetscCall(file.WriteAttribute("/model", "final_width", (int64_t)FinalWidth()));
   ParameterList params;
   GetParameters(&params);
   PetscCall(SaveParameters(file, params));

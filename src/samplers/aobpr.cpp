@@ -178,14 +178,14 @@ class AobprSampler final : public Sampler {
                       "checkpoint '%s': /sampler attributes 'draws' (%lld) and 'next_refresh' "
                       "(%lld) must be >= 0",
                       file.Path().c_str(), (long long)draws_, (long long)next_refresh_);
-    // A refresh ranks the items along every embedding factor; the model, loaded first, has
-    // checked that the file's dimension is this run's.
-    int64_t dim;
-    PetscCall(file.ReadAttribute("/model", "model_dim", &dim));
-    RECNS_CHECK_INPUT(factors == 0 || factors == dim, comm_,
+    // A refresh ranks the items along every factor of a final row; the model, loaded first, has
+    // checked that the file's structure is this run's.
+    int64_t width;
+    PetscCall(file.ReadAttribute("/model", "final_width", &width));
+    RECNS_CHECK_INPUT(factors == 0 || factors == width, comm_,
                       "checkpoint '%s': /sampler attribute 'factors' is %lld; it must be 0 or "
-                      "-model_dim %lld",
-                      file.Path().c_str(), (long long)factors, (long long)dim);
+                      "the model's final width %lld",
+                      file.Path().c_str(), (long long)factors, (long long)width);
     order_.clear();
     if (factors == 0) PetscFunctionReturn(PETSC_SUCCESS);
     std::vector<int32_t> order((size_t)(factors * num_items_));

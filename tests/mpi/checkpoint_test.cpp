@@ -432,7 +432,7 @@ TEST(checkpoint_test, DamagedSamplerStateIsRefused) {
       {"srns_positive_snapshots", kConfigurations[1], SetInteger("/sampler", "positive_snapshots", 1),
        "/sampler attribute 'positive_snapshots' is 1, not the current pool's 2 snapshots"},
       {"aobpr_factors", kConfigurations[2], SetInteger("/sampler", "factors", 7),
-       "/sampler attribute 'factors' is 7; it must be 0 or -model_dim 6"},
+       "/sampler attribute 'factors' is 7; it must be 0 or the model's final width 6"},
       {"aobpr_draws", kConfigurations[2], SetInteger("/sampler", "draws", -1),
        "/sampler attributes 'draws' (-1)"},
       {"aobpr_order", kConfigurations[2], SetValue("/sampler/factor_order", 3, 1000000),

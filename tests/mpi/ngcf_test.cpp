@@ -285,4 +285,20 @@ TEST(ngcf_checkpoint_test, ResumedRunEqualsUninterruptedRun) {
   recns::test::ExpectSameEnd(straight, wide_resumed, 1e-9, "1 rank, then all", blocks);
 }
 
+// AOBPR's factor rankings span NGCF's (L+1)·d final columns: a restart checks them against the
+// model's final width, not -model_dim.
+TEST(ngcf_checkpoint_test, AobprFactorsOfTheFinalWidth) {
+  int world_size;
+  MPI_Comm_size(PETSC_COMM_WORLD, &world_size);
+  const Dataset data = recns::test::TinyDatasetWithValid();
+  const std::string scratch = recns::test::ScratchDir(PETSC_COMM_WORLD, "ngcf_aobpr");
+  const std::string options =
+      "-model_type ngcf -model_layers 2 -model_dim 4 -train_batch_size 16 -sampler_type aobpr "
+      "-sampler_aobpr_mode factor -metrics_file \"\" -checkpoint_dir " + scratch;
+  recns::test::Outcome first, resumed;
+  recns::test::TrainOn(world_size, data, options + " -train_epochs 1", &first);
+  recns::test::TrainOn(world_size, data, options + " -train_epochs 2 -restart auto", &resumed);
+  EXPECT_EQ(resumed.epochs_run, 2);
+}
+
 }  // namespace
