@@ -5,8 +5,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <sys/statvfs.h>
 #include <hdf5.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -199,6 +199,8 @@ std::string FolderSpaceProblem(const std::string& folder, int64_t bytes) {
   std::remove(probe.c_str());
   struct statvfs space;
   if (statvfs(folder.c_str(), &space) != 0) return "";  // no figure: the writes will tell
+  // f_bavail leaves out the blocks a file system keeps for root: a run as root should not
+  // depend on them either.
   const double free_bytes = (double)space.f_bavail * (double)space.f_frsize;
   if (free_bytes < (double)bytes)
     return Format("no space left on device: %.3g MB free, and a checkpoint of this run takes "
