@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <hdf5.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -29,6 +30,9 @@ namespace {
 constexpr const char* kNamePrefix = "checkpoint-";
 constexpr const char* kNameSuffix = ".h5";
 constexpr const char* kTemporarySuffix = ".tmp";
+// Room reserved beyond a checkpoint's length for the metadata HDF5 writes when it closes the file
+// (measured: none, the file already spans its whole address space; this is a margin).
+constexpr off_t kMetadataReserve = 1 << 16;
 
 template <class T>
 struct Stored;
@@ -98,6 +102,16 @@ std::string DescribeArray(int dims, const hsize_t* shape, H5T_class_t kind) {
   std::string text = Format("a %d-D %s array of shape ", dims, kind_name);
   for (int d = 0; d < dims; ++d) text += Format("%s%llu", d ? "x" : "", (unsigned long long)shape[d]);
   return text;
+}
+
+/// Gives every byte of the first `bytes` of the file `path` a block on disk, without changing its
+/// length, so that later writes there cannot fail for want of space. True also where the file
+/// system cannot reserve space (then writes fail as they would have).
+bool Reserve(const std::string& path, off_t bytes) {
+  const int fd = open(path.c_str(), O_WRONLY);
+  if (fd < 0) return false;
+  const bool ok = fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, bytes) == 0 || errno == EOPNOTSUPP;
+  return close(fd) == 0 && ok;
 }
 
 /// Makes a file's data (or a folder's entries) durable before the rename is relied on.
@@ -387,6 +401,16 @@ PetscErrorCode CheckpointFile::Commit() {
   const PetscMPIInt rank = graph_.GetLayout().Rank();
   PetscMPIInt size, failed;
   PetscCallMPI(MPI_Comm_size(comm, &size));
+  // HDF5 writes its cached metadata when the file closes, collectively, and a write that fails
+  // there on one rank (a disk filled up by the data) leaves the others waiting forever. So every
+  // byte of the file gets a block first (the holes where metadata goes, and the datasets made but
+  // not written), and a full disk fails here, where all ranks agree on it. (HDF5 1.10's mpio
+  // driver cannot tell the file's size: H5Fget_filesize fails; the file system can.)
+  errno = 0;
+  struct stat written;
+  const bool reserved = rank != 0 || (stat(temporary_.c_str(), &written) == 0 &&
+                                      Reserve(temporary_, written.st_size + kMetadataReserve));
+  PetscCall(AgreeWritten(reserved, "space for HDF5's metadata"));
   // Every rank closes its own handle; the file is complete only if every close succeeded, so the
   // first rank whose close failed (size: none) is made known to all before rank 0 renames.
   const PetscMPIInt mine = impl_->file.Close() >= 0 ? size : rank;
@@ -592,7 +616,7 @@ PetscErrorCode CheckpointFile::Transfer(bool write, const std::string& name, Row
     errno = 0;
     bool ok = false;
     // Space is never filled beforehand: rows are written whole, and a dataset only made is
-    // read back by nothing (its file space stays a hole).
+    // read back by nothing (Commit reserves its space without writing it).
     h5::Handle links(H5Pcreate(H5P_LINK_CREATE), H5Pclose), creation(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
     const h5::Handle space(H5Screate_simple(2, shape, nullptr), H5Sclose);
     if (links.ok() && creation.ok() && space.ok() &&

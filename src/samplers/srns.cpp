@@ -31,7 +31,8 @@
 // pools themselves are redrawn from their generations. Pool j (0: current) holds at most H - j
 // snapshots, so the state saved is at most 4·(S1 + V·H(H+1)/2) bytes per user plus 4·H per
 // training pair, reached after H epochs; every checkpoint has datasets of that size, the unused
-// ones made but not written (holes in the file), so its size does not depend on the epoch.
+// ones made but not written (space reserved, not filled), so its size does not depend on the
+// epoch.
 #include <algorithm>
 #include <cfloat>
 #include <cstdint>
