@@ -4,10 +4,10 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
-#include <filesystem>
 #include <csignal>
 #include <cmath>
+#include <cstring>
+#include <filesystem>
 #include <map>
 #include <sstream>
 
@@ -195,8 +195,9 @@ PetscErrorCode Trainer::MeasureCheckpoint(int64_t* bytes) {
   }
   const int64_t rows = std::max<int64_t>(epochs_ - (int64_t)state_.metrics_rows.size(), 0);
   *bytes += rows * (int64_t)MetricColumns().size() * (int64_t)sizeof(double);
-  // HDF5's own structures (superblock, object headers, B-trees): measured at 2-6 kB per dataset;
-  // 64 kB covers the few dozen a checkpoint holds, and 1 % of the data the rest.
+  // HDF5's own structures (superblock, object headers, B-trees) and the 64 kB Commit reserves
+  // beyond the file: the sum then exceeds the files written by 2-9 % (measured on 0.5 and 2.7 MB
+  // checkpoints, LightGCN and SRNS).
   *bytes += 65536 + *bytes / 100;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
