@@ -56,11 +56,19 @@ class CheckpointFile {
   /// does.
   static PetscErrorCode Open(const Graph& graph, const std::string& path,
                              std::unique_ptr<CheckpointFile>* file);
+  /// A file that writes nothing and counts the bytes of the data written to it (Bytes()), to know
+  /// before training how much space a checkpoint takes. Collective like Create.
+  static PetscErrorCode Measure(const Graph& graph, std::unique_ptr<CheckpointFile>* file);
   ~CheckpointFile();
   CheckpointFile(const CheckpointFile&) = delete;
   CheckpointFile& operator=(const CheckpointFile&) = delete;
 
   const std::string& Path() const { return path_; }
+  /// Whether this file only counts bytes (Measure): writers then write their whole layout, also
+  /// state not built yet, so that the count is the size of any later checkpoint.
+  bool Measuring() const;
+  /// The bytes of data and attribute values written so far to a measuring file.
+  int64_t Bytes() const;
 
   /// Attributes of the group `group` ("/" or "/model"; created when first written).
   PetscErrorCode WriteAttribute(const std::string& group, const std::string& name, int64_t value);
@@ -76,7 +84,8 @@ class CheckpointFile {
 
   /// This rank's `rows` rows of `width` values of the global array `scope`, as dataset `name`
   /// ("/sampler/memory"). T is double, float, int32_t or int64_t. For kShared, `rows` is the
-  /// whole array's row count.
+  /// whole array's row count. A null `data` makes the dataset without writing it (it reads back
+  /// as garbage: for slots that a count attribute says are unused).
   template <class T>
   PetscErrorCode WriteRows(const std::string& name, RowScope scope, const T* data, int64_t rows,
                            int64_t width);
@@ -103,7 +112,12 @@ class CheckpointFile {
   struct Impl;
   CheckpointFile(const Graph& graph, std::string path);
   PetscErrorCode Fail(const std::string& problem) const;
-  PetscErrorCode Group(const std::string& group, bool create, int64_t* id);
+  PetscErrorCode Group(const std::string& group, int64_t* id);
+  /// Collective. Whether the write just made succeeded on every rank: a failure is then an input
+  /// error naming the file and errno's reason on every rank, and the destructor abandons the
+  /// file on every rank together. Every write is agreed on before the next HDF5 call, because
+  /// HDF5's collective calls hang when a rank enters them after a failure the others missed.
+  PetscErrorCode AgreeWritten(bool ok, const std::string& what);
   PetscErrorCode Slice(RowScope scope, int64_t rows, int64_t* global_rows, int64_t* offset) const;
   template <class T>
   PetscErrorCode Transfer(bool write, const std::string& name, RowScope scope, T* data,
@@ -126,12 +140,25 @@ PetscErrorCode CheckCheckpointDataset(CheckpointFile& file, const Graph& graph, 
 /// A checkpoint found in a checkpoint folder.
 struct CheckpointEntry {
   std::string path;
+  std::string run;            ///< RunName of the run that wrote it ("" when it names none)
   int64_t steps = 0;          ///< global steps trained when it was written
   double eval_value = 0;      ///< the -eval_metric value of its epoch (NaN when not evaluated)
 };
 
 /// The file name of the checkpoint after `steps` global steps, `epoch` of them complete epochs.
 std::string CheckpointName(int64_t epoch, int64_t steps);
+
+/// Whether `name` (no folder) is a checkpoint's file name or that of its temporary file.
+bool IsCheckpointFileName(const std::string& name);
+
+/// How a checkpoint names the run that wrote it (root attributes seed and run_digest): the seed
+/// and a digest of the options that define the run, "seed 2024, options 0123456789abcdef".
+std::string RunName(int64_t seed, const std::string& digest);
+
+/// Not collective. Why `folder` cannot take a file of `bytes` bytes ("read-only file system",
+/// "no space left on device: ..."), or "" when it can: a file is created in it and removed, and
+/// its file system's free space is compared.
+std::string FolderSpaceProblem(const std::string& folder, int64_t bytes);
 
 /// Not collective. The recns checkpoints of `folder` (files named by CheckpointName), newest
 /// first. Files with a checkpoint's name that cannot be used (truncated, not HDF5, another
@@ -140,9 +167,10 @@ std::string CheckpointName(int64_t epoch, int64_t steps);
 PetscErrorCode ScanCheckpoints(const std::string& folder, std::vector<CheckpointEntry>* usable,
                                std::vector<std::string>* skipped);
 
-/// Not collective. Removes every checkpoint of `folder` but the `keep` newest and the one with
-/// the best eval_value; returns the names removed.
-PetscErrorCode PruneCheckpoints(const std::string& folder, int keep,
+/// Not collective. Removes every checkpoint of the run `run` (RunName) in `folder` but the `keep`
+/// newest and the one with the best eval_value; returns the names removed. Other runs' files are
+/// left alone.
+PetscErrorCode PruneCheckpoints(const std::string& folder, int keep, const std::string& run,
                                 std::vector<std::string>* removed);
 
 /// Not collective. Removes temporary files left in `folder` by a checkpoint write that never

@@ -133,6 +133,10 @@ class Trainer {
   void RecordStep(double seconds, double* halo_rows_sum, int64_t* steps_this_run);
   // Checkpoints (trainer_checkpoint.cpp).
   PetscErrorCode PrepareCheckpointFolder();
+  /// Collective. The bytes a checkpoint of this run takes at most (CheckpointFile::Measure).
+  PetscErrorCode MeasureCheckpoint(int64_t* bytes);
+  /// Collective. Writes the whole state of the run to `file` (WriteCheckpoint, MeasureCheckpoint).
+  PetscErrorCode SaveState(CheckpointFile& file, double eval_value);
   PetscErrorCode WriteCheckpoint(double eval_value);
   PetscErrorCode FindRestartFile(std::string* path);
   PetscErrorCode Resume(const std::string& path);
@@ -140,6 +144,7 @@ class Trainer {
   PetscErrorCode DatasetFingerprint(uint64_t* fingerprint) const;
   ParameterList BestParameterViews();
   uint64_t dataset_fingerprint_ = 0;  // of the training pairs: a checkpoint's dataset identity
+  std::string run_name_;              // RunName of this run, which its checkpoints record
   PetscErrorCode Step(uint32_t epoch, int64_t step, double lr, double* loss);
   PetscErrorCode Forward();
   /// Collective. Metrics of `split` at the current parameters; `forward_current` when the last

@@ -6,9 +6,12 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <hdf5.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <climits>
 #include <cmath>
 #include <cstdio>
@@ -27,6 +30,9 @@ namespace {
 constexpr const char* kNamePrefix = "checkpoint-";
 constexpr const char* kNameSuffix = ".h5";
 constexpr const char* kTemporarySuffix = ".tmp";
+// Room reserved beyond a checkpoint's length for the metadata HDF5 writes when it closes the file
+// (measured: none, the file already spans its whole address space; this is a margin).
+constexpr off_t kMetadataReserve = 1 << 16;
 
 template <class T>
 struct Stored;
@@ -98,6 +104,16 @@ std::string DescribeArray(int dims, const hsize_t* shape, H5T_class_t kind) {
   return text;
 }
 
+/// Gives every byte of the first `bytes` of the file `path` a block on disk, without changing its
+/// length, so that later writes there cannot fail for want of space. True also where the file
+/// system cannot reserve space (then writes fail as they would have).
+bool Reserve(const std::string& path, off_t bytes) {
+  const int fd = open(path.c_str(), O_WRONLY);
+  if (fd < 0) return false;
+  const bool ok = fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, bytes) == 0 || errno == EOPNOTSUPP;
+  return close(fd) == 0 && ok;
+}
+
 /// Makes a file's data (or a folder's entries) durable before the rename is relied on.
 bool SyncPath(const std::string& path, bool folder) {
   const int fd = open(path.c_str(), folder ? O_RDONLY | O_DIRECTORY : O_RDONLY);
@@ -151,6 +167,12 @@ std::string HeaderProblem(hid_t file, const std::string& path, CheckpointEntry* 
   const h5::Handle attribute(H5Aopen(file, "eval_value", H5P_DEFAULT), H5Aclose);
   if (!attribute.ok() || H5Aread(attribute.get(), H5T_NATIVE_DOUBLE, &value) < 0)
     return "/ has no numeric attribute 'eval_value'";
+  // A file written before checkpoints named their run names none.
+  int64_t seed = 0;
+  std::string digest;
+  if (h5::ReadIntAttribute(file, "seed", &seed) == h5::AttributeStatus::kOk &&
+      h5::ReadStringAttribute(file, "run_digest", &digest) == h5::AttributeStatus::kOk)
+    entry->run = RunName(seed, digest);
   entry->path = path;
   entry->steps = steps;
   entry->eval_value = value;
@@ -172,6 +194,35 @@ std::string CheckpointName(int64_t epoch, int64_t steps) {
   return Format("%se%06lld-s%012lld%s", kNamePrefix, (long long)epoch, (long long)steps, kNameSuffix);
 }
 
+bool IsCheckpointFileName(const std::string& name) {
+  if (IsCheckpointName(name)) return true;
+  return name.size() > 1 && name[0] == '.' && EndsWith(name, kTemporarySuffix) &&
+         IsCheckpointName(name.substr(1, name.size() - 1 - std::strlen(kTemporarySuffix)));
+}
+
+std::string RunName(int64_t seed, const std::string& digest) {
+  return Format("seed %lld, options %s", (long long)seed, digest.c_str());
+}
+
+std::string FolderSpaceProblem(const std::string& folder, int64_t bytes) {
+  // access(2) says yes to root on any folder, and nothing about a read-only file system.
+  const std::string probe = Format("%s/.recns-write-test-%ld", folder.c_str(), (long)getpid());
+  const int fd = open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd < 0) return "cannot create files in it: " + h5::WriteErrorText(probe);
+  close(fd);
+  std::remove(probe.c_str());
+  struct statvfs space;
+  if (statvfs(folder.c_str(), &space) != 0) return "";  // no figure: the writes will tell
+  // f_bavail leaves out the blocks a file system keeps for root: a run as root should not
+  // depend on them either.
+  const double free_bytes = (double)space.f_bavail * (double)space.f_frsize;
+  if (free_bytes < (double)bytes)
+    return Format("no space left on device: %.3g MB free, and a checkpoint of this run takes "
+                  "%.3g MB",
+                  free_bytes / 1e6, (double)bytes / 1e6);
+  return "";
+}
+
 PetscErrorCode ScanCheckpoints(const std::string& folder, std::vector<CheckpointEntry>* usable,
                                std::vector<std::string>* skipped) {
   PetscFunctionBeginUser;
@@ -191,13 +242,16 @@ PetscErrorCode ScanCheckpoints(const std::string& folder, std::vector<Checkpoint
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode PruneCheckpoints(const std::string& folder, int keep,
+PetscErrorCode PruneCheckpoints(const std::string& folder, int keep, const std::string& run,
                                 std::vector<std::string>* removed) {
   std::vector<CheckpointEntry> usable;
   std::vector<std::string> skipped;
   PetscFunctionBeginUser;
   removed->clear();
   PetscCall(ScanCheckpoints(folder, &usable, &skipped));
+  usable.erase(std::remove_if(usable.begin(), usable.end(),
+                              [&run](const CheckpointEntry& entry) { return entry.run != run; }),
+               usable.end());
   size_t best = usable.size();
   for (size_t c = 0; c < usable.size(); ++c)
     if (std::isfinite(usable[c].eval_value) &&
@@ -215,8 +269,7 @@ PetscErrorCode RemovePartialCheckpoints(const std::string& folder,
   PetscFunctionBeginUser;
   removed->clear();
   for (const std::string& name : ListFolder(folder)) {
-    if (name.size() < 2 || name[0] != '.' || !EndsWith(name, kTemporarySuffix)) continue;
-    if (!IsCheckpointName(name.substr(1, name.size() - 1 - std::strlen(kTemporarySuffix)))) continue;
+    if (IsCheckpointName(name) || !IsCheckpointFileName(name)) continue;
     const std::string path = folder + "/" + name;
     if (std::remove(path.c_str()) == 0) removed->push_back(path);
   }
@@ -228,6 +281,9 @@ PetscErrorCode RemovePartialCheckpoints(const std::string& folder,
 struct CheckpointFile::Impl {
   h5::Handle file, transfer;  // the file and the collective transfer property list
   bool writing = false;
+  bool failed = false;     // a write failed on some rank, and every rank knows it
+  bool measuring = false;  // Measure: nothing is written, the data's bytes are counted
+  int64_t bytes = 0;
 };
 
 CheckpointFile::CheckpointFile(const Graph& graph, std::string path)
@@ -236,8 +292,29 @@ CheckpointFile::CheckpointFile(const Graph& graph, std::string path)
 CheckpointFile::~CheckpointFile() {
   // A file abandoned by an error is closed, and a temporary one removed (never under its name).
   const bool writing = impl_->writing && impl_->file.ok();
+  const bool rank0 = graph_.GetLayout().Rank() == 0;
+  if (writing && impl_->failed) {
+    // Every rank learnt of the failed write together (AgreeWritten) and is here. HDF5 flushes
+    // its metadata when it closes the file, collectively: on a disk still full that flush fails
+    // on some ranks only, and the others wait for them forever. Emptying the temporary first
+    // gives its space back, so the flush succeeds; the file is removed just after.
+    if (rank0 && truncate(temporary_.c_str(), 0) != 0) std::remove(temporary_.c_str());
+    MPI_Barrier(graph_.GetLayout().Comm());
+  }
   impl_->file.Close();
-  if (writing && graph_.GetLayout().Rank() == 0) std::remove(temporary_.c_str());
+  if (writing && rank0) std::remove(temporary_.c_str());
+}
+
+PetscErrorCode CheckpointFile::AgreeWritten(bool ok, const std::string& what) {
+  PetscFunctionBeginUser;
+  const std::string problem =
+      ok ? std::string()
+         : Format("cannot write checkpoint '%s' (%s): %s; the previous checkpoints are intact",
+                  path_.c_str(), what.c_str(), h5::WriteErrorText(temporary_).c_str());
+  const PetscErrorCode code = CheckAllRanks(graph_.GetLayout().Comm(), ok, problem);
+  if (code != PETSC_SUCCESS) impl_->failed = true;
+  PetscCall(code);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode CheckpointFile::Fail(const std::string& problem) const {
@@ -282,6 +359,18 @@ PetscErrorCode CheckpointFile::Create(const Graph& graph, const std::string& pat
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode CheckpointFile::Measure(const Graph& graph, std::unique_ptr<CheckpointFile>* out) {
+  PetscFunctionBeginUser;
+  std::unique_ptr<CheckpointFile> made(new CheckpointFile(graph, ""));
+  made->impl_->measuring = true;
+  *out = std::move(made);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+bool CheckpointFile::Measuring() const { return impl_->measuring; }
+
+int64_t CheckpointFile::Bytes() const { return impl_->bytes; }
+
 PetscErrorCode CheckpointFile::Open(const Graph& graph, const std::string& path,
                                     std::unique_ptr<CheckpointFile>* out) {
   PetscFunctionBeginUser;
@@ -312,6 +401,16 @@ PetscErrorCode CheckpointFile::Commit() {
   const PetscMPIInt rank = graph_.GetLayout().Rank();
   PetscMPIInt size, failed;
   PetscCallMPI(MPI_Comm_size(comm, &size));
+  // HDF5 writes its cached metadata when the file closes, collectively, and a write that fails
+  // there on one rank (a disk filled up by the data) leaves the others waiting forever. So every
+  // byte of the file gets a block first (the holes where metadata goes, and the datasets made but
+  // not written), and a full disk fails here, where all ranks agree on it. (HDF5 1.10's mpio
+  // driver cannot tell the file's size: H5Fget_filesize fails; the file system can.)
+  errno = 0;
+  struct stat written;
+  const bool reserved = rank != 0 || (stat(temporary_.c_str(), &written) == 0 &&
+                                      Reserve(temporary_, written.st_size + kMetadataReserve));
+  PetscCall(AgreeWritten(reserved, "space for HDF5's metadata"));
   // Every rank closes its own handle; the file is complete only if every close succeeded, so the
   // first rank whose close failed (size: none) is made known to all before rank 0 renames.
   const PetscMPIInt mine = impl_->file.Close() >= 0 ? size : rank;
@@ -335,60 +434,77 @@ PetscErrorCode CheckpointFile::Commit() {
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode CheckpointFile::Group(const std::string& group, bool create, int64_t* id) {
+PetscErrorCode CheckpointFile::Group(const std::string& group, int64_t* id) {
   PetscFunctionBeginUser;
   const hid_t file = impl_->file.get();
   *id = H5I_INVALID_HID;
-  if (group == "/") {
-    *id = H5Gopen2(file, "/", H5P_DEFAULT);
-    RECNS_H5CALL(*id);
-    PetscFunctionReturn(PETSC_SUCCESS);
-  }
-  if (h5::LinkExists(file, group)) {
-    *id = H5Gopen2(file, group.c_str(), H5P_DEFAULT);
-  } else {
-    if (!create) PetscCall(Fail("has no group " + group));
-    h5::Handle links(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
-    RECNS_H5CALL(links.get());
-    RECNS_H5CALL(H5Pset_create_intermediate_group(links.get(), 1));
-    *id = H5Gcreate2(file, group.c_str(), links.get(), H5P_DEFAULT, H5P_DEFAULT);
-  }
+  if (group != "/" && !h5::LinkExists(file, group)) PetscCall(Fail("has no group " + group));
+  *id = H5Gopen2(file, group.c_str(), H5P_DEFAULT);
   RECNS_H5CALL(*id);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+namespace {
+/// The group `group` ("/", "/model") of `file`, created with its parents when missing; not ok()
+/// when HDF5 fails.
+h5::Handle WritableGroup(hid_t file, const std::string& group) {
+  if (group == "/" || h5::LinkExists(file, group))
+    return h5::Handle(H5Gopen2(file, group.c_str(), H5P_DEFAULT), H5Gclose);
+  const h5::Handle links(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+  if (!links.ok() || H5Pset_create_intermediate_group(links.get(), 1) < 0) return h5::Handle();
+  return h5::Handle(H5Gcreate2(file, group.c_str(), links.get(), H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+}
+
+herr_t WriteDoubleAttribute(hid_t file, const std::string& group, const std::string& name,
+                            double value) {
+  const h5::Handle handle = WritableGroup(file, group);
+  const h5::Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  if (!handle.ok() || !space.ok()) return -1;
+  const h5::Handle attribute(H5Acreate2(handle.get(), name.c_str(), H5T_IEEE_F64LE, space.get(),
+                                        H5P_DEFAULT, H5P_DEFAULT),
+                             H5Aclose);
+  return attribute.ok() ? H5Awrite(attribute.get(), H5T_NATIVE_DOUBLE, &value) : -1;
+}
+}  // namespace
+
 PetscErrorCode CheckpointFile::WriteAttribute(const std::string& group, const std::string& name,
                                               int64_t value) {
-  int64_t id;
   PetscFunctionBeginUser;
-  PetscCall(Group(group, true, &id));
-  const h5::Handle handle(id, H5Gclose);
-  RECNS_H5CALL(h5::WriteIntAttribute(id, name.c_str(), H5T_STD_I64LE, value));
+  if (impl_->measuring) {
+    impl_->bytes += (int64_t)sizeof value;
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  errno = 0;
+  const h5::Handle handle = WritableGroup(impl_->file.get(), group);
+  const bool ok = handle.ok() && h5::WriteIntAttribute(handle.get(), name.c_str(), H5T_STD_I64LE, value) >= 0;
+  PetscCall(AgreeWritten(ok, "attribute " + name + " of " + group));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode CheckpointFile::WriteAttribute(const std::string& group, const std::string& name,
                                               double value) {
-  int64_t id;
   PetscFunctionBeginUser;
-  PetscCall(Group(group, true, &id));
-  const h5::Handle handle(id, H5Gclose);
-  const h5::Handle space(H5Screate(H5S_SCALAR), H5Sclose);
-  RECNS_H5CALL(space.get());
-  const h5::Handle attribute(
-      H5Acreate2(id, name.c_str(), H5T_IEEE_F64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
-  RECNS_H5CALL(attribute.get());
-  RECNS_H5CALL(H5Awrite(attribute.get(), H5T_NATIVE_DOUBLE, &value));
+  if (impl_->measuring) {
+    impl_->bytes += (int64_t)sizeof value;
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  errno = 0;
+  const herr_t status = WriteDoubleAttribute(impl_->file.get(), group, name, value);
+  PetscCall(AgreeWritten(status >= 0, "attribute " + name + " of " + group));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode CheckpointFile::WriteAttribute(const std::string& group, const std::string& name,
                                               const std::string& value) {
-  int64_t id;
   PetscFunctionBeginUser;
-  PetscCall(Group(group, true, &id));
-  const h5::Handle handle(id, H5Gclose);
-  RECNS_H5CALL(h5::WriteStringAttribute(id, name.c_str(), value));
+  if (impl_->measuring) {
+    impl_->bytes += (int64_t)value.size();
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  errno = 0;
+  const h5::Handle handle = WritableGroup(impl_->file.get(), group);
+  const bool ok = handle.ok() && h5::WriteStringAttribute(handle.get(), name.c_str(), value) >= 0;
+  PetscCall(AgreeWritten(ok, "attribute " + name + " of " + group));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -396,7 +512,7 @@ PetscErrorCode CheckpointFile::ReadAttribute(const std::string& group, const std
                                              int64_t* value) {
   int64_t id;
   PetscFunctionBeginUser;
-  PetscCall(Group(group, false, &id));
+  PetscCall(Group(group, &id));
   const h5::Handle handle(id, H5Gclose);
   if (h5::ReadIntAttribute(id, name.c_str(), value) != h5::AttributeStatus::kOk)
     PetscCall(Fail(Format("%s has no integer attribute '%s'", group.c_str(), name.c_str())));
@@ -407,7 +523,7 @@ PetscErrorCode CheckpointFile::ReadAttribute(const std::string& group, const std
                                              double* value) {
   int64_t id;
   PetscFunctionBeginUser;
-  PetscCall(Group(group, false, &id));
+  PetscCall(Group(group, &id));
   const h5::Handle handle(id, H5Gclose);
   h5::Handle attribute;
   H5E_BEGIN_TRY { attribute = h5::Handle(H5Aopen(id, name.c_str(), H5P_DEFAULT), H5Aclose); }
@@ -421,7 +537,7 @@ PetscErrorCode CheckpointFile::ReadAttribute(const std::string& group, const std
                                              std::string* value) {
   int64_t id;
   PetscFunctionBeginUser;
-  PetscCall(Group(group, false, &id));
+  PetscCall(Group(group, &id));
   const h5::Handle handle(id, H5Gclose);
   if (h5::ReadStringAttribute(id, name.c_str(), value) != h5::AttributeStatus::kOk)
     PetscCall(Fail(Format("%s has no string attribute '%s'", group.c_str(), name.c_str())));
@@ -432,7 +548,7 @@ PetscErrorCode CheckpointFile::AttributeNames(const std::string& group,
                                               std::vector<std::string>* names) {
   int64_t id;
   PetscFunctionBeginUser;
-  PetscCall(Group(group, false, &id));
+  PetscCall(Group(group, &id));
   const h5::Handle handle(id, H5Gclose);
   names->clear();
   const H5A_operator2_t collect = [](hid_t, const char* name, const H5A_info_t*, void* out) -> herr_t {
@@ -485,23 +601,47 @@ PetscErrorCode CheckpointFile::Transfer(bool write, const std::string& name, Row
   int64_t global_rows, offset;
   PetscFunctionBeginUser;
   PetscCall(Slice(scope, rows, &global_rows, &offset));
+  if (impl_->measuring) {
+    impl_->bytes += global_rows * width * (int64_t)sizeof(T);
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
   const hid_t file = impl_->file.get();
   const hsize_t shape[2] = {(hsize_t)global_rows, (hsize_t)width};
-  h5::Handle dataset;
+  // Rank 0 alone writes shared rows; every rank reads them. No data: the dataset is only made.
+  const bool mine = rows > 0 && width > 0 && (write ? data != nullptr : true) &&
+                    (scope != RowScope::kShared || !write || graph_.GetLayout().Rank() == 0);
+  const hsize_t start[2] = {(hsize_t)offset, 0}, count[2] = {(hsize_t)rows, (hsize_t)width};
+  T unused{};  // HDF5 wants a buffer even for an empty selection
   if (write) {
-    h5::Handle links(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
-    RECNS_H5CALL(links.get());
-    RECNS_H5CALL(H5Pset_create_intermediate_group(links.get(), 1));
+    errno = 0;
+    bool ok = false;
+    // Space is never filled beforehand: rows are written whole, and a dataset only made is
+    // read back by nothing (Commit reserves its space without writing it).
+    h5::Handle links(H5Pcreate(H5P_LINK_CREATE), H5Pclose), creation(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
     const h5::Handle space(H5Screate_simple(2, shape, nullptr), H5Sclose);
-    RECNS_H5CALL(space.get());
-    dataset = h5::Handle(H5Dcreate2(file, name.c_str(), Stored<T>::File(), space.get(), links.get(),
-                                    H5P_DEFAULT, H5P_DEFAULT),
-                         H5Dclose);
-    RECNS_H5CALL(dataset.get());
-  } else {
-    if (!h5::LinkExists(file, name)) PetscCall(Fail("has no dataset " + name));
-    dataset = h5::Handle(H5Dopen2(file, name.c_str(), H5P_DEFAULT), H5Dclose);
-    RECNS_H5CALL(dataset.get());
+    if (links.ok() && creation.ok() && space.ok() &&
+        H5Pset_create_intermediate_group(links.get(), 1) >= 0 &&
+        H5Pset_fill_time(creation.get(), H5D_FILL_TIME_NEVER) >= 0) {
+      const h5::Handle dataset(H5Dcreate2(file, name.c_str(), Stored<T>::File(), space.get(),
+                                          links.get(), creation.get(), H5P_DEFAULT),
+                               H5Dclose);
+      const h5::Handle file_space(dataset.ok() ? H5Dget_space(dataset.get()) : -1, H5Sclose);
+      const h5::Handle memory_space(H5Screate_simple(2, count, nullptr), H5Sclose);
+      ok = dataset.ok() && file_space.ok() && memory_space.ok();
+      if (ok && global_rows > 0 && width > 0) {
+        ok = mine ? H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, count, nullptr) >= 0
+                  : H5Sselect_none(file_space.get()) >= 0 && H5Sselect_none(memory_space.get()) >= 0;
+        ok = ok && H5Dwrite(dataset.get(), Stored<T>::Memory(), memory_space.get(), file_space.get(),
+                            impl_->transfer.get(), mine ? data : &unused) >= 0;
+      }
+    }
+    PetscCall(AgreeWritten(ok, name));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  if (!h5::LinkExists(file, name)) PetscCall(Fail("has no dataset " + name));
+  const h5::Handle dataset(H5Dopen2(file, name.c_str(), H5P_DEFAULT), H5Dclose);
+  RECNS_H5CALL(dataset.get());
+  {
     const h5::Handle space(H5Dget_space(dataset.get()), H5Sclose);
     const h5::Handle type(H5Dget_type(dataset.get()), H5Tclose);
     RECNS_H5CALL(space.get());
@@ -517,12 +657,6 @@ PetscErrorCode CheckpointFile::Transfer(bool write, const std::string& name, Row
                             DescribeArray(2, shape, Stored<T>::kClass).c_str())));
   }
   if (global_rows == 0 || width == 0) PetscFunctionReturn(PETSC_SUCCESS);  // nothing to transfer
-  T unused{};  // HDF5 wants a buffer even for an empty selection
-  if (!data) data = &unused;
-  // Rank 0 alone writes shared rows; every rank reads them.
-  const bool mine = rows > 0 && width > 0 && (scope != RowScope::kShared || !write ||
-                                              graph_.GetLayout().Rank() == 0);
-  const hsize_t start[2] = {(hsize_t)offset, 0}, count[2] = {(hsize_t)rows, (hsize_t)width};
   const h5::Handle file_space(H5Dget_space(dataset.get()), H5Sclose);
   const h5::Handle memory_space(H5Screate_simple(2, count, nullptr), H5Sclose);
   RECNS_H5CALL(file_space.get());
@@ -533,12 +667,8 @@ PetscErrorCode CheckpointFile::Transfer(bool write, const std::string& name, Row
     RECNS_H5CALL(H5Sselect_none(file_space.get()));
     RECNS_H5CALL(H5Sselect_none(memory_space.get()));
   }
-  if (write)
-    RECNS_H5CALL(H5Dwrite(dataset.get(), Stored<T>::Memory(), memory_space.get(), file_space.get(),
-                          impl_->transfer.get(), data));
-  else
-    RECNS_H5CALL(H5Dread(dataset.get(), Stored<T>::Memory(), memory_space.get(), file_space.get(),
-                         impl_->transfer.get(), data));
+  RECNS_H5CALL(H5Dread(dataset.get(), Stored<T>::Memory(), memory_space.get(), file_space.get(),
+                       impl_->transfer.get(), mine ? data : &unused));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

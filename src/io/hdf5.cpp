@@ -1,10 +1,18 @@
 // HDF5 helpers shared by the recns file formats (see hdf5.hpp).
 #include "io/hdf5.hpp"
 
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
 #include <cstring>
 
 namespace recns::h5 {
 namespace {
+
+/// Free space under which a failed write is put down to a full disk: less than a few HDF5 blocks.
+constexpr unsigned long long kFullDiskBytes = 1 << 16;
 
 /// Reads `count` strings, fixed- or variable-length, stored with `stored_type`, through
 /// read(memory_type, buffer): attributes and datasets differ only in that call.
@@ -118,6 +126,24 @@ bool ReadStringDataset(hid_t dataset, std::vector<std::string>* values) {
   };
   return type.ok() && count >= 0 &&
          ReadStrings(type.get(), static_cast<size_t>(count), read, values);
+}
+
+std::string WriteErrorText(const std::string& path) {
+  int error = errno;
+  if (error == 0) {
+    const size_t slash = path.rfind('/');
+    struct statvfs space;
+    // Root may write into the blocks reserved for it, which f_bavail leaves out.
+    if (statvfs(slash == std::string::npos ? "." : path.substr(0, slash + 1).c_str(), &space) == 0)
+      error = (geteuid() == 0 ? space.f_bfree : space.f_bavail) * space.f_frsize < kFullDiskBytes
+                  ? ENOSPC
+                  : EIO;
+    else
+      error = EIO;
+  }
+  std::string text = std::strerror(error);
+  if (!text.empty()) text[0] = (char)std::tolower((unsigned char)text[0]);  // as our messages
+  return text;
 }
 
 bool LinkExists(hid_t location, const std::string& path) {

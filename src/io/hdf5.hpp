@@ -76,6 +76,12 @@ AttributeStatus ReadIntAttribute(hid_t object, const char* name, int64_t* value)
 /// fails or the elements are not strings.
 bool ReadStringDataset(hid_t dataset, std::vector<std::string>* values);
 
+/// Why the HDF5 write just made to the file `path` failed ("no space left on device"), which HDF5
+/// does not say: errno when the write set it (set errno to 0 before it), else "no space left on
+/// device" when the file's file system is full (MPI-IO reports a short write on a full disk as a
+/// plain failure, errno untouched), else "input/output error".
+std::string WriteErrorText(const std::string& path);
+
 /// Whether `path` ("/train/indptr") exists below `location`, every group on the way included:
 /// H5Lexists alone fails, rather than answering false, when an intermediate group is missing.
 bool LinkExists(hid_t location, const std::string& path);

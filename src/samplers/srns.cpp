@@ -28,7 +28,11 @@
 // Everything is a function of (seed, epoch, global user or pair id) and of the scores (recns::Dot,
 // summed in index order), so choices are identical at any rank count. A checkpoint holds the
 // memories, the snapshots and the positives' history, per user and per pair in dataset order; the
-// pools themselves are redrawn from their generations.
+// pools themselves are redrawn from their generations. Pool j (0: current) holds at most H - j
+// snapshots, so the state saved is at most 4·(S1 + V·H(H+1)/2) bytes per user plus 4·H per
+// training pair, reached after H epochs; every checkpoint has datasets of that size, the unused
+// ones made but not written (space reserved, not filled), so its size does not depend on the
+// epoch.
 #include <algorithm>
 #include <cfloat>
 #include <cstdint>
@@ -278,25 +282,33 @@ PetscErrorCode SRNSSampler::Save(CheckpointFile& file) const {
   PetscFunctionBeginUser;
   const Layout& layout = graph_->GetLayout();
   const int64_t users = layout.LocalUsers(), pairs = (int64_t)graph_->Slice().train.indices.size();
+  const int64_t H = history_;
   PetscCall(file.WriteAttribute(Group(), "built", (int64_t)built_));
-  if (!built_) PetscFunctionReturn(PETSC_SUCCESS);
+  if (!built_ && !file.Measuring()) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(file.WriteAttribute(Group(), "pool_size", (int64_t)pool_size_));
   PetscCall(file.WriteAttribute(Group(), "s1", (int64_t)s1_));
   PetscCall(file.WriteAttribute(Group(), "history", (int64_t)history_));
   PetscCall(file.WriteAttribute(Group(), "seed", (int64_t)seed_));
-  PetscCall(file.WriteAttribute(Group(), "first_generation", (int64_t)pools_.front().generation));
-  PetscCall(file.WriteRows(Group() + "/memory", RowScope::kUsers, memory_.data(), users, s1_));
-  for (size_t j = 0; j < pools_.size(); ++j) {
-    const Pool& pool = pools_[j];
-    PetscCall(file.WriteAttribute(Group(), Format("pool%zu_snapshots", j), (int64_t)pool.snapshots.size()));
-    for (size_t t = 0; t < pool.snapshots.size(); ++t)
-      PetscCall(file.WriteRows(Group() + Format("/pool%zu_snapshot%zu", j, t), RowScope::kUsers,
-                               pool.snapshots[t].data(), users, pool_size_));
+  PetscCall(file.WriteAttribute(Group(), "first_generation", built_ ? (int64_t)pools_.front().generation : 0));
+  PetscCall(file.WriteRows(Group() + "/memory", RowScope::kUsers, built_ ? memory_.data() : nullptr,
+                           users, s1_));
+  // The same datasets at every epoch, so that a checkpoint's size is known before training and
+  // does not grow over the first H epochs: pool j (0 the current one) has a slot for each of the
+  // H - j snapshots it can hold, the positives one for each of H. The attributes count the slots
+  // in use; the others are made but not written.
+  for (int64_t j = 0; j <= H; ++j) {
+    const size_t used = built_ ? pools_[j].snapshots.size() : 0;
+    PetscCall(file.WriteAttribute(Group(), Format("pool%lld_snapshots", (long long)j), (int64_t)used));
+    for (int64_t t = 0; t < H - j; ++t)
+      PetscCall(file.WriteRows(Group() + Format("/pool%lld_snapshot%lld", (long long)j, (long long)t),
+                               RowScope::kUsers, (size_t)t < used ? pools_[j].snapshots[t].data() : nullptr,
+                               users, pool_size_));
   }
-  PetscCall(file.WriteAttribute(Group(), "positive_snapshots", (int64_t)positive_history_.size()));
-  for (size_t t = 0; t < positive_history_.size(); ++t)
-    PetscCall(file.WriteRows(Group() + Format("/positive_score%zu", t), RowScope::kTrainPairs,
-                             positive_history_[t].data(), pairs, 1));
+  const size_t used = built_ ? positive_history_.size() : 0;
+  PetscCall(file.WriteAttribute(Group(), "positive_snapshots", (int64_t)used));
+  for (int64_t t = 0; t < H; ++t)
+    PetscCall(file.WriteRows(Group() + Format("/positive_score%lld", (long long)t), RowScope::kTrainPairs,
+                             (size_t)t < used ? positive_history_[t].data() : nullptr, pairs, 1));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -339,10 +351,10 @@ PetscErrorCode SRNSSampler::Load(CheckpointFile& file) {
   int64_t current_snapshots = 0;
   for (size_t j = 0; j < pools_.size(); ++j) {
     PetscCall(file.ReadAttribute(Group(), Format("pool%zu_snapshots", j), &count));
-    RECNS_CHECK_INPUT(count >= 0 && count <= history_, comm_,
+    RECNS_CHECK_INPUT(count >= 0 && count <= history_ - (int64_t)j, comm_,
                       "checkpoint '%s': /sampler attribute 'pool%zu_snapshots' is %lld; it must be "
-                      "in [0, %d], -sampler_srns_history",
-                      file.Path().c_str(), j, (long long)count, (int)history_);
+                      "in [0, %lld], -sampler_srns_history less the pool's place",
+                      file.Path().c_str(), j, (long long)count, (long long)(history_ - (int64_t)j));
     if (j == 0) current_snapshots = count;
     for (int64_t t = 0; t < count; ++t) {
       std::vector<float> block;

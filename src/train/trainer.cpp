@@ -128,13 +128,14 @@ PetscErrorCode Trainer::SetFromOptions() {
                              "have passed since the last checkpoint (0: never on time)",
                              "Trainer", every_minutes, &every_minutes, nullptr));
   PetscCall(PetscOptionsInt("-checkpoint_keep",
-                            "Keep the newest this many checkpoints, plus the one of the best "
-                            "evaluated epoch",
+                            "Keep the newest this many of the run's checkpoints, plus the one of "
+                            "the best evaluated epoch (other runs' are left alone)",
                             "Trainer", keep, &keep, nullptr));
   PetscCall(PetscOptionsString("-restart",
                                "Resume from a checkpoint: auto (the newest usable one in "
                                "-checkpoint_dir; none there: start afresh) or a file; any number "
-                               "of ranks",
+                               "of ranks. Without it, a -checkpoint_dir holding another run's "
+                               "checkpoints is refused",
                                "Trainer", restart, restart, sizeof restart, nullptr));
   PetscCall(PetscOptionsInt("-checkpoint_test_kill",
                             "Testing aid: rank 0 kills itself (SIGKILL) in the middle of writing "

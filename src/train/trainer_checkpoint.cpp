@@ -3,21 +3,25 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <cmath>
+#include <cstring>
+#include <filesystem>
 #include <map>
 #include <sstream>
 
 #include "recns/checkpoint.hpp"
 #include "recns/error.hpp"
 #include "recns/package.hpp"
+#include "recns/parameter.hpp"
 #include "recns/trainer.hpp"
 
 namespace recns {
 
 namespace {
 
-/// Creates `path` and its missing parents; false when that fails.
+/// Creates `path` and its missing parents; false when that fails (errno says why).
 bool MakeFolders(const std::string& path) {
   for (size_t slash = path.find('/', 1);; slash = path.find('/', slash + 1)) {
     const std::string prefix = path.substr(0, slash);
@@ -58,6 +62,66 @@ std::string Join(const std::vector<std::string>& names) {
   std::string out;
   for (const std::string& name : names) out += (out.empty() ? "" : " ") + name;
   return out;
+}
+
+/// The digest (16 hex digits, FNV-1a) of what defines a run: the training pairs' `fingerprint`
+/// and every option of `deck` but those that only say where outputs go, how long training lasts,
+/// what is evaluated or which diagnostics PETSc prints: none of these changes the parameters at a
+/// given step, and a run restarted with them changed is the same run.
+std::string RunDigest(const std::string& deck, uint64_t fingerprint) {
+  static const char* const kNotDefining[] = {"checkpoint_", "restart", "metrics_file", "summary",
+                                             "train_epochs", "train_max_steps", "eval_", "dataset",
+                                             "log", "info", "options_", "help", "malloc", "history"};
+  std::string text = Format("%016llx", (unsigned long long)fingerprint);
+  for (const auto& [name, value] : ParseOptions(deck)) {
+    bool defining = true;
+    for (const char* prefix : kNotDefining) defining = defining && name.rfind(prefix, 0) != 0;
+    if (defining) text += " -" + name + " " + value;
+  }
+  uint64_t hash = 0xcbf29ce484222325ull;
+  for (const unsigned char c : text) hash = (hash ^ c) * 0x100000001b3ull;
+  return Format("%016llx", (unsigned long long)hash);
+}
+
+/// Not collective. Why the checkpoint folder `folder` cannot be used by a run, or "".
+/// `outputs` are the run's other output files (option, path); `fresh` when the run does not
+/// resume, `run` its RunName and `bytes` the size of its checkpoints.
+std::string CheckpointFolderProblem(const std::string& folder,
+                                    const std::vector<std::pair<const char*, std::string>>& outputs,
+                                    bool fresh, const std::string& run, int64_t bytes) {
+  errno = 0;
+  if (!MakeFolders(folder))
+    return Format("cannot create the checkpoint folder '%s' (-checkpoint_dir): %s", folder.c_str(),
+                  std::strerror(errno ? errno : ENOTDIR));
+  // Checkpoints would replace such a file, or pruning remove it.
+  for (const auto& [option, path] : outputs) {
+    const size_t slash = path.rfind('/');
+    const std::string parent = slash == std::string::npos ? "." : path.substr(0, slash + 1);
+    std::error_code error;
+    if (!path.empty() && IsCheckpointFileName(path.substr(slash + 1)) &&
+        std::filesystem::equivalent(parent, folder, error))
+      return Format("%s %s is named like a checkpoint in the checkpoint folder '%s' "
+                    "(-checkpoint_dir): checkpoints would replace it; choose another name",
+                    option, path.c_str(), folder.c_str());
+  }
+  const std::string space = FolderSpaceProblem(folder, bytes);
+  if (!space.empty())
+    return Format("cannot write checkpoints in '%s' (-checkpoint_dir): %s", folder.c_str(), space.c_str());
+  if (!fresh) return "";
+  // A fresh run's checkpoints mixed with another run's would be pruned in favour of theirs
+  // (theirs may have more steps), and -restart auto would then resume the other run.
+  std::vector<CheckpointEntry> usable;
+  std::vector<std::string> skipped;
+  if (ScanCheckpoints(folder, &usable, &skipped) != PETSC_SUCCESS) return "";
+  for (const CheckpointEntry& entry : usable)
+    if (entry.run != run)
+      return Format("the checkpoint folder '%s' (-checkpoint_dir) holds checkpoints of another "
+                    "run: '%s' (%s; this run: %s); use another -checkpoint_dir, remove them, or "
+                    "resume from them with -restart",
+                    folder.c_str(), entry.path.c_str(),
+                    entry.run.empty() ? "written before checkpoints named their run" : entry.run.c_str(),
+                    run.c_str());
+  return "";
 }
 
 PetscErrorCode WriteResult(CheckpointFile& file, const std::string& group, const EvalResult& result) {
@@ -116,20 +180,103 @@ PetscErrorCode Trainer::DatasetFingerprint(uint64_t* fingerprint) const {
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode Trainer::MeasureCheckpoint(int64_t* bytes) {
+  std::unique_ptr<CheckpointFile> file, best;
+  PetscFunctionBeginUser;
+  PetscCall(CheckpointFile::Measure(graph_, &file));
+  PetscCall(SaveState(*file, NAN));
+  *bytes = file->Bytes();
+  // What a checkpoint gains later: the best epoch's copy of the parameter blocks (when a
+  // validation split chooses it) and one metrics row per epoch.
+  if (graph_.Info().has_valid && state_.best_params.empty()) {
+    PetscCall(CheckpointFile::Measure(graph_, &best));
+    PetscCall(SaveParameters(*best, objective_.Parameters()));
+    *bytes += best->Bytes();
+  }
+  const int64_t rows = std::max<int64_t>(epochs_ - (int64_t)state_.metrics_rows.size(), 0);
+  *bytes += rows * (int64_t)MetricColumns().size() * (int64_t)sizeof(double);
+  // HDF5's own structures (superblock, object headers, B-trees: 22-31 kB measured on 0.5 and
+  // 2.7 MB checkpoints, LightGCN and SRNS), 1 % of the data for larger files, and the 64 kB that
+  // Commit reserves beyond the file.
+  *bytes += 2 * 65536 + *bytes / 100;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode Trainer::PrepareCheckpointFolder() {
   PetscFunctionBeginUser;
   if (checkpoint_dir_.empty()) PetscFunctionReturn(PETSC_SUCCESS);
+  run_name_ = RunName((int64_t)seed_, RunDigest(CurrentOptions(), dataset_fingerprint_));
+  int64_t bytes;
+  PetscCall(MeasureCheckpoint(&bytes));
+  PetscCall(PetscInfo(nullptr, "a checkpoint of this run takes at most %lld bytes\n", (long long)bytes));
   std::string problem;
   std::vector<std::string> removed;
   if (rank_ == 0) {
-    if (!MakeFolders(checkpoint_dir_))
-      problem = Format("cannot create the checkpoint folder '%s' (-checkpoint_dir)", checkpoint_dir_.c_str());
-    else
-      PetscCall(RemovePartialCheckpoints(checkpoint_dir_, &removed));
+    problem = CheckpointFolderProblem(checkpoint_dir_,
+                                      {{"-metrics_file", metrics_path_}, {"-summary", summary_path_}},
+                                      restart_.empty(), run_name_, bytes);
+    if (problem.empty()) PetscCall(RemovePartialCheckpoints(checkpoint_dir_, &removed));
   }
   PetscCall(CheckAllRanks(comm_, problem.empty(), problem));
   for (const std::string& path : removed)
     PetscCall(PetscPrintf(comm_, "checkpoint: removed '%s', left by a write that never finished\n", path.c_str()));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode Trainer::SaveState(CheckpointFile& file, double eval_value) {
+  PetscFunctionBeginUser;
+  const DatasetInfo& info = graph_.Info();
+  PetscCall(file.WriteAttribute("/", "epoch", (int64_t)state_.epoch));
+  PetscCall(file.WriteAttribute("/", "step", state_.step));
+  PetscCall(file.WriteAttribute("/", "steps", state_.steps_done));
+  PetscCall(file.WriteAttribute("/", "seed", (int64_t)seed_));
+  PetscCall(file.WriteAttribute("/", "run_digest", RunDigest(CurrentOptions(), dataset_fingerprint_)));
+  PetscCall(file.WriteAttribute("/", "batch_size", batch_size_));
+  PetscCall(file.WriteAttribute("/", "ranks", (int64_t)size_));
+  PetscCall(file.WriteAttribute("/", "options", CurrentOptions()));
+  PetscCall(file.WriteAttribute("/", "dataset", info.path));
+  PetscCall(file.WriteAttribute("/", "dataset_name", info.name));
+  PetscCall(file.WriteAttribute("/", "num_users", info.num_users));
+  PetscCall(file.WriteAttribute("/", "num_items", info.num_items));
+  PetscCall(file.WriteAttribute("/", "train_pairs", info.train_nnz));
+  PetscCall(file.WriteAttribute("/", "train_fingerprint", (int64_t)dataset_fingerprint_));
+  PetscCall(file.WriteAttribute("/", "eval_metric", eval_metric_));
+  PetscCall(file.WriteAttribute("/", "eval_value", eval_value));
+
+  PetscCall(model_->Save(file));
+  PetscCall(file.WriteAttribute("/optimizer", "type", std::string(optimizer_->Type())));
+  PetscCall(optimizer_->Save(file));
+  PetscCall(file.WriteAttribute("/sampler", "type", std::string(sampler_->Type())));
+  PetscCall(sampler_->Save(file));
+  ParameterList sampler_params;
+  sampler_->GetParameters(&sampler_params);
+  PetscCall(SaveParameters(file, sampler_params));
+
+  const char* trainer = "/trainer";
+  PetscCall(file.WriteAttribute(trainer, "learning_rate", optimizer_->LearningRate(state_.epoch)));
+  PetscCall(file.WriteAttribute(trainer, "best_value", state_.best));
+  PetscCall(file.WriteAttribute(trainer, "best_epoch", (int64_t)outcome_.best_epoch));
+  PetscCall(file.WriteAttribute(trainer, "evaluations_without_gain", (int64_t)state_.evaluations_without_gain));
+  PetscCall(file.WriteAttribute(trainer, "finished", (int64_t)state_.finished));
+  PetscCall(file.WriteAttribute(trainer, "stopped_early", (int64_t)outcome_.stopped_early));
+  PetscCall(file.WriteAttribute(trainer, "loss_sum", state_.loss_sum));
+  PetscCall(file.WriteAttribute(trainer, "epoch_seconds", state_.epoch_seconds));
+  PetscCall(file.WriteAttribute(trainer, "train_seconds", state_.train_seconds));
+  PetscCall(file.WriteAttribute(trainer, "final_loss", outcome_.final_loss));
+  PetscCall(file.WriteAttribute(trainer, "sampling_tnr", outcome_.sampling_tnr));
+  PetscCall(file.WriteAttribute(trainer, "sampling_inf", outcome_.sampling_inf));
+  // Each rank's own partial sums, so a restart on as many ranks adds them in the same order.
+  PetscCall(file.WriteRows("/trainer/partial_quality", RowScope::kRanks, state_.quality, 1, 3));
+  PetscCall(WriteResult(file, "/trainer/best_valid", outcome_.best_valid));
+  PetscCall(WriteResult(file, "/trainer/best_test", outcome_.best_test));
+  PetscCall(file.WriteAttribute(trainer, "has_best_parameters", (int64_t)!state_.best_params.empty()));
+  if (!state_.best_params.empty()) PetscCall(SaveParameters(file, BestParameterViews()));
+  const std::vector<std::string> columns = MetricColumns();
+  std::vector<double> rows;
+  for (const auto& row : state_.metrics_rows) rows.insert(rows.end(), row.begin(), row.end());
+  PetscCall(file.WriteAttribute(trainer, "metrics_columns", Join(columns)));
+  PetscCall(file.WriteRows("/trainer/metrics", RowScope::kShared, rows.data(),
+                           (int64_t)state_.metrics_rows.size(), (int64_t)columns.size()));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -139,61 +286,10 @@ PetscErrorCode Trainer::WriteCheckpoint(double eval_value) {
   if (checkpoint_dir_.empty()) PetscFunctionReturn(PETSC_SUCCESS);
   const double start = MPI_Wtime();
   PetscCall(PetscLogEventBegin(Events().checkpoint, 0, 0, 0, 0));
-  const DatasetInfo& info = graph_.Info();
   const std::string path = checkpoint_dir_ + "/" + CheckpointName(state_.epoch, state_.steps_done);
   std::unique_ptr<CheckpointFile> file;
   PetscCall(CheckpointFile::Create(graph_, path, &file));
-  PetscCall(file->WriteAttribute("/", "epoch", (int64_t)state_.epoch));
-  PetscCall(file->WriteAttribute("/", "step", state_.step));
-  PetscCall(file->WriteAttribute("/", "steps", state_.steps_done));
-  PetscCall(file->WriteAttribute("/", "seed", (int64_t)seed_));
-  PetscCall(file->WriteAttribute("/", "batch_size", batch_size_));
-  PetscCall(file->WriteAttribute("/", "ranks", (int64_t)size_));
-  PetscCall(file->WriteAttribute("/", "options", CurrentOptions()));
-  PetscCall(file->WriteAttribute("/", "dataset", info.path));
-  PetscCall(file->WriteAttribute("/", "dataset_name", info.name));
-  PetscCall(file->WriteAttribute("/", "num_users", info.num_users));
-  PetscCall(file->WriteAttribute("/", "num_items", info.num_items));
-  PetscCall(file->WriteAttribute("/", "train_pairs", info.train_nnz));
-  PetscCall(file->WriteAttribute("/", "train_fingerprint", (int64_t)dataset_fingerprint_));
-  PetscCall(file->WriteAttribute("/", "eval_metric", eval_metric_));
-  PetscCall(file->WriteAttribute("/", "eval_value", eval_value));
-
-  PetscCall(model_->Save(*file));
-  PetscCall(file->WriteAttribute("/optimizer", "type", std::string(optimizer_->Type())));
-  PetscCall(optimizer_->Save(*file));
-  PetscCall(file->WriteAttribute("/sampler", "type", std::string(sampler_->Type())));
-  PetscCall(sampler_->Save(*file));
-  ParameterList sampler_params;
-  sampler_->GetParameters(&sampler_params);
-  PetscCall(SaveParameters(*file, sampler_params));
-
-  const char* trainer = "/trainer";
-  PetscCall(file->WriteAttribute(trainer, "learning_rate", optimizer_->LearningRate(state_.epoch)));
-  PetscCall(file->WriteAttribute(trainer, "best_value", state_.best));
-  PetscCall(file->WriteAttribute(trainer, "best_epoch", (int64_t)outcome_.best_epoch));
-  PetscCall(file->WriteAttribute(trainer, "evaluations_without_gain", (int64_t)state_.evaluations_without_gain));
-  PetscCall(file->WriteAttribute(trainer, "finished", (int64_t)state_.finished));
-  PetscCall(file->WriteAttribute(trainer, "stopped_early", (int64_t)outcome_.stopped_early));
-  PetscCall(file->WriteAttribute(trainer, "loss_sum", state_.loss_sum));
-  PetscCall(file->WriteAttribute(trainer, "epoch_seconds", state_.epoch_seconds));
-  PetscCall(file->WriteAttribute(trainer, "train_seconds", state_.train_seconds));
-  PetscCall(file->WriteAttribute(trainer, "final_loss", outcome_.final_loss));
-  PetscCall(file->WriteAttribute(trainer, "sampling_tnr", outcome_.sampling_tnr));
-  PetscCall(file->WriteAttribute(trainer, "sampling_inf", outcome_.sampling_inf));
-  // Each rank's own partial sums, so a restart on as many ranks adds them in the same order.
-  PetscCall(file->WriteRows("/trainer/partial_quality", RowScope::kRanks, state_.quality, 1, 3));
-  PetscCall(WriteResult(*file, "/trainer/best_valid", outcome_.best_valid));
-  PetscCall(WriteResult(*file, "/trainer/best_test", outcome_.best_test));
-  PetscCall(file->WriteAttribute(trainer, "has_best_parameters", (int64_t)!state_.best_params.empty()));
-  if (!state_.best_params.empty()) PetscCall(SaveParameters(*file, BestParameterViews()));
-  const std::vector<std::string> columns = MetricColumns();
-  std::vector<double> rows;
-  for (const auto& row : state_.metrics_rows) rows.insert(rows.end(), row.begin(), row.end());
-  PetscCall(file->WriteAttribute(trainer, "metrics_columns", Join(columns)));
-  PetscCall(file->WriteRows("/trainer/metrics", RowScope::kShared, rows.data(),
-                            (int64_t)state_.metrics_rows.size(), (int64_t)columns.size()));
-
+  PetscCall(SaveState(*file, eval_value));
   if (++outcome_.checkpoints_written == checkpoint_test_kill_) {
     PetscCall(file->Flush());
     if (rank_ == 0) raise(SIGKILL);
@@ -205,7 +301,7 @@ PetscErrorCode Trainer::WriteCheckpoint(double eval_value) {
   if (rank_ == 0) {
     struct stat written;
     if (stat(path.c_str(), &written) == 0) megabytes = (double)written.st_size / 1e6;
-    PetscCall(PruneCheckpoints(checkpoint_dir_, checkpoint_keep_, &removed));
+    PetscCall(PruneCheckpoints(checkpoint_dir_, checkpoint_keep_, run_name_, &removed));
   }
   PetscCall(PetscLogEventEnd(Events().checkpoint, 0, 0, 0, 0));
   PetscCall(PetscPrintf(comm_, "checkpoint: %s (%.1f MB in %.2f s)\n", path.c_str(), megabytes,

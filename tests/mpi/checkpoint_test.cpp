@@ -428,7 +428,7 @@ TEST(checkpoint_test, DamagedSamplerStateIsRefused) {
       {"srns_memory_negative", kConfigurations[1], SetValue("/sampler/memory", 0, -1),
        "/sampler/memory holds -1"},
       {"srns_pool_snapshots", kConfigurations[1], SetInteger("/sampler", "pool1_snapshots", 3),
-       "/sampler attribute 'pool1_snapshots' is 3; it must be in [0, 2]"},
+       "/sampler attribute 'pool1_snapshots' is 3; it must be in [0, 1]"},
       {"srns_positive_snapshots", kConfigurations[1], SetInteger("/sampler", "positive_snapshots", 1),
        "/sampler attribute 'positive_snapshots' is 1, not the current pool's 2 snapshots"},
       {"aobpr_factors", kConfigurations[2], SetInteger("/sampler", "factors", 7),
