@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "recns/dataset.hpp"
 
@@ -42,6 +43,9 @@ struct ConvertOptions {
   uint64_t split_seed = 0;  ///< key of the counter RNG (RngPurpose::kSplit) for every split
 };
 
+/// The files of a LightGCN text folder: train, valid (optional) and test.
+constexpr const char* kLightGcnFiles[] = {"train.txt", "valid.txt", "test.txt"};
+
 /// Not collective. LightGCN text folder: `folder`/train.txt, optional valid.txt, test.txt; each
 /// line "user item item ..." with 0-based integer ids (a user may have no items; blank lines are
 /// ignored).
@@ -66,6 +70,12 @@ PetscErrorCode ConvertCsvSingle(const std::string& path, const ConvertOptions& o
 /// Split at random per user as ConvertCsvSingle.
 PetscErrorCode ConvertRecBole(const std::string& path, const ConvertOptions& options,
                               Dataset* data);
+
+/// Not collective. Fails with PETSC_ERR_USER_INPUT when writing `output` would overwrite one of
+/// `inputs`: the same file (device and inode), however it is named (another spelling, a symbolic
+/// or hard link). Inputs that do not exist are skipped: their reader reports them.
+PetscErrorCode CheckOutputIsNoInput(const std::string& output,
+                                    const std::vector<std::string>& inputs);
 
 /// Not collective. Splits every row of `all` at random: per user, round(test_fraction * n) items
 /// go to `test` and round(valid_fraction * n) to `valid` (rounded stochastically, so small rows

@@ -12,6 +12,7 @@ static char help[] =
 #include <petsctime.h>
 
 #include <string>
+#include <vector>
 
 #include "recns/convert.hpp"
 #include "recns/dataset.hpp"
@@ -125,6 +126,11 @@ PetscErrorCode ConvertAndWrite(const Settings& s) {
   PetscLogDouble start, end;
   PetscFunctionBeginUser;
   PetscCall(PetscTime(&start));
+  std::vector<std::string> inputs = {s.input, s.train, s.valid, s.test};
+  if (s.format == kLightGcn)
+    for (const char* file : recns::kLightGcnFiles)
+      inputs.push_back(std::string(s.input) + "/" + file);
+  PetscCall(recns::CheckOutputIsNoInput(s.output, inputs));
   PetscCall(s.format == kSynthetic  ? recns::GenerateSynthetic(s.synthetic, &d)
             : s.format == kLightGcn ? recns::ConvertLightGcn(s.input, s.convert, &d)
             : s.format == kRecBole  ? recns::ConvertRecBole(s.input, s.convert, &d)

@@ -552,10 +552,12 @@ PetscErrorCode ConvertLightGcn(const std::string& folder, const ConvertOptions& 
   PetscCall(CheckOptions(options, false));
   PetscCheck(!HasRatingThreshold(options), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
              "%s: LightGCN text has no ratings, so rating thresholds do not apply", folder.c_str());
-  PetscCall(ReadLightGcnFile(folder + "/train.txt", Role::kTrain, &rows));
-  if (FileExists(folder + "/valid.txt"))
-    PetscCall(ReadLightGcnFile(folder + "/valid.txt", Role::kValid, &rows));
-  PetscCall(ReadLightGcnFile(folder + "/test.txt", Role::kTest, &rows));
+  const std::string train = folder + "/" + kLightGcnFiles[0];
+  const std::string valid = folder + "/" + kLightGcnFiles[1];
+  const std::string test = folder + "/" + kLightGcnFiles[2];
+  PetscCall(ReadLightGcnFile(train, Role::kTrain, &rows));
+  if (FileExists(valid)) PetscCall(ReadLightGcnFile(valid, Role::kValid, &rows));
+  PetscCall(ReadLightGcnFile(test, Role::kTest, &rows));
   PetscCall(rows.Build(data));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -590,6 +592,20 @@ PetscErrorCode ConvertRecBole(const std::string& path, const ConvertOptions& opt
   PetscCall(CheckOptions(options, true));
   PetscCall(ReadRecBoleFile(path, options, &rows));
   PetscCall(rows.Build(data));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode CheckOutputIsNoInput(const std::string& output,
+                                    const std::vector<std::string>& inputs) {
+  struct stat written, read;
+  PetscFunctionBeginUser;
+  if (stat(output.c_str(), &written) != 0) PetscFunctionReturn(PETSC_SUCCESS);
+  for (const std::string& input : inputs)
+    PetscCheck(input.empty() || stat(input.c_str(), &read) != 0 ||
+                   read.st_dev != written.st_dev || read.st_ino != written.st_ino,
+               PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+               "%s: the output is the input %s; it would be overwritten (choose another output)",
+               output.c_str(), input.c_str());
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

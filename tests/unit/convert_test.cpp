@@ -85,6 +85,22 @@ TEST_F(convert_test, CsvHeaderIsDetected) {
   EXPECT_FALSE(a.valid.Present());
 }
 
+TEST_F(convert_test, OutputMustBeNoInput) {
+  const std::string input = File("in.csv", "0,1\n"), other = File("other.csv", "0,1\n");
+  std::filesystem::create_symlink(input, dir_ + "/symlink.csv");
+  std::filesystem::create_hard_link(input, dir_ + "/hardlink.csv");
+  const std::vector<std::string> inputs = {"", dir_ + "/missing.csv", dir_ + "/./in.csv"};
+  std::filesystem::create_directory(dir_ + "/sub");
+  for (const std::string name : {"/in.csv", "/symlink.csv", "/hardlink.csv", "/sub/../in.csv"}) {
+    const std::string message = InputError(recns::CheckOutputIsNoInput(dir_ + name, inputs));
+    EXPECT_NE(message.find(dir_ + name + ": the output is the input " + dir_ + "/./in.csv"),
+              std::string::npos)
+        << message;
+  }
+  EXPECT_EQ(recns::CheckOutputIsNoInput(other, inputs), PETSC_SUCCESS);
+  EXPECT_EQ(recns::CheckOutputIsNoInput(dir_ + "/new.h5", inputs), PETSC_SUCCESS);
+}
+
 TEST_F(convert_test, ThresholdsMakePositivesAndExposures) {
   const std::string train =
       File("train.csv", "user,item,rating\n0,0,5\n0,1,1\n0,2,3\n1,0,2\n1,3,4\n");
