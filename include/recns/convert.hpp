@@ -52,9 +52,13 @@ constexpr const char* kLightGcnFiles[] = {"train.txt", "valid.txt", "test.txt"};
 PetscErrorCode ConvertLightGcn(const std::string& folder, const ConvertOptions& options,
                                Dataset* data);
 
-/// Not collective. CSV files "user,item[,rating][,...]" with non-negative integer ids, one per
-/// split; `valid` may be "" (then options.valid_fraction carves one from train). A first line
-/// with a non-numeric field is a header. Every line must have as many fields as the first.
+/// Not collective. CSV files, one per split; `valid` may be "" (then options.valid_fraction
+/// carves one from train). Ids are tokens (as RecBole's: "U10001", "N5523", "42"). A first line
+/// that names a column is a header, and the user, item and rating columns are found by name in
+/// any order (user, user_id, userId, uid; item, item_id, itemId, iid, movieId; rating, score;
+/// case, '_' and '-' do not matter; other columns are ignored); a header without user or item
+/// is an error. Without a header the columns are user,item[,rating][,...]. Every line must have
+/// as many fields as the first. Lines may end in LF, CRLF or CR CR LF.
 PetscErrorCode ConvertCsvFiles(const std::string& train, const std::string& valid,
                                const std::string& test, const ConvertOptions& options,
                                Dataset* data);
