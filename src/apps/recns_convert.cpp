@@ -178,6 +178,7 @@ PetscErrorCode Run() {
   PetscFunctionBeginUser;
   PetscCall(ReadSettings(&s, &help));
   if (help) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(recns::InstallWriteSignalHandlers());
   PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
   // An input error on rank 0 is shared so every rank exits cleanly; any other failure is
   // returned as is, and FinishProgram aborts the job.
