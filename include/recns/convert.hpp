@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "recns/dataset.hpp"
 
@@ -42,15 +43,22 @@ struct ConvertOptions {
   uint64_t split_seed = 0;  ///< key of the counter RNG (RngPurpose::kSplit) for every split
 };
 
+/// The files of a LightGCN text folder: train, valid (optional) and test.
+constexpr const char* kLightGcnFiles[] = {"train.txt", "valid.txt", "test.txt"};
+
 /// Not collective. LightGCN text folder: `folder`/train.txt, optional valid.txt, test.txt; each
 /// line "user item item ..." with 0-based integer ids (a user may have no items; blank lines are
 /// ignored).
 PetscErrorCode ConvertLightGcn(const std::string& folder, const ConvertOptions& options,
                                Dataset* data);
 
-/// Not collective. CSV files "user,item[,rating][,...]" with non-negative integer ids, one per
-/// split; `valid` may be "" (then options.valid_fraction carves one from train). A first line
-/// with a non-numeric field is a header. Every line must have as many fields as the first.
+/// Not collective. CSV files, one per split; `valid` may be "" (then options.valid_fraction
+/// carves one from train). Ids are tokens (as RecBole's: "U10001", "N5523", "42"). A first line
+/// that names a column is a header, and the user, item and rating columns are found by name in
+/// any order (user, user_id, userId, uid; item, item_id, itemId, iid, movieId; rating, score;
+/// case, '_' and '-' do not matter; other columns are ignored); a header without user or item
+/// is an error. Without a header the columns are user,item[,rating][,...]. Every line must have
+/// as many fields as the first. Lines may end in LF, CRLF or CR CR LF.
 PetscErrorCode ConvertCsvFiles(const std::string& train, const std::string& valid,
                                const std::string& test, const ConvertOptions& options,
                                Dataset* data);
@@ -66,6 +74,18 @@ PetscErrorCode ConvertCsvSingle(const std::string& path, const ConvertOptions& o
 /// Split at random per user as ConvertCsvSingle.
 PetscErrorCode ConvertRecBole(const std::string& path, const ConvertOptions& options,
                               Dataset* data);
+
+/// Not collective. Fails with PETSC_ERR_USER_INPUT when writing `output` would overwrite one of
+/// `inputs`: the same file (device and inode), however it is named (another spelling, a symbolic
+/// or hard link). Inputs that do not exist are skipped: their reader reports them.
+PetscErrorCode CheckOutputIsNoInput(const std::string& output,
+                                    const std::vector<std::string>& inputs);
+
+/// Not collective. Makes SIGTERM, SIGINT and SIGHUP remove the temporary file of a WriteDataset
+/// in progress, then end the process by that signal (PETSc's handler would abort and leave it).
+/// A signal ignored at the call stays ignored. Defined beside WriteDataset; call after
+/// PetscInitialize.
+PetscErrorCode InstallWriteSignalHandlers();
 
 /// Not collective. Splits every row of `all` at random: per user, round(test_fraction * n) items
 /// go to `test` and round(valid_fraction * n) to `valid` (rounded stochastically, so small rows

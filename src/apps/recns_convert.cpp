@@ -11,7 +11,10 @@ static char help[] =
 #include <petscsys.h>
 #include <petsctime.h>
 
+#include <charconv>
+#include <cstring>
 #include <string>
+#include <vector>
 
 #include "recns/convert.hpp"
 #include "recns/dataset.hpp"
@@ -51,8 +54,22 @@ PetscErrorCode ReadSettings(Settings* s, PetscBool* help) {
   const auto real = [&](const char* key, const char* what, PetscReal* value) {
     return PetscOptionsReal(key, what, "", *value, value, nullptr);
   };
-  const auto integer = [&](const char* key, const char* what, PetscInt* value) {
-    return PetscOptionsInt(key, what, "", *value, value, nullptr);
+  // PETSc 3.18 converts an integer option through a cast that wraps values beyond PetscInt.
+  const auto integer = [&](const char* key, const char* what, PetscInt* value) -> PetscErrorCode {
+    char typed[64] = "";
+    long long exact = 0;
+    PetscBool set = PETSC_FALSE;
+    PetscFunctionBeginUser;
+    PetscCall(PetscOptionsInt(key, what, "", *value, value, &set));
+    if (set) PetscCall(PetscOptionsGetString(nullptr, nullptr, key, typed, sizeof typed, nullptr));
+    const char* end = typed + std::strlen(typed);
+    const auto [stop, error] = std::from_chars(typed, end, exact);
+    RECNS_CHECK_INPUT(!set || stop != end || (error == std::errc() && exact == *value),
+                      PETSC_COMM_WORLD,
+                      "%s %s is out of range: PetscInt is %d-bit here (%lld to %lld)", key, typed,
+                      static_cast<int>(8 * sizeof(PetscInt)), static_cast<long long>(PETSC_MIN_INT),
+                      static_cast<long long>(PETSC_MAX_INT));
+    PetscFunctionReturn(PETSC_SUCCESS);
   };
   PetscCall(PetscOptionsEList("-format", "Input format", "", kFormats, 5, kFormats[s->format],
                               &s->format, nullptr));
@@ -125,6 +142,11 @@ PetscErrorCode ConvertAndWrite(const Settings& s) {
   PetscLogDouble start, end;
   PetscFunctionBeginUser;
   PetscCall(PetscTime(&start));
+  std::vector<std::string> inputs = {s.input, s.train, s.valid, s.test};
+  if (s.format == kLightGcn)
+    for (const char* file : recns::kLightGcnFiles)
+      inputs.push_back(std::string(s.input) + "/" + file);
+  PetscCall(recns::CheckOutputIsNoInput(s.output, inputs));
   PetscCall(s.format == kSynthetic  ? recns::GenerateSynthetic(s.synthetic, &d)
             : s.format == kLightGcn ? recns::ConvertLightGcn(s.input, s.convert, &d)
             : s.format == kRecBole  ? recns::ConvertRecBole(s.input, s.convert, &d)
@@ -156,6 +178,7 @@ PetscErrorCode Run() {
   PetscFunctionBeginUser;
   PetscCall(ReadSettings(&s, &help));
   if (help) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(recns::InstallWriteSignalHandlers());
   PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
   // An input error on rank 0 is shared so every rank exits cleanly; any other failure is
   // returned as is, and FinishProgram aborts the job.

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -32,7 +33,8 @@ namespace {
 
 // --- reading text ------------------------------------------------------------------------------
 
-/// A text file read whole, handed out line by line (1-based line numbers, '\r' stripped).
+/// A text file read whole, handed out line by line (1-based line numbers). Carriage returns are
+/// left in the line: IsBlank strips them, whether the file ends lines in CRLF or in CR CR LF.
 class LineReader {
  public:
   PetscErrorCode Open(const std::string& path);
@@ -67,13 +69,12 @@ bool LineReader::Next(std::string_view* line) {
   size_t end = text_.find('\n', position_);
   if (end == std::string::npos) end = text_.size();
   *line = std::string_view(text_).substr(position_, end - position_);
-  if (!line->empty() && line->back() == '\r') line->remove_suffix(1);
   position_ = end + 1;
   ++line_;
   return true;
 }
 
-bool IsBlank(char c) { return c == ' ' || c == '\t'; }
+bool IsBlank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
 
 /// Whitespace-separated words of `line`.
 void SplitWords(std::string_view line, std::vector<std::string_view>* words) {
@@ -126,9 +127,19 @@ bool IsNegativeInteger(std::string_view token) {
          token.size() > 1 && token[0] == '-';
 }
 
-std::string Quoted(std::string_view token) { return "'" + std::string(token) + "'"; }
+/// `token` in quotes, control characters escaped so a message stays one readable line.
+std::string Quoted(std::string_view token) {
+  std::string quoted = "'";
+  for (const char c : token) {
+    if (c == '\r') quoted += "\\r";
+    else if (c == '\t') quoted += "\\t";
+    else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) quoted += Format("\\x%02x", c);
+    else quoted += c;
+  }
+  return quoted + "'";
+}
 
-/// A non-negative integer id (LightGCN, CSV), as canonical decimal text in `raw`.
+/// A non-negative integer id (LightGCN), as canonical decimal text in `raw`.
 PetscErrorCode ParseIntegerId(const LineReader& at, const char* what, std::string_view token,
                               std::string* raw) {
   int64_t value = 0;
@@ -143,7 +154,7 @@ PetscErrorCode ParseIntegerId(const LineReader& at, const char* what, std::strin
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/// An arbitrary id token (RecBole), kept as written.
+/// An arbitrary id token (RecBole, CSV), kept as written.
 PetscErrorCode ParseTokenId(const LineReader& at, const char* what, std::string_view token,
                             std::string* raw) {
   PetscFunctionBeginUser;
@@ -452,36 +463,110 @@ PetscErrorCode ReadLightGcnFile(const std::string& path, Role role, Interactions
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+// The names a CSV header may give its columns, compared in lower case without '_', '-' or blanks
+// (so "userId", "user_id" and "User ID" are one name). Other header fields are ignored columns.
+constexpr const char* kUserNames[] = {"user", "userid", "uid"};
+constexpr const char* kItemNames[] = {"item", "itemid", "iid", "movieid"};
+constexpr const char* kRatingNames[] = {"rating", "score"};
+constexpr const char* kKnownColumns =
+    "user (user_id, userId, uid), item (item_id, itemId, iid, movieId), rating (score)";
+
+/// Which column of a CSV file holds what: named by a header, or user,item[,rating] in that order.
+struct CsvColumns {
+  size_t count = 0;  ///< fields on every line; 0 until the first line is read
+  int user = 0, item = 1, rating = -1;
+};
+
+template <size_t N>
+bool Names(std::string_view field, const char* const (&names)[N]) {
+  std::string name;
+  for (const char c : field)
+    if (c != '_' && c != '-' && !IsBlank(c))
+      name += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return std::find(std::begin(names), std::end(names), name) != std::end(names);
+}
+
+/// Reads the first line of a CSV file: a header when a field names a column, otherwise the
+/// layout user,item[,rating] of its data. A first line that is neither (a rating that is not a
+/// number) is an unknown header.
+PetscErrorCode ReadCsvColumns(const LineReader& at, const std::vector<std::string_view>& fields,
+                              const ConvertOptions& options, CsvColumns* columns, bool* header) {
+  PetscFunctionBeginUser;
+  columns->count = fields.size();
+  PetscCheck(columns->count >= 2, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+             "%s: expected user,item[,rating], found %zu field(s)", at.Where().c_str(),
+             columns->count);
+  *header = std::any_of(fields.begin(), fields.end(), [](std::string_view field) {
+    return Names(field, kUserNames) || Names(field, kItemNames) || Names(field, kRatingNames);
+  });
+  if (*header) {
+    columns->user = columns->item = columns->rating = -1;
+    for (size_t c = 0; c < fields.size(); ++c) {
+      int* const column = Names(fields[c], kUserNames)     ? &columns->user
+                          : Names(fields[c], kItemNames)   ? &columns->item
+                          : Names(fields[c], kRatingNames) ? &columns->rating
+                                                           : nullptr;
+      if (!column) continue;
+      PetscCheck(*column < 0, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+                 "%s: header columns %s and %s name the same column", at.Where().c_str(),
+                 Quoted(fields[*column]).c_str(), Quoted(fields[c]).c_str());
+      *column = static_cast<int>(c);
+    }
+    PetscCheck(columns->user >= 0 && columns->item >= 0, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+               "%s: the header names no %s column (known columns: %s)", at.Where().c_str(),
+               columns->user < 0 ? "user" : "item", kKnownColumns);
+  } else if (columns->count >= 3) {
+    columns->rating = 2;
+    PetscCheck(IsNumber(fields[2]), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+               "%s: unknown header (or rating %s is not a number): a header names its columns, "
+               "known columns: %s",
+               at.Where().c_str(), Quoted(fields[2]).c_str(), kKnownColumns);
+  }
+  PetscCheck(columns->rating >= 0 || !HasRatingThreshold(options), PETSC_COMM_SELF,
+             PETSC_ERR_USER_INPUT, "%s: no rating column, but a rating threshold is set",
+             at.Where().c_str());
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode ReadCsvFile(const std::string& path, Role role, const ConvertOptions& options,
                            Interactions* rows) {
   LineReader reader;
   std::string_view line;
   std::vector<std::string_view> fields;
   std::string user, item;
-  size_t columns = 0;
+  CsvColumns columns;
+  // A first line of words over integer ids is a header with names we do not know; taken as data
+  // it would make its words ids and silently renumber every id by first appearance.
+  bool header = false, first_has_words = false;
+  int64_t data_lines = 0, first_line = 0;
   PetscFunctionBeginUser;
   PetscCall(reader.Open(path));
   rows->BeginFile(path, role);
   while (reader.Next(&line)) {
     if (IsEmptyLine(line)) continue;
     PetscCallCXX(SplitFields(line, ',', &fields));
-    if (columns == 0) {
-      columns = fields.size();
-      PetscCheck(columns >= 2, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
-                 "%s: expected user,item[,rating], found %zu field(s)", reader.Where().c_str(),
-                 columns);
-      PetscCheck(columns >= 3 || !HasRatingThreshold(options), PETSC_COMM_SELF,
-                 PETSC_ERR_USER_INPUT, "%s: no rating column, but a rating threshold is set",
-                 reader.Where().c_str());
-      if (!std::all_of(fields.begin(), fields.end(), IsNumber)) continue;  // a header
+    if (columns.count == 0) {
+      PetscCall(ReadCsvColumns(reader, fields, options, &columns, &header));
+      if (header) continue;
     }
-    PetscCheck(fields.size() == columns, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+    PetscCheck(fields.size() == columns.count, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
                "%s: malformed line: %zu field(s), expected %zu", reader.Where().c_str(),
-               fields.size(), columns);
+               fields.size(), columns.count);
+    const bool words =
+        !IsCanonicalInteger(fields[columns.user]) || !IsCanonicalInteger(fields[columns.item]);
+    if (data_lines++ == 0) {
+      first_line = reader.Line();
+      first_has_words = words;
+    } else if (data_lines == 2) {
+      PetscCheck(!first_has_words || words, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+                 "%s:%lld: unknown header (its words would be ids among integer ids): a header "
+                 "names its columns, known columns: %s",
+                 path.c_str(), static_cast<long long>(first_line), kKnownColumns);
+    }
     double rating = NAN;
-    PetscCall(ParseIntegerId(reader, "user", fields[0], &user));
-    PetscCall(ParseIntegerId(reader, "item", fields[1], &item));
-    if (columns >= 3) PetscCall(ParseRating(reader, fields[2], &rating));
+    PetscCall(ParseTokenId(reader, "user", fields[columns.user], &user));
+    PetscCall(ParseTokenId(reader, "item", fields[columns.item], &item));
+    if (columns.rating >= 0) PetscCall(ParseRating(reader, fields[columns.rating], &rating));
     PetscCallCXX(rows->Add(reader.Line(), user, item, rating));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -552,10 +637,12 @@ PetscErrorCode ConvertLightGcn(const std::string& folder, const ConvertOptions& 
   PetscCall(CheckOptions(options, false));
   PetscCheck(!HasRatingThreshold(options), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
              "%s: LightGCN text has no ratings, so rating thresholds do not apply", folder.c_str());
-  PetscCall(ReadLightGcnFile(folder + "/train.txt", Role::kTrain, &rows));
-  if (FileExists(folder + "/valid.txt"))
-    PetscCall(ReadLightGcnFile(folder + "/valid.txt", Role::kValid, &rows));
-  PetscCall(ReadLightGcnFile(folder + "/test.txt", Role::kTest, &rows));
+  const std::string train = folder + "/" + kLightGcnFiles[0];
+  const std::string valid = folder + "/" + kLightGcnFiles[1];
+  const std::string test = folder + "/" + kLightGcnFiles[2];
+  PetscCall(ReadLightGcnFile(train, Role::kTrain, &rows));
+  if (FileExists(valid)) PetscCall(ReadLightGcnFile(valid, Role::kValid, &rows));
+  PetscCall(ReadLightGcnFile(test, Role::kTest, &rows));
   PetscCall(rows.Build(data));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -590,6 +677,20 @@ PetscErrorCode ConvertRecBole(const std::string& path, const ConvertOptions& opt
   PetscCall(CheckOptions(options, true));
   PetscCall(ReadRecBoleFile(path, options, &rows));
   PetscCall(rows.Build(data));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode CheckOutputIsNoInput(const std::string& output,
+                                    const std::vector<std::string>& inputs) {
+  struct stat written, read;
+  PetscFunctionBeginUser;
+  if (stat(output.c_str(), &written) != 0) PetscFunctionReturn(PETSC_SUCCESS);
+  for (const std::string& input : inputs)
+    PetscCheck(input.empty() || stat(input.c_str(), &read) != 0 ||
+                   read.st_dev != written.st_dev || read.st_ino != written.st_ino,
+               PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+               "%s: the output is the input %s; it would be overwritten (choose another output)",
+               output.c_str(), input.c_str());
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

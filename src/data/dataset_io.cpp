@@ -5,15 +5,19 @@
 // each rank's verdict through CheckAllRanks, so a problem seen by one rank stops every rank at the
 // same point and no rank is left waiting in a collective HDF5 call.
 #include <hdf5.h>
+#include <limits.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <utility>
 
 #include "io/hdf5.hpp"
+#include "recns/convert.hpp"
 #include "recns/dataset.hpp"
 #include "recns/error.hpp"
 
@@ -348,14 +352,36 @@ PetscErrorCode CollectiveTransfer(h5::Handle* transfer) {
 
 // --- writing -----------------------------------------------------------------------------------
 
-/// Removes a file when it goes out of scope, unless Keep() was called.
+// The temporary file being written, for the handler of stop signals: a signal handler may only
+// call async-signal-safe functions, so the path waits in a fixed buffer, published by a flag.
+char pending_temporary[PATH_MAX];
+volatile std::sig_atomic_t have_pending_temporary = 0;
+
+extern "C" void RemoveTemporaryAndStop(int signal) {
+  if (have_pending_temporary) unlink(pending_temporary);
+  // Ends by the same signal (its default action), so a parent sees how the process stopped.
+  struct sigaction action = {};
+  action.sa_handler = SIG_DFL;
+  sigemptyset(&action.sa_mask);
+  sigaction(signal, &action, nullptr);
+  raise(signal);
+}
+
+/// Removes a file when it goes out of scope, unless Keep() was called; until then a stop signal
+/// removes it too (InstallWriteSignalHandlers).
 class RemoveUnlessKept {
  public:
-  explicit RemoveUnlessKept(std::string path) : path_(std::move(path)) {}
+  explicit RemoveUnlessKept(std::string path) : path_(std::move(path)) {
+    if (path_.size() >= sizeof pending_temporary) return;  // too long for the file system too
+    std::memcpy(pending_temporary, path_.c_str(), path_.size() + 1);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    have_pending_temporary = 1;
+  }
   RemoveUnlessKept(const RemoveUnlessKept&) = delete;
   RemoveUnlessKept& operator=(const RemoveUnlessKept&) = delete;
   ~RemoveUnlessKept() {
     if (!kept_) std::remove(path_.c_str());
+    have_pending_temporary = 0;
   }
   void Keep() { kept_ = true; }
 
@@ -451,6 +477,22 @@ PetscErrorCode WriteDataset(const std::string& path, const Dataset& data) {
   PetscCheck(std::rename(temporary.c_str(), path.c_str()) == 0, PETSC_COMM_SELF,
              PETSC_ERR_USER_INPUT, "%s: cannot replace it: %s", path.c_str(), std::strerror(errno));
   cleanup.Keep();
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode InstallWriteSignalHandlers() {
+  PetscFunctionBeginUser;
+  struct sigaction action = {}, current;
+  action.sa_handler = RemoveTemporaryAndStop;
+  sigemptyset(&action.sa_mask);
+  for (int signal : {SIGTERM, SIGINT, SIGHUP}) {
+    // An ignored signal stays ignored, as a shell's background job ignores SIGINT.
+    PetscCheck(sigaction(signal, nullptr, &current) == 0, PETSC_COMM_SELF, PETSC_ERR_SYS,
+               "cannot read the handler of signal %d", signal);
+    if (current.sa_handler == SIG_IGN) continue;
+    PetscCheck(sigaction(signal, &action, nullptr) == 0, PETSC_COMM_SELF, PETSC_ERR_SYS,
+               "cannot install the handler of signal %d", signal);
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

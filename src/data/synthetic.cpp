@@ -49,20 +49,21 @@ std::string OptionsProblem(const SyntheticOptions& o) {
         "synthetic data needs 1 <= users < 2^31 and 2 <= items < 2^31 (got %lld users, "
         "%lld items)",
         static_cast<long long>(o.num_users), static_cast<long long>(o.num_items));
+  if (o.total_interactions < 0 || o.total_exposures < 0)
+    return Format("synthetic totals (%lld interactions, %lld exposures) must be >= 0",
+                  static_cast<long long>(o.total_interactions),
+                  static_cast<long long>(o.total_exposures));
   if (!(MeanDegree(o) >= 1 && MeanExposures(o) >= 0 && o.communities >= 1))
     return Format(
         "synthetic mean degree %g must be >= 1, mean exposures %g >= 0, communities %d >= 1",
         MeanDegree(o), MeanExposures(o), o.communities);
-  const double room = static_cast<double>(o.num_users) * static_cast<double>(UserCap(o));
-  if (o.total_interactions < 0 || o.total_exposures < 0 ||
-      static_cast<double>(o.total_interactions) > room ||
-      (o.total_interactions > 0 &&
-       static_cast<double>(o.total_interactions + o.total_exposures) > room))
+  // More would be clamped per user, silently giving less than was asked for.
+  if (MeanDegree(o) + MeanExposures(o) > static_cast<double>(UserCap(o)))
     return Format(
-        "synthetic totals (%lld interactions, %lld exposures) must be >= 0 and fit %lld users "
-        "with at most %lld each (half the catalogue)",
-        static_cast<long long>(o.total_interactions), static_cast<long long>(o.total_exposures),
-        static_cast<long long>(o.num_users), static_cast<long long>(UserCap(o)));
+        "synthetic interactions (%g per user) plus exposures (%g per user) exceed the cap of %lld "
+        "per user, half the %lld items: ask for more items or fewer interactions",
+        MeanDegree(o), MeanExposures(o), static_cast<long long>(UserCap(o)),
+        static_cast<long long>(o.num_items));
   if (!(o.affinity >= 0 && o.affinity <= 1 && o.user_skew >= 0 && o.item_skew >= 0))
     return Format("synthetic affinity %g must be in [0, 1] and skews %g, %g >= 0", o.affinity,
                   o.user_skew, o.item_skew);

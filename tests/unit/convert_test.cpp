@@ -85,6 +85,73 @@ TEST_F(convert_test, CsvHeaderIsDetected) {
   EXPECT_FALSE(a.valid.Present());
 }
 
+TEST_F(convert_test, CsvHeaderNamesTheColumns) {
+  const std::string test = File("test.csv", "0,0,5\n");
+  const std::string plain = File("plain.csv", "0,1,5\n1,0,4\n2,1,3\n");
+  const std::string swapped = File("swapped.csv", "item,user,rating\n1,0,5\n0,1,4\n1,2,3\n");
+  const std::string movielens =
+      File("ratings.csv", "userId,movieId,rating,timestamp\n0,1,5,881250949\n1,0,4,1\n2,1,3,1\n");
+  const std::string ignored =
+      File("ignored.csv", "Time Stamp,ITEM_ID,User-Id\n9,1,0\n9,0,1\n9,1,2\n");
+  ConvertOptions options;
+  options.rating_threshold = 4;  // also finds the rating column by name
+  Dataset expected, data;
+  ASSERT_EQ(recns::ConvertCsvFiles(plain, "", test, options, &expected), PETSC_SUCCESS);
+  for (const std::string& path : {swapped, movielens}) {
+    ASSERT_EQ(recns::ConvertCsvFiles(path, "", test, options, &data), PETSC_SUCCESS) << path;
+    EXPECT_EQ(data.train.indptr, expected.train.indptr) << path;
+    EXPECT_EQ(data.train.indices, expected.train.indices) << path;
+    EXPECT_EQ(data.user_raw_ids, expected.user_raw_ids) << path;
+  }
+  ASSERT_EQ(recns::ConvertCsvFiles(ignored, "", test, ConvertOptions(), &data), PETSC_SUCCESS);
+  EXPECT_EQ(data.train.indptr, (std::vector<int64_t>{0, 1, 2, 3}));
+  EXPECT_EQ(data.train.indices, (std::vector<int32_t>{1, 0, 1}));
+}
+
+TEST_F(convert_test, CsvLineEndsLfCrLfAndCrCrLfReadAlike) {
+  const std::string test = File("test.csv", "0,0,3\n");
+  Dataset lf, other;
+  ASSERT_EQ(recns::ConvertCsvFiles(File("lf.csv", "user,item,rating\n0,1,5\n1,0,4\n"), "", test,
+                                   ConvertOptions(), &lf),
+            PETSC_SUCCESS);
+  for (const char* text : {"user,item,rating\r\n0,1,5\r\n1,0,4\r\n",
+                           "user,item,rating\r\r\n0,1,5\r\r\n1,0,4\r\r\n\r\n"}) {
+    ASSERT_EQ(recns::ConvertCsvFiles(File("other.csv", text), "", test, ConvertOptions(), &other),
+              PETSC_SUCCESS);
+    EXPECT_EQ(other.train.indptr, lf.train.indptr);
+    EXPECT_EQ(other.train.indices, lf.train.indices);
+    EXPECT_EQ(other.user_raw_ids, lf.user_raw_ids);
+  }
+}
+
+TEST_F(convert_test, CsvIdsAreTokens) {
+  const std::string train = File("train.csv", "U10001,N5523,5\nU7,N5523,4\nU7,N1,3\n");
+  const std::string test = File("test.csv", "U10001,N1,5\n");
+  Dataset data;
+  ASSERT_EQ(recns::ConvertCsvFiles(train, "", test, ConvertOptions(), &data), PETSC_SUCCESS);
+  EXPECT_EQ(data.user_raw_ids, (std::vector<std::string>{"U10001", "U7"}));  // first appearance
+  EXPECT_EQ(data.item_raw_ids, (std::vector<std::string>{"N5523", "N1"}));
+  EXPECT_EQ(data.train.indptr, (std::vector<int64_t>{0, 1, 3}));
+  EXPECT_EQ(data.train.indices, (std::vector<int32_t>{0, 0, 1}));
+  EXPECT_EQ(data.test.indices, (std::vector<int32_t>{1}));
+}
+
+TEST_F(convert_test, OutputMustBeNoInput) {
+  const std::string input = File("in.csv", "0,1\n"), other = File("other.csv", "0,1\n");
+  std::filesystem::create_symlink(input, dir_ + "/symlink.csv");
+  std::filesystem::create_hard_link(input, dir_ + "/hardlink.csv");
+  const std::vector<std::string> inputs = {"", dir_ + "/missing.csv", dir_ + "/./in.csv"};
+  std::filesystem::create_directory(dir_ + "/sub");
+  for (const std::string name : {"/in.csv", "/symlink.csv", "/hardlink.csv", "/sub/../in.csv"}) {
+    const std::string message = InputError(recns::CheckOutputIsNoInput(dir_ + name, inputs));
+    EXPECT_NE(message.find(dir_ + name + ": the output is the input " + dir_ + "/./in.csv"),
+              std::string::npos)
+        << message;
+  }
+  EXPECT_EQ(recns::CheckOutputIsNoInput(other, inputs), PETSC_SUCCESS);
+  EXPECT_EQ(recns::CheckOutputIsNoInput(dir_ + "/new.h5", inputs), PETSC_SUCCESS);
+}
+
 TEST_F(convert_test, ThresholdsMakePositivesAndExposures) {
   const std::string train =
       File("train.csv", "user,item,rating\n0,0,5\n0,1,1\n0,2,3\n1,0,2\n1,3,4\n");
@@ -280,14 +347,24 @@ TEST_F(convert_test, BadInputNamesFileAndLine) {
   const Case cases[] = {
       {"/train.csv:3: malformed line: 1 field(s), expected 2",
        [&](const std::string& f) { return csv(f, "0,1\n1,2\n3\n", "0,2\n"); }},
-      {"/train.csv:2: negative user id -1",
+      {"/train.csv:2: negative user id '-1'",
        [&](const std::string& f) { return csv(f, "0,1\n-1,2\n", "0,2\n"); }},
       {"/train.csv:3: rating 'abc' is not a number",
        [&](const std::string& f) {
          return csv(f, "user,item,rating\n0,1,5\n1,2,abc\n", "0,2,5\n");
        }},
-      {"/train.csv:2: item id 'x' is not an integer",
-       [&](const std::string& f) { return csv(f, "0,1\n1,x\n", "0,2\n"); }},
+      {"/train.csv:2: empty item id",
+       [&](const std::string& f) { return csv(f, "0,1\n1,\n", "0,2\n"); }},
+      {"/train.csv:1: the header names no user column (known columns: user (user_id",
+       [&](const std::string& f) { return csv(f, "customer,item_id,rating\n0,1,5\n", "0,2\n"); }},
+      {"/train.csv:1: header columns 'item' and 'movieId' name the same column",
+       [&](const std::string& f) { return csv(f, "user,item,movieId\n0,1,2\n", "0,2\n"); }},
+      {"/train.csv:1: unknown header (or rating 'stars' is not a number)",
+       [&](const std::string& f) { return csv(f, "who,what,stars\n0,1,5\n", "0,2,5\n"); }},
+      {"/train.csv:2: unknown header (its words would be ids among integer ids)",
+       [&](const std::string& f) { return csv(f, "\nwho,what\n0,1\n", "0,2\n"); }},
+      {"/train.csv:2: rating '4\\r\\x01' is not a number",
+       [&](const std::string& f) { return csv(f, "0,1,5\n0,2,4\r\x01\n", "0,2,5\n"); }},
       {"/train.csv:3: duplicate interaction (user 0, item 1), first seen at ",
        [&](const std::string& f) { return csv(f, "0,1\n1,2\n0,1\n", "0,2\n"); }},
       {"/test.csv:1: duplicate interaction (user 1, item 2), first seen at ",

@@ -210,6 +210,14 @@ TEST(synthetic_test, RejectsBadOptions) {
   options = Small();
   options.test_fraction = 0;
   EXPECT_EQ(recns::GenerateSynthetic(options, &data), PETSC_ERR_USER_INPUT);
+  options = Small();  // means the per-user cap (half the items) would clamp
+  options.mean_degree = 401;
+  EXPECT_EQ(recns::GenerateSynthetic(options, &data), PETSC_ERR_USER_INPUT);
+  options.mean_degree = 300;
+  options.mean_exposures = 101;
+  EXPECT_EQ(recns::GenerateSynthetic(options, &data), PETSC_ERR_USER_INPUT);
+  options.mean_exposures = 100;
+  EXPECT_EQ(recns::GenerateSynthetic(options, &data), PETSC_SUCCESS);
 }
 
 }  // namespace
