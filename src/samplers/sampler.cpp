@@ -12,12 +12,15 @@ namespace recns {
 PetscErrorCode Sampler::SetFromOptions() {
   PetscFunctionBeginUser;
   PetscInt k = num_negatives_;
+  PetscErrorCode error = PETSC_SUCCESS;
+  // PetscOptionsEnd frees what PetscOptionsBegin allocated, so an error inside is returned after it.
   PetscOptionsBegin(comm_, prefix_.empty() ? nullptr : prefix_.c_str(), "Negative sampler options",
                     nullptr);
-  PetscCall(PetscOptionsInt("-sampler_num_negatives", "Negatives k per positive pair", "Sampler", k,
-                            &k, nullptr));
-  PetscCall(SetFromOptionsImpl(PetscOptionsObject));
+  error = PetscOptionsInt("-sampler_num_negatives", "Negatives k per positive pair", "Sampler", k,
+                          &k, nullptr);
+  if (!error) error = SetFromOptionsImpl(PetscOptionsObject);
   PetscOptionsEnd();
+  PetscCall(error);
   RECNS_CHECK_INPUT(k >= 1, comm_, "-sampler_num_negatives must be >= 1 (got %d)", (int)k);
   num_negatives_ = (int)k;
   PetscFunctionReturn(PETSC_SUCCESS);

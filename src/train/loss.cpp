@@ -12,13 +12,16 @@ namespace recns {
 
 PetscErrorCode Loss::SetFromOptions() {
   PetscFunctionBeginUser;
+  PetscErrorCode error = PETSC_SUCCESS;
+  // PetscOptionsEnd frees what PetscOptionsBegin allocated, so an error inside is returned after it.
   PetscOptionsBegin(comm_, nullptr, "Loss options", nullptr);
-  PetscCall(PetscOptionsReal("-loss_l2",
-                             "L2 weight on the batch's ego rows: l2/2 * sum ||e0||^2 / B, added "
-                             "to the mean loss",
-                             "Loss", l2_, &l2_, nullptr));
-  PetscCall(SetFromOptionsImpl(PetscOptionsObject));
+  error = PetscOptionsReal("-loss_l2",
+                           "L2 weight on the batch's ego rows: l2/2 * sum ||e0||^2 / B, added "
+                           "to the mean loss",
+                           "Loss", l2_, &l2_, nullptr);
+  if (!error) error = SetFromOptionsImpl(PetscOptionsObject);
   PetscOptionsEnd();
+  PetscCall(error);
   RECNS_CHECK_INPUT(l2_ >= 0 && std::isfinite(l2_), comm_,
                     "-loss_l2 must be a finite number >= 0 (got %s)",
                     Format("%g", l2_).c_str());

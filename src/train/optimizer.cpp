@@ -11,20 +11,26 @@ namespace recns {
 PetscErrorCode Optimizer::SetFromOptions() {
   PetscFunctionBeginUser;
   PetscInt every = decay_every_;
+  PetscErrorCode error = PETSC_SUCCESS;
+  // PetscOptionsEnd frees what PetscOptionsBegin allocated, so an error inside is returned after it.
   PetscOptionsBegin(comm_, nullptr, "Optimizer options", nullptr);
-  PetscCall(PetscOptionsReal("-optimizer_lr", "Learning rate", "Optimizer", lr_, &lr_, nullptr));
-  PetscCall(PetscOptionsInt("-optimizer_lr_decay_every",
+  error = PetscOptionsReal("-optimizer_lr", "Learning rate", "Optimizer", lr_, &lr_, nullptr);
+  if (!error)
+    error = PetscOptionsInt("-optimizer_lr_decay_every",
                             "Multiply the learning rate by -optimizer_lr_decay_rate every this "
                             "many epochs (0: constant)",
-                            "Optimizer", every, &every, nullptr));
-  PetscCall(PetscOptionsReal("-optimizer_lr_decay_rate", "Step-decay factor", "Optimizer",
-                             decay_rate_, &decay_rate_, nullptr));
-  PetscCall(PetscOptionsReal("-optimizer_weight_decay",
+                            "Optimizer", every, &every, nullptr);
+  if (!error)
+    error = PetscOptionsReal("-optimizer_lr_decay_rate", "Step-decay factor", "Optimizer",
+                             decay_rate_, &decay_rate_, nullptr);
+  if (!error)
+    error = PetscOptionsReal("-optimizer_weight_decay",
                              "Coupled L2 on every ego row at every step, added to the gradient "
                              "(PyTorch weight_decay); the batch L2 is -loss_l2",
-                             "Optimizer", weight_decay_, &weight_decay_, nullptr));
-  PetscCall(SetFromOptionsImpl(PetscOptionsObject));
+                             "Optimizer", weight_decay_, &weight_decay_, nullptr);
+  if (!error) error = SetFromOptionsImpl(PetscOptionsObject);
   PetscOptionsEnd();
+  PetscCall(error);
   RECNS_CHECK_INPUT(lr_ > 0 && std::isfinite(lr_), comm_,
                     "-optimizer_lr must be a finite number > 0 (got %s)",
                     Format("%g", lr_).c_str());
