@@ -7,10 +7,12 @@ static char help[] =
 
 // 1. Initialise PETSc and the library; the first plain argument names the dataset, and no other
 //    plain argument may follow (PETSc would ignore it).
-// 2. Read every option and create the model, sampler, loss and optimizer by name.
+// 2. Read every option and create the model, sampler, loss and optimizer by name; an option
+//    that nothing reads (a misspelling) stops the run here, before any work.
 // 3. With -help, stop after listing the options; otherwise load the dataset (and the checkpoint
 //    of -restart) and train until done or stopped by a signal.
-// 4. Report unused options (a misspelt option must not pass silently) and finish.
+// 4. Report the options given but unused (another type's, or a wrapper's with
+//    -allow_unknown_options) and finish.
 #include <petscsys.h>
 
 #include "recns/error.hpp"
@@ -18,12 +20,22 @@ static char help[] =
 #include "recns/stop_signal.hpp"
 #include "recns/trainer.hpp"
 
+/// Every option recns_train can read: its own and the evaluator's, and those of every type.
+static PetscErrorCode ReadEveryOption() {
+  PetscFunctionBeginUser;
+  recns::Trainer defaults(PETSC_COMM_WORLD);
+  PetscCall(defaults.SetFromOptions());
+  PetscCall(recns::ReadEveryComponentOption(PETSC_COMM_WORLD));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode Run(int argc, char** argv, bool* stopped) {
   PetscFunctionBeginUser;
   PetscCall(recns::InitializePackage());
   PetscCall(recns::SetDatasetFromArguments(argc, argv));
   recns::Trainer trainer(PETSC_COMM_WORLD);
   PetscCall(trainer.SetFromOptions());
+  PetscCall(recns::CheckOptionNames(PETSC_COMM_WORLD, ReadEveryOption));
   PetscBool help = PETSC_FALSE;
   PetscCall(PetscOptionsHasHelp(nullptr, &help));
   if (help) PetscFunctionReturn(PETSC_SUCCESS);
