@@ -66,6 +66,7 @@ PetscErrorCode Trainer::SetFromOptions() {
   PetscInt every_epochs = checkpoint_every_epochs_, keep = checkpoint_keep_,
            test_kill = checkpoint_test_kill_;
   PetscReal every_minutes = checkpoint_every_minutes_;
+  PetscBool restart_set = PETSC_FALSE;
   PetscOptionsBegin(comm_, nullptr, "recns_train: training options", nullptr);
   PetscCall(PetscOptionsString("-dataset",
                                "Dataset file (recns HDF5, made by recns_convert); may also be "
@@ -135,7 +136,7 @@ PetscErrorCode Trainer::SetFromOptions() {
                                "Resume from a checkpoint: auto (the newest usable one in "
                                "-checkpoint_dir; none there: start afresh) or a file; any number "
                                "of ranks",
-                               "Trainer", restart, restart, sizeof restart, nullptr));
+                               "Trainer", restart, restart, sizeof restart, &restart_set));
   PetscCall(PetscOptionsInt("-checkpoint_test_kill",
                             "Testing aid: rank 0 kills itself (SIGKILL) in the middle of writing "
                             "this run's n-th checkpoint (0: never)",
@@ -160,6 +161,10 @@ PetscErrorCode Trainer::SetFromOptions() {
   RECNS_CHECK_INPUT(keep >= 1, comm_, "-checkpoint_keep must be >= 1 (got %d)", (int)keep);
   RECNS_CHECK_INPUT(test_kill >= 0, comm_, "-checkpoint_test_kill must be >= 0 (got %d)",
                     (int)test_kill);
+  // PETSc takes "-restart" without a value as an empty one, which would start afresh.
+  RECNS_CHECK_INPUT(!restart_set || restart[0] != '\0', comm_,
+                    "-restart needs a value: auto (the newest checkpoint in -checkpoint_dir) or a "
+                    "checkpoint file");
   RECNS_CHECK_INPUT(std::string(restart) != "auto" || checkpoint_dir[0] != '\0', comm_,
                     "-restart auto needs a -checkpoint_dir to look in");
   dataset_path_ = path;
