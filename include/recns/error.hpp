@@ -21,7 +21,7 @@ namespace recns {
 /// Exit codes of the recns programs (documented in README).
 constexpr int kExitBadInput = 2;  ///< bad input file, dataset or option: one line on rank 0
 constexpr int kExitInternal = 3;  ///< internal failure on some rank: the job is aborted
-/// Stopped by SIGTERM or SIGUSR1 at a step boundary, after writing a checkpoint (when
+/// Stopped by SIGTERM, SIGINT or SIGUSR1 at a step boundary, after writing a checkpoint (when
 /// checkpoints are on): a job script resubmits or requeues, and the run resumes with -restart auto.
 constexpr int kExitStopped = 4;
 

@@ -3,7 +3,12 @@ static char help[] =
     "Usage: mpirun -n P recns_train DATASET.h5 [options]   (or -dataset DATASET.h5;\n"
     "       decks: -options_file input/NAME.opts; profile: -log_view)\n"
     "Exit codes: 0 success, 2 bad input (one line on rank 0), 3 internal error (job aborted),\n"
-    "            4 stopped by SIGTERM/SIGUSR1 after a checkpoint (resume with -restart auto).\n\n";
+    "            4 stopped by SIGTERM/SIGINT/SIGUSR1 after a checkpoint (resume with -restart auto).\n"
+    "Stopping under Open MPI's mpirun: kill -USR1 <mpirun pid>, which mpirun forwards as it is\n"
+    "(exit 4). On SIGTERM or Ctrl-C mpirun itself sends the ranks SIGTERM after\n"
+    "odls_base_sigkill_timeout seconds (default 1) and SIGKILL as many seconds later, then exits 1;\n"
+    "for time to checkpoint, set OMPI_MCA_odls_base_sigkill_timeout=30 (see README).\n"
+    "Options that nothing reads are an error; -allow_unknown_options accepts a wrapper's own.\n\n";
 
 // 1. Initialise PETSc and the library; the first plain argument names the dataset, and no other
 //    plain argument may follow (PETSc would ignore it).
