@@ -6,7 +6,8 @@ static char help[] =
     "Exit codes: 0 success, 2 bad input (one line on rank 0), 3 internal error (job aborted).\n\n";
 
 // 1. Initialise PETSc and the library; the first plain argument names the dataset.
-// 2. Read every option (one that nothing reads stops the run); with -help, stop after listing them.
+// 2. Check the options given (as recns_train does), then read them; with -help, stop after
+//    listing them.
 // 3. Load the dataset, the checkpoint's model and its final embeddings.
 // 4. Rank the chosen users' items and write the lists; report unused options and finish.
 #include <petscsys.h>
@@ -29,9 +30,9 @@ static PetscErrorCode Run(int argc, char** argv) {
   PetscFunctionBeginUser;
   PetscCall(recns::InitializePackage());
   PetscCall(recns::SetDatasetFromArguments(argc, argv));
+  PetscCall(recns::CheckOptions(PETSC_COMM_WORLD, ReadEveryOption));
   recns::Recommender recommender(PETSC_COMM_WORLD);
   PetscCall(recommender.SetFromOptions());
-  PetscCall(recns::CheckOptionNames(PETSC_COMM_WORLD, ReadEveryOption));
   PetscBool help = PETSC_FALSE;
   PetscCall(PetscOptionsHasHelp(nullptr, &help));
   if (help) PetscFunctionReturn(PETSC_SUCCESS);

@@ -12,8 +12,8 @@ static char help[] =
 
 // 1. Initialise PETSc and the library; the first plain argument names the dataset, and no other
 //    plain argument may follow (PETSc would ignore it).
-// 2. Read every option and create the model, sampler, loss and optimizer by name; an option
-//    that nothing reads (a misspelling) stops the run here, before any work.
+// 2. Check the options given (an option nothing reads, a misspelling, or an integer out of
+//    range stops the run here), then read them and create the model, sampler, loss and optimizer.
 // 3. With -help, stop after listing the options; otherwise load the dataset (and the checkpoint
 //    of -restart) and train until done or stopped by a signal.
 // 4. Report the options given but unused (another type's, or a wrapper's with
@@ -38,9 +38,9 @@ static PetscErrorCode Run(int argc, char** argv, bool* stopped) {
   PetscFunctionBeginUser;
   PetscCall(recns::InitializePackage());
   PetscCall(recns::SetDatasetFromArguments(argc, argv));
+  PetscCall(recns::CheckOptions(PETSC_COMM_WORLD, ReadEveryOption));
   recns::Trainer trainer(PETSC_COMM_WORLD);
   PetscCall(trainer.SetFromOptions());
-  PetscCall(recns::CheckOptionNames(PETSC_COMM_WORLD, ReadEveryOption));
   PetscBool help = PETSC_FALSE;
   PetscCall(PetscOptionsHasHelp(nullptr, &help));
   if (help) PetscFunctionReturn(PETSC_SUCCESS);

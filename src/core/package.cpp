@@ -7,6 +7,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <cstdarg>
 #include <cstdio>
 #include <set>
@@ -147,11 +150,17 @@ PetscErrorCode ReadPetscObjectOptions(MPI_Comm comm) {
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-std::set<std::string>* listed_names = nullptr;  // where CollectHelpLine puts names, while it runs
+/// The options a program can read, as its -help lists them: names in lower case, without the dash.
+struct OptionNames {
+  std::set<std::string> all;
+  std::set<std::string> integers;  // PetscInt options, whose text PETSc converts without a range check
+};
+OptionNames* listed = nullptr;  // where CollectHelpLine puts names, while it runs
 
 /// Stands in for PetscHelpPrintf during the dry pass: PETSc lists one option per call, as
 /// "  -name <now ...>: text" (or "  -name: <...>" for a flag); continuation calls (the choices of
-/// a list, the values of an array) do not start with a dash.
+/// a list, the values of an array) do not start with a dash. PetscOptionsInt and
+/// PetscOptionsIntArray print the value with PetscInt_FMT, which tells the integer options.
 PetscErrorCode CollectHelpLine(MPI_Comm, const char format[], ...) {
   char line[1024];
   va_list args;
@@ -163,33 +172,54 @@ PetscErrorCode CollectHelpLine(MPI_Comm, const char format[], ...) {
   if (*c++ != '-') return PETSC_SUCCESS;
   std::string name;
   for (; std::isalnum((unsigned char)*c) || *c == '_'; ++c) name += (char)std::tolower(*c);
-  if (!name.empty()) listed_names->insert(name);
+  if (name.empty()) return PETSC_SUCCESS;
+  listed->all.insert(name);
+  if (std::strstr(format, "<now %" PetscInt_FMT " :") || std::strstr(format, " <%" PetscInt_FMT))
+    listed->integers.insert(name);
   return PETSC_SUCCESS;
 }
 
-/// Collective. The names (lower case, no dash) of the options `read` lists under -help, run on a
-/// scratch database holding only -help so that no given value is read or checked.
-PetscErrorCode CollectOptionNames(const std::function<PetscErrorCode()>& read,
-                                  std::set<std::string>* names) {
+/// Collective. The options `read` lists under -help, run on a scratch database holding only
+/// -help so that no given value is read or checked.
+PetscErrorCode CollectOptionNames(const std::function<PetscErrorCode()>& read, OptionNames* names) {
   PetscOptions scratch;
   PetscFunctionBeginUser;
   PetscCall(PetscOptionsCreate(&scratch));
   PetscCall(PetscOptionsSetValue(scratch, "-help", nullptr));
   PetscCall(PetscOptionsPush(scratch));
   const auto print = PetscHelpPrintf;
-  const PetscOptionsHelpPrinted listed = PetscOptionsHelpPrintedSingleton;
+  const PetscOptionsHelpPrinted printed = PetscOptionsHelpPrintedSingleton;
   PetscHelpPrintf = CollectHelpLine;
   PetscOptionsHelpPrintedSingleton = nullptr;
-  listed_names = names;
+  listed = names;
   const PetscErrorCode code = read();
-  listed_names = nullptr;
+  listed = nullptr;
   PetscHelpPrintf = print;
   PetscCall(ForgetListedOptionTitles());
-  PetscOptionsHelpPrintedSingleton = listed;
+  PetscOptionsHelpPrintedSingleton = printed;
   PetscCall(PetscOptionsPop());
   PetscCall(PetscOptionsDestroy(&scratch));
   PetscCall(code);
   PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/// "" when every comma-separated item of `value` that is a decimal integer fits a PetscInt,
+/// otherwise the first that does not. PETSc's conversion wraps such a value silently (3000000000
+/// becomes -1294967296 with 32-bit PetscInt); other text is left to PETSc, which rejects it.
+std::string OutOfRangeInteger(const std::string& value) {
+  for (size_t begin = 0; begin <= value.size();) {
+    size_t end = value.find(',', begin);
+    if (end == std::string::npos) end = value.size();
+    const std::string item = value.substr(begin, end - begin);
+    const size_t digits = item.find_first_not_of("+-") == 1 ? 1 : 0;
+    if (item.size() > digits && item.find_first_not_of("0123456789", digits) == std::string::npos) {
+      errno = 0;
+      const long long number = std::strtoll(item.c_str(), nullptr, 10);
+      if (errno == ERANGE || number > PETSC_MAX_INT || number < PETSC_MIN_INT) return item;
+    }
+    begin = end + 1;
+  }
+  return "";
 }
 
 size_t EditDistance(const std::string& a, const std::string& b) {
@@ -220,7 +250,7 @@ std::string UnknownOptionText(const std::string& name, const std::set<std::strin
 }
 }  // namespace
 
-PetscErrorCode CheckOptionNames(MPI_Comm comm, const std::function<PetscErrorCode()>& read_every_option) {
+PetscErrorCode CheckOptions(MPI_Comm comm, const std::function<PetscErrorCode()>& read_every_option) {
   PetscBool allow = PETSC_FALSE, help = PETSC_FALSE;
   PetscInt count;
   char** names;
@@ -233,25 +263,30 @@ PetscErrorCode CheckOptionNames(MPI_Comm comm, const std::function<PetscErrorCod
                              "", allow, &allow, nullptr));
   PetscOptionsEnd();
   PetscCall(PetscOptionsHasHelp(nullptr, &help));
-  if (help || allow) PetscFunctionReturn(PETSC_SUCCESS);
+  if (help) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(ReadPetscObjectOptions(comm));
+  OptionNames known;
+  PetscCall(CollectOptionNames(read_every_option, &known));
+  // Every option PETSc has not read yet (it read its own general ones while it initialized).
   PetscCall(PetscOptionsLeftGet(nullptr, &count, &names, &values));
-  std::vector<std::string> left;
+  std::vector<std::pair<std::string, std::string>> left;
   for (PetscInt n = 0; n < count; ++n) {
     std::string name = names[n];
     for (char& c : name) c = (char)std::tolower((unsigned char)c);
-    if (!ReadByPetscFinalize(name)) left.push_back(name);
+    if (!ReadByPetscFinalize(name)) left.emplace_back(name, values[n] ? values[n] : "");
   }
   PetscCall(PetscOptionsLeftRestore(nullptr, &count, &names, &values));
-  if (left.empty()) PetscFunctionReturn(PETSC_SUCCESS);
-  std::set<std::string> known;
-  PetscCall(CollectOptionNames(read_every_option, &known));
   std::string unknown;
   size_t unknown_count = 0;
-  for (const std::string& name : left) {
-    if (known.count(name)) continue;
-    unknown += (unknown.empty() ? "" : ", ") + UnknownOptionText(name, known);
-    ++unknown_count;
+  for (const auto& [name, value] : left) {
+    if (known.all.count(name)) {
+      const std::string number = known.integers.count(name) ? OutOfRangeInteger(value) : "";
+      RECNS_CHECK_INPUT(number.empty(), comm, "-%s %s is out of range: integer options go from %d to %d",
+                        name.c_str(), number.c_str(), (int)PETSC_MIN_INT, (int)PETSC_MAX_INT);
+    } else if (!allow) {
+      unknown += (unknown.empty() ? "" : ", ") + UnknownOptionText(name, known.all);
+      ++unknown_count;
+    }
   }
   RECNS_CHECK_INPUT(unknown_count == 0, comm,
                     "unknown option%s %s (-help lists the options; -allow_unknown_options "
