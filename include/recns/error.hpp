@@ -41,7 +41,9 @@ std::string ReadableFileProblem(const std::string& path);
 /// Collective on MPI_COMM_WORLD. Initializes MPI, then PETSc (with InstallQuietErrorHandler).
 /// Returns 0 when both are ready; otherwise the process exit code, after printing
 /// "<program>: error: <message>" once on rank 0 for a bad input such as an unreadable
-/// -options_file. Pair with FinishProgram.
+/// -options_file. Pair with FinishProgram. Memory running out anywhere after it (an uncaught
+/// std::bad_alloc) prints "<program>: error: out of memory on rank R ..." and stops the whole job
+/// with exit code kExitBadInput.
 int InitializeProgram(const char* program, int* argc, char*** argv, const char* help);
 
 /// Not collective. Replaces PETSc's traceback printer with one that records the first message of

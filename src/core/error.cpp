@@ -10,12 +10,42 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <cstdlib>
+#include <exception>
+#include <new>
 #include <utility>
 #include <vector>
 
 namespace recns {
 
 namespace {
+const char* program_name = "recns";  // for Terminate's line, set by InitializeProgram
+
+/// The terminate handler. An uncaught std::bad_alloc (from operator new, or from Eigen's
+/// allocator, which throws it without calling a new-handler) means memory ran out, perhaps on
+/// this rank alone, in code that cannot report it collectively, and the other ranks would wait
+/// for this one forever. So the whole job stops here with one line and exit code 2 (the run asked
+/// for more memory than the ranks have), in place of a backtrace from every rank and code 134.
+[[noreturn]] void Terminate() {
+  bool out_of_memory = false;
+  try {
+    if (std::current_exception()) std::rethrow_exception(std::current_exception());
+  } catch (const std::bad_alloc&) {
+    out_of_memory = true;
+  } catch (...) {
+  }
+  if (!out_of_memory) std::abort();
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  std::fprintf(stderr,
+               "%s: error: out of memory on rank %d: the run needs more memory than this rank can "
+               "have (use a smaller model or batch, or fewer ranks per node)\n",
+               program_name, rank);
+  std::fflush(stderr);
+  MPI_Abort(MPI_COMM_WORLD, kExitBadInput);
+  _exit(kExitBadInput);
+}
+
 std::string first_error_message;   // message of the first (initial) error raised on this rank
 std::string first_error_function;  // the function that raised it
 bool have_error_message = false;
@@ -134,6 +164,8 @@ std::string ReadableFileProblem(const std::string& path) {
 }
 
 int InitializeProgram(const char* program, int* argc, char*** argv, const char* help) {
+  program_name = program;
+  std::set_terminate(Terminate);
   int provided = 0;
   if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
     return kExitInternal;
