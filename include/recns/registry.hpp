@@ -16,7 +16,8 @@
 
 namespace recns {
 
-/// Not collective. Lets -help list again the options blocks it has listed (see ReadOptionsOfEveryType).
+/// Not collective. Lets -help list again the options blocks it has listed (see
+/// ReadOptionsOfEveryType).
 PetscErrorCode ForgetListedOptionTitles();
 
 template <class Base>

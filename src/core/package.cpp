@@ -125,7 +125,8 @@ namespace {
 /// PETSc 3.18's options that only PetscFinalize reads, after every check and report of ours
 /// (found by giving each of PETSc's general options and looking which stay unused until then).
 bool ReadByPetscFinalize(const std::string& name) {
-  for (const char* late : {"citations", "get_total_flops", "mpidump", "nox", "options_left", "options_view"})
+  for (const char* late :
+       {"citations", "get_total_flops", "mpidump", "nox", "options_left", "options_view"})
     if (name == late) return true;
   return false;
 }
@@ -153,7 +154,7 @@ PetscErrorCode ReadPetscObjectOptions(MPI_Comm comm) {
 /// The options a program can read, as its -help lists them: names in lower case, without the dash.
 struct OptionNames {
   std::set<std::string> all;
-  std::set<std::string> integers;  // PetscInt options, whose text PETSc converts without a range check
+  std::set<std::string> integers;  // PetscInt options: PETSc converts them with no range check
 };
 OptionNames* listed = nullptr;  // where CollectHelpLine puts names, while it runs
 
@@ -260,7 +261,7 @@ PetscErrorCode CheckOptions(MPI_Comm comm, const std::function<PetscErrorCode()>
   PetscCall(PetscOptionsBool("-allow_unknown_options",
                              "Accept options that nothing reads (a wrapper's own), reporting them "
                              "only at the end, instead of stopping before any work",
-                             "", allow, &allow, nullptr));
+                             "Options", allow, &allow, nullptr));
   PetscOptionsEnd();
   PetscCall(PetscOptionsHasHelp(nullptr, &help));
   if (help) PetscFunctionReturn(PETSC_SUCCESS);
@@ -281,8 +282,9 @@ PetscErrorCode CheckOptions(MPI_Comm comm, const std::function<PetscErrorCode()>
   for (const auto& [name, value] : left) {
     if (known.all.count(name)) {
       const std::string number = known.integers.count(name) ? OutOfRangeInteger(value) : "";
-      RECNS_CHECK_INPUT(number.empty(), comm, "-%s %s is out of range: integer options go from %d to %d",
-                        name.c_str(), number.c_str(), (int)PETSC_MIN_INT, (int)PETSC_MAX_INT);
+      RECNS_CHECK_INPUT(number.empty(), comm,
+                        "-%s %s is out of range: integer options go from %d to %d", name.c_str(),
+                        number.c_str(), (int)PETSC_MIN_INT, (int)PETSC_MAX_INT);
     } else if (!allow) {
       unknown += (unknown.empty() ? "" : ", ") + UnknownOptionText(name, known.all);
       ++unknown_count;
