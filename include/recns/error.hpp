@@ -9,6 +9,7 @@
 
 #include <petscsys.h>
 
+#include <initializer_list>
 #include <string>
 
 // PETSc 3.18 (Debian bookworm) predates the PETSC_SUCCESS constant of 3.19.
@@ -56,6 +57,14 @@ PetscErrorCode InstallQuietErrorHandler();
 /// code: 0 on success; kExitBadInput after printing "<program>: error: <message>" once on rank 0
 /// and finalizing PETSc; for any other error prints the message with the rank and aborts the job.
 int FinishProgram(const char* program, PetscErrorCode code);
+
+/// Collective on `comm`. Checks, before allocating it, that `what` fits in memory: each rank
+/// needs the product of its `factors` bytes (computed in 64 bits; an overflow counts as too
+/// much), and the ranks of one node share what the node has left (MemAvailable, and the limit
+/// of the process's cgroup minus its usage). Otherwise an input error with one line saying what
+/// is needed and what is available.
+PetscErrorCode CheckMemoryNeed(MPI_Comm comm, std::initializer_list<uint64_t> factors,
+                               const std::string& what);
 
 /// printf-style formatting into a std::string (for messages passed to CheckAllRanks).
 std::string Format(const char* fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -254,6 +254,16 @@ PetscErrorCode Trainer::SetUp(const Dataset& data) {
 
 PetscErrorCode Trainer::SetUpObjects() {
   PetscFunctionBeginUser;
+  // Before the rows are allocated: too large a -model_dim for the ranks' memory would otherwise
+  // fail in an allocation on some ranks, or be killed by the kernel mid-run. The least the rows
+  // take: ego rows, each layer's, Adam's two moments and the ego gradient (Dim wide), the final
+  // rows and their gradient (FinalWidth wide), as doubles.
+  const int d = model_->Dim(), layers = model_->NumLayers();
+  PetscCall(CheckMemoryNeed(
+      comm_,
+      {(uint64_t)graph_.GetLayout().LocalRows(),
+       (uint64_t)d * (uint64_t)(layers + 4) + 2 * (uint64_t)model_->FinalWidth(), sizeof(double)},
+      Format("the model's rows (-model_dim %d, %d layers)", d, layers)));
   PetscCall(model_->SetUp(graph_, seed_));
   PetscCall(sampler_->SetUp(graph_));
   batcher_.SetUp(graph_, batch_size_, seed_);
