@@ -4,9 +4,9 @@
 #     the run before any work with one line naming it and the option probably meant; options of
 #     another type, PETSc's own and a wrapper's (with -allow_unknown_options) still run;
 #  2. -restart without a value is an error, not a fresh start;
-#  3. an integer option beyond PetscInt's range, and a model too large to allocate, give one
-#     error line (per failing rank for the allocation) and exit 2, not a wrapped value or a
-#     backtrace;
+#  3. an integer option beyond PetscInt's range, a model larger than the node's memory, and an
+#     allocation that fails, give one error line (per failing rank for the allocation) and exit
+#     2, not a wrapped value or a backtrace;
 #  4. stop signals: SIGINT to one rank and SIGUSR1 to mpirun checkpoint and exit 4; SIGTERM and
 #     SIGINT to mpirun checkpoint within OMPI_MCA_odls_base_sigkill_timeout and mpirun exits 1;
 #     every stopped run resumes with -restart auto.
@@ -19,7 +19,8 @@ trap 'rm -rf "$work"' EXIT
 cd "$work"
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-run() { timeout 120 mpirun -q -n "$@"; }
+limit_kb=""  # when set, the address-space limit (ulimit -v) of a run
+run() { (if [ -n "$limit_kb" ]; then ulimit -v "$limit_kb"; fi; exec timeout 120 mpirun -q -n "$@"); }
 
 "$bin/recns_convert" -format synthetic -synthetic_users 60 -synthetic_items 90 \
   -synthetic_mean_degree 8 -synthetic_communities 4 -valid_fraction 0.1 -output small.h5 >/dev/null
@@ -63,13 +64,20 @@ expect recns_train 2 "-restart needs a value" "${small[@]}" -checkpoint_dir ck -
 # 3. Integer ranges and memory.
 expect recns_train 2 "-model_dim 3000000000 is out of range" "${small[@]}" -model_dim 3000000000
 expect recns_train 2 "-eval_ks 99999999999 is out of range" "${small[@]}" -eval_ks 10,99999999999
-expect recns_train 2 ".*memory.*rank" "${small[@]}" -model_dim 1000000000
+# The estimate made before allocating the rows (10 TB here) against what the node has left...
+expect recns_train 2 "not enough memory: the model's rows (-model_dim 1000000000, 3 layers) needs .* GiB available" \
+  "${small[@]}" -model_dim 1000000000
+# ... and an allocation that fails all the same (2.2 GB per rank under a 2 GB address space).
+limit_kb=2000000
+expect recns_train 2 "out of memory on rank [01]: " "${small[@]}" -model_dim 400000
+limit_kb=""
 
-# 4. Stop signals. An epoch of this run takes under a second; each run is signalled once its first
+# 4. Stop signals. An epoch of this run takes well under a second, and 2000 of them far longer than
+# any check here (mpirun delays SIGTERM by the kill timeout); each run is signalled once its first
 # epoch is done, and resumed for a few steps.
 "$bin/recns_convert" -format synthetic -synthetic_users 2000 -synthetic_items 1500 \
   -synthetic_mean_degree 20 -synthetic_communities 8 -valid_fraction 0.1 -output mid.h5 >/dev/null
-long=(mid.h5 -model_dim 16 -model_layers 1 -train_epochs 30 -train_batch_size 512 -eval_interval 0
+long=(mid.h5 -model_dim 16 -model_layers 1 -train_epochs 2000 -train_batch_size 512 -eval_interval 0
   -eval_user_sample 50 -metrics_file "" -checkpoint_every_epochs 0)
 # signalled NAME SIGNAL TARGET EXPECTED-CODE [ENV=VALUE]: TARGET is mpirun or rank0.
 signalled() {
