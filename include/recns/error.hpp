@@ -9,6 +9,7 @@
 
 #include <petscsys.h>
 
+#include <initializer_list>
 #include <string>
 
 // PETSc 3.18 (Debian bookworm) predates the PETSC_SUCCESS constant of 3.19.
@@ -21,7 +22,7 @@ namespace recns {
 /// Exit codes of the recns programs (documented in README).
 constexpr int kExitBadInput = 2;  ///< bad input file, dataset or option: one line on rank 0
 constexpr int kExitInternal = 3;  ///< internal failure on some rank: the job is aborted
-/// Stopped by SIGTERM or SIGUSR1 at a step boundary, after writing a checkpoint (when
+/// Stopped by SIGTERM, SIGINT or SIGUSR1 at a step boundary, after writing a checkpoint (when
 /// checkpoints are on): a job script resubmits or requeues, and the run resumes with -restart auto.
 constexpr int kExitStopped = 4;
 
@@ -41,7 +42,9 @@ std::string ReadableFileProblem(const std::string& path);
 /// Collective on MPI_COMM_WORLD. Initializes MPI, then PETSc (with InstallQuietErrorHandler).
 /// Returns 0 when both are ready; otherwise the process exit code, after printing
 /// "<program>: error: <message>" once on rank 0 for a bad input such as an unreadable
-/// -options_file. Pair with FinishProgram.
+/// -options_file. Pair with FinishProgram. Memory running out anywhere after it (an uncaught
+/// std::bad_alloc) prints "<program>: error: out of memory on rank R ..." and stops the whole job
+/// with exit code kExitBadInput.
 int InitializeProgram(const char* program, int* argc, char*** argv, const char* help);
 
 /// Not collective. Replaces PETSc's traceback printer with one that records the first message of
@@ -54,6 +57,14 @@ PetscErrorCode InstallQuietErrorHandler();
 /// code: 0 on success; kExitBadInput after printing "<program>: error: <message>" once on rank 0
 /// and finalizing PETSc; for any other error prints the message with the rank and aborts the job.
 int FinishProgram(const char* program, PetscErrorCode code);
+
+/// Collective on `comm`. Checks, before allocating it, that `what` fits in memory: each rank
+/// needs the product of its `factors` bytes (computed in 64 bits; an overflow counts as too
+/// much), and the ranks of one node share what the node has left (MemAvailable, and the limit
+/// of the process's cgroup minus its usage). Otherwise an input error with one line saying what
+/// is needed and what is available.
+PetscErrorCode CheckMemoryNeed(MPI_Comm comm, std::initializer_list<uint64_t> factors,
+                               const std::string& what);
 
 /// printf-style formatting into a std::string (for messages passed to CheckAllRanks).
 std::string Format(const char* fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -17,6 +17,9 @@
 
 namespace recns {
 
+/// Options prefix of the normalized adjacency matrix (-graph_mat_type ...).
+constexpr const char* kGraphOptionsPrefix = "graph_";
+
 /// Flags over a rank's local rows (local users, then local items): 1 where a row is wanted or
 /// may be nonzero, 0 elsewhere.
 using RowFlags = std::vector<unsigned char>;

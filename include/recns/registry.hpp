@@ -16,6 +16,10 @@
 
 namespace recns {
 
+/// Not collective. Lets -help list again the options blocks it has listed (see
+/// ReadOptionsOfEveryType).
+PetscErrorCode ForgetListedOptionTitles();
+
 template <class Base>
 class Registry {
  public:
@@ -49,6 +53,19 @@ class Registry {
               name.c_str(), valid.c_str());
     }
     *object = it->second(comm);
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+
+  /// Collective on comm. Creates an object of every registered type and reads its options: in
+  /// CollectOptionNames' dry pass, this lists the options of the types a run did not select.
+  PetscErrorCode ReadOptionsOfEveryType(MPI_Comm comm) const {
+    PetscFunctionBeginUser;
+    for (const auto& entry : factories_) {
+      std::unique_ptr<Base> object = entry.second(comm);
+      // The types of a family share one options title, which PETSc lists only once per run.
+      PetscCall(ForgetListedOptionTitles());
+      PetscCall(object->SetFromOptions());
+    }
     PetscFunctionReturn(PETSC_SUCCESS);
   }
 

@@ -6,7 +6,8 @@ static char help[] =
     "Exit codes: 0 success, 2 bad input (one line on rank 0), 3 internal error (job aborted).\n\n";
 
 // 1. Initialise PETSc and the library; the first plain argument names the dataset.
-// 2. Read every option; with -help, stop after listing them.
+// 2. Check the options given (as recns_train does), then read them; with -help, stop after
+//    listing them.
 // 3. Load the dataset, the checkpoint's model and its final embeddings.
 // 4. Rank the chosen users' items and write the lists; report unused options and finish.
 #include <petscsys.h>
@@ -15,10 +16,21 @@ static char help[] =
 #include "recns/package.hpp"
 #include "recns/recommender.hpp"
 
+/// Every option recns_recommend can read: its own, and those of every type (the checkpoint's
+/// model reads the model options).
+static PetscErrorCode ReadEveryOption() {
+  PetscFunctionBeginUser;
+  recns::Recommender defaults(PETSC_COMM_WORLD);
+  PetscCall(defaults.SetFromOptions());
+  PetscCall(recns::ReadEveryComponentOption(PETSC_COMM_WORLD));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode Run(int argc, char** argv) {
   PetscFunctionBeginUser;
   PetscCall(recns::InitializePackage());
   PetscCall(recns::SetDatasetFromArguments(argc, argv));
+  PetscCall(recns::CheckOptions(PETSC_COMM_WORLD, ReadEveryOption));
   recns::Recommender recommender(PETSC_COMM_WORLD);
   PetscCall(recommender.SetFromOptions());
   PetscBool help = PETSC_FALSE;

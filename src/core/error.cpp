@@ -9,13 +9,45 @@
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
+#include <cstdlib>
+#include <exception>
+#include <new>
 #include <utility>
 #include <vector>
 
 namespace recns {
 
 namespace {
+const char* program_name = "recns";  // for Terminate's line, set by InitializeProgram
+
+/// The terminate handler. An uncaught std::bad_alloc (from operator new, or from Eigen's
+/// allocator, which throws it without calling a new-handler) means memory ran out, perhaps on
+/// this rank alone, in code that cannot report it collectively, and the other ranks would wait
+/// for this one forever. So the whole job stops here with one line and exit code 2 (the run asked
+/// for more memory than the ranks have), in place of a backtrace from every rank and code 134.
+[[noreturn]] void Terminate() {
+  bool out_of_memory = false;
+  try {
+    if (std::current_exception()) std::rethrow_exception(std::current_exception());
+  } catch (const std::bad_alloc&) {
+    out_of_memory = true;
+  } catch (...) {
+  }
+  if (!out_of_memory) std::abort();
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  std::fprintf(stderr,
+               "%s: error: out of memory on rank %d: the run needs more memory than this rank can "
+               "have (use a smaller model or batch, or fewer ranks per node)\n",
+               program_name, rank);
+  std::fflush(stderr);
+  MPI_Abort(MPI_COMM_WORLD, kExitBadInput);
+  _exit(kExitBadInput);
+}
+
 std::string first_error_message;   // message of the first (initial) error raised on this rank
 std::string first_error_function;  // the function that raised it
 bool have_error_message = false;
@@ -133,7 +165,94 @@ std::string ReadableFileProblem(const std::string& path) {
   return "";
 }
 
+namespace {
+/// The first number in file `path`, or `fallback` when it cannot be read (or says "max").
+uint64_t ReadNumber(const std::string& path, uint64_t fallback) {
+  std::FILE* file = std::fopen(path.c_str(), "r");
+  if (!file) return fallback;
+  unsigned long long value = 0;
+  const bool read = std::fscanf(file, "%llu", &value) == 1;
+  std::fclose(file);
+  return read ? (uint64_t)value : fallback;
+}
+
+/// Bytes this node can still give its processes: MemAvailable of /proc/meminfo, and the room left
+/// under the memory limit of this process's cgroup (v2 memory.max, or v1 limit_in_bytes; inside a
+/// container the cgroup's own folder is the mount's root).
+uint64_t NodeMemoryAvailable() {
+  uint64_t available = UINT64_MAX;
+  if (std::FILE* meminfo = std::fopen("/proc/meminfo", "r")) {
+    char line[256];
+    unsigned long long kb;
+    while (std::fgets(line, sizeof line, meminfo))
+      if (std::sscanf(line, "MemAvailable: %llu kB", &kb) == 1) available = (uint64_t)kb * 1024;
+    std::fclose(meminfo);
+  }
+  std::string v2 = "/", v1 = "/";
+  if (std::FILE* cgroup = std::fopen("/proc/self/cgroup", "r")) {
+    char line[1024];
+    while (std::fgets(line, sizeof line, cgroup)) {
+      std::string entry(line);
+      if (!entry.empty() && entry.back() == '\n') entry.pop_back();
+      if (entry.rfind("0::", 0) == 0) v2 = entry.substr(3);
+      const size_t memory = entry.find(":memory:");
+      if (memory != std::string::npos) v1 = entry.substr(memory + 8);
+    }
+    std::fclose(cgroup);
+  }
+  const std::pair<std::string, std::string> limits[] = {
+      {"/sys/fs/cgroup" + v2 + "/memory.max", "/sys/fs/cgroup" + v2 + "/memory.current"},
+      {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"},
+      {"/sys/fs/cgroup/memory" + v1 + "/memory.limit_in_bytes",
+       "/sys/fs/cgroup/memory" + v1 + "/memory.usage_in_bytes"},
+      {"/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"}};
+  for (const auto& [limit_path, usage_path] : limits) {
+    const uint64_t limit = ReadNumber(limit_path, UINT64_MAX);
+    if (limit == UINT64_MAX) continue;
+    const uint64_t usage = ReadNumber(usage_path, 0);
+    available = std::min(available, limit > usage ? limit - usage : 0);
+    break;
+  }
+  return available;
+}
+
+double GiB(uint64_t bytes) { return (double)bytes / (1024.0 * 1024.0 * 1024.0); }
+}  // namespace
+
+PetscErrorCode CheckMemoryNeed(MPI_Comm comm, std::initializer_list<uint64_t> factors,
+                               const std::string& what) {
+  MPI_Comm node;
+  PetscMPIInt node_ranks;
+  PetscFunctionBeginUser;
+  uint64_t need = 1;
+  for (uint64_t factor : factors)
+    if (__builtin_mul_overflow(need, factor, &need)) need = UINT64_MAX;
+  PetscCallMPI(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
+  PetscCallMPI(MPI_Comm_size(node, &node_ranks));
+  uint64_t node_need = 0, node_available = NodeMemoryAvailable(), most = need;
+  // The node's sum saturates rather than wraps; MAX of the need names the largest rank's share.
+  std::vector<uint64_t> needs((size_t)node_ranks);
+  PetscCallMPI(MPI_Allgather(&need, 1, MPI_UINT64_T, needs.data(), 1, MPI_UINT64_T, node));
+  for (uint64_t n : needs) {
+    if (__builtin_add_overflow(node_need, n, &node_need)) node_need = UINT64_MAX;
+    most = std::max(most, n);
+  }
+  PetscCallMPI(MPI_Bcast(&node_available, 1, MPI_UINT64_T, 0, node));
+  PetscCallMPI(MPI_Comm_free(&node));
+  const bool fits = node_need <= node_available;
+  PetscCall(CheckAllRanks(
+      comm, fits,
+      Format("not enough memory: %s needs %s%.1f GiB on the largest rank, %.1f GiB for the %d "
+             "ranks of this node, which has %.1f GiB available (MemAvailable and the cgroup's "
+             "memory limit)",
+             what.c_str(), most == UINT64_MAX ? "more than " : "", GiB(most), GiB(node_need),
+             (int)node_ranks, GiB(node_available))));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 int InitializeProgram(const char* program, int* argc, char*** argv, const char* help) {
+  program_name = program;
+  std::set_terminate(Terminate);
   int provided = 0;
   if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
     return kExitInternal;

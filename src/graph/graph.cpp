@@ -576,7 +576,7 @@ PetscErrorCode Graph::Assemble() {
   PetscCall(MatSetSizes(adjacency_, local_rows, local_rows, (PetscInt)layout_.NumNodes(),
                         (PetscInt)layout_.NumNodes()));
   PetscCall(MatSetType(adjacency_, MATAIJ));
-  PetscCall(MatSetOptionsPrefix(adjacency_, "graph_"));
+  PetscCall(MatSetOptionsPrefix(adjacency_, kGraphOptionsPrefix));
   PetscCall(MatSetFromOptions(adjacency_));
   PetscCall(MatXAIJSetPreallocation(adjacency_, 1, diag.data(), off.data(), nullptr, nullptr));
   PetscCall(MatSetOption(adjacency_, MAT_NEW_NONZERO_ALLOCATION_ERR, PETSC_TRUE));

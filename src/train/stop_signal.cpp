@@ -19,7 +19,9 @@ PetscErrorCode InstallStopSignalHandlers() {
   action.sa_handler = RecordStopSignal;
   sigemptyset(&action.sa_mask);
   action.sa_flags = SA_RESTART;  // a signal during I/O must not fail the call with EINTR
-  for (int signal : {SIGTERM, SIGUSR1})
+  // SIGINT too: Ctrl-C on a terminal reaches a rank started without mpirun (or by srun, on the
+  // second Ctrl-C), and by default it would kill that rank alone, without a checkpoint.
+  for (int signal : {SIGTERM, SIGINT, SIGUSR1})
     PetscCheck(sigaction(signal, &action, nullptr) == 0, PETSC_COMM_SELF, PETSC_ERR_SYS,
                "cannot install the handler of signal %d", signal);
   PetscFunctionReturn(PETSC_SUCCESS);

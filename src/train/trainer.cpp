@@ -66,6 +66,7 @@ PetscErrorCode Trainer::SetFromOptions() {
   PetscInt every_epochs = checkpoint_every_epochs_, keep = checkpoint_keep_,
            test_kill = checkpoint_test_kill_;
   PetscReal every_minutes = checkpoint_every_minutes_;
+  PetscBool restart_set = PETSC_FALSE;
   PetscOptionsBegin(comm_, nullptr, "recns_train: training options", nullptr);
   PetscCall(PetscOptionsString("-dataset",
                                "Dataset file (recns HDF5, made by recns_convert); may also be "
@@ -136,7 +137,7 @@ PetscErrorCode Trainer::SetFromOptions() {
                                "-checkpoint_dir; none there: start afresh) or a file; any number "
                                "of ranks. Without it, a -checkpoint_dir holding another run's "
                                "checkpoints is refused",
-                               "Trainer", restart, restart, sizeof restart, nullptr));
+                               "Trainer", restart, restart, sizeof restart, &restart_set));
   PetscCall(PetscOptionsInt("-checkpoint_test_kill",
                             "Testing aid: rank 0 kills itself (SIGKILL) in the middle of writing "
                             "this run's n-th checkpoint (0: never)",
@@ -161,6 +162,10 @@ PetscErrorCode Trainer::SetFromOptions() {
   RECNS_CHECK_INPUT(keep >= 1, comm_, "-checkpoint_keep must be >= 1 (got %d)", (int)keep);
   RECNS_CHECK_INPUT(test_kill >= 0, comm_, "-checkpoint_test_kill must be >= 0 (got %d)",
                     (int)test_kill);
+  // PETSc takes "-restart" without a value as an empty one, which would start afresh.
+  RECNS_CHECK_INPUT(!restart_set || restart[0] != '\0', comm_,
+                    "-restart needs a value: auto (the newest checkpoint in -checkpoint_dir) or a "
+                    "checkpoint file");
   RECNS_CHECK_INPUT(std::string(restart) != "auto" || checkpoint_dir[0] != '\0', comm_,
                     "-restart auto needs a -checkpoint_dir to look in");
   dataset_path_ = path;
@@ -250,6 +255,16 @@ PetscErrorCode Trainer::SetUp(const Dataset& data) {
 
 PetscErrorCode Trainer::SetUpObjects() {
   PetscFunctionBeginUser;
+  // Before the rows are allocated: too large a -model_dim for the ranks' memory would otherwise
+  // fail in an allocation on some ranks, or be killed by the kernel mid-run. The least the rows
+  // take: ego rows, each layer's, Adam's two moments and the ego gradient (Dim wide), the final
+  // rows and their gradient (FinalWidth wide), as doubles.
+  const int d = model_->Dim(), layers = model_->NumLayers();
+  PetscCall(CheckMemoryNeed(
+      comm_,
+      {(uint64_t)graph_.GetLayout().LocalRows(),
+       (uint64_t)d * (uint64_t)(layers + 4) + 2 * (uint64_t)model_->FinalWidth(), sizeof(double)},
+      Format("the model's rows (-model_dim %d, %d layers)", d, layers)));
   PetscCall(model_->SetUp(graph_, seed_));
   PetscCall(sampler_->SetUp(graph_));
   batcher_.SetUp(graph_, batch_size_, seed_);
