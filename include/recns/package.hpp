@@ -4,6 +4,7 @@
 #include <petsclog.h>
 
 #include <functional>
+#include <string>
 
 namespace recns {
 
@@ -48,5 +49,10 @@ PetscErrorCode CheckOptions(MPI_Comm comm, const std::function<PetscErrorCode()>
 /// Collective on PETSC_COMM_WORLD. Prints a warning on rank 0 for every option given but never
 /// read (a misspelt option must not pass silently).
 PetscErrorCode ReportUnusedOptions();
+
+/// "" when every comma-separated item of `value` that is a decimal integer fits a PetscInt,
+/// otherwise the first that does not: PETSc's conversion wraps such a value silently (3000000000
+/// becomes -1294967296 with 32-bit PetscInt).
+std::string OutOfRangeInteger(const std::string& value);
 
 }  // namespace recns

@@ -11,7 +11,6 @@ static char help[] =
 #include <petscsys.h>
 #include <petsctime.h>
 
-#include <charconv>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -20,6 +19,7 @@ static char help[] =
 #include "recns/dataset.hpp"
 #include "recns/error.hpp"
 #include "recns/order.hpp"
+#include "recns/package.hpp"
 #include "recns/synthetic.hpp"
 
 namespace {
@@ -54,21 +54,15 @@ PetscErrorCode ReadSettings(Settings* s, PetscBool* help) {
   const auto real = [&](const char* key, const char* what, PetscReal* value) {
     return PetscOptionsReal(key, what, "", *value, value, nullptr);
   };
-  // PETSc 3.18 converts an integer option through a cast that wraps values beyond PetscInt.
   const auto integer = [&](const char* key, const char* what, PetscInt* value) -> PetscErrorCode {
     char typed[64] = "";
-    long long exact = 0;
     PetscBool set = PETSC_FALSE;
     PetscFunctionBeginUser;
     PetscCall(PetscOptionsInt(key, what, "", *value, value, &set));
     if (set) PetscCall(PetscOptionsGetString(nullptr, nullptr, key, typed, sizeof typed, nullptr));
-    const char* end = typed + std::strlen(typed);
-    const auto [stop, error] = std::from_chars(typed, end, exact);
-    RECNS_CHECK_INPUT(!set || stop != end || (error == std::errc() && exact == *value),
-                      PETSC_COMM_WORLD,
-                      "%s %s is out of range: PetscInt is %d-bit here (%lld to %lld)", key, typed,
-                      static_cast<int>(8 * sizeof(PetscInt)), static_cast<long long>(PETSC_MIN_INT),
-                      static_cast<long long>(PETSC_MAX_INT));
+    RECNS_CHECK_INPUT(recns::OutOfRangeInteger(typed).empty(), PETSC_COMM_WORLD,
+                      "%s %s is out of range: integer options go from %d to %d", key, typed,
+                      (int)PETSC_MIN_INT, (int)PETSC_MAX_INT);
     PetscFunctionReturn(PETSC_SUCCESS);
   };
   PetscCall(PetscOptionsEList("-format", "Input format", "", kFormats, 5, kFormats[s->format],

@@ -204,25 +204,6 @@ PetscErrorCode CollectOptionNames(const std::function<PetscErrorCode()>& read, O
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/// "" when every comma-separated item of `value` that is a decimal integer fits a PetscInt,
-/// otherwise the first that does not. PETSc's conversion wraps such a value silently (3000000000
-/// becomes -1294967296 with 32-bit PetscInt); other text is left to PETSc, which rejects it.
-std::string OutOfRangeInteger(const std::string& value) {
-  for (size_t begin = 0; begin <= value.size();) {
-    size_t end = value.find(',', begin);
-    if (end == std::string::npos) end = value.size();
-    const std::string item = value.substr(begin, end - begin);
-    const size_t digits = item.find_first_not_of("+-") == 1 ? 1 : 0;
-    if (item.size() > digits && item.find_first_not_of("0123456789", digits) == std::string::npos) {
-      errno = 0;
-      const long long number = std::strtoll(item.c_str(), nullptr, 10);
-      if (errno == ERANGE || number > PETSC_MAX_INT || number < PETSC_MIN_INT) return item;
-    }
-    begin = end + 1;
-  }
-  return "";
-}
-
 size_t EditDistance(const std::string& a, const std::string& b) {
   std::vector<size_t> row(b.size() + 1);
   for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
@@ -250,6 +231,23 @@ std::string UnknownOptionText(const std::string& name, const std::set<std::strin
   return "-" + name + (best.empty() ? "" : " (did you mean -" + best + "?)");
 }
 }  // namespace
+
+// Text that is not a decimal integer is left to PETSc, which rejects it.
+std::string OutOfRangeInteger(const std::string& value) {
+  for (size_t begin = 0; begin <= value.size();) {
+    size_t end = value.find(',', begin);
+    if (end == std::string::npos) end = value.size();
+    const std::string item = value.substr(begin, end - begin);
+    const size_t digits = item.find_first_not_of("+-") == 1 ? 1 : 0;
+    if (item.size() > digits && item.find_first_not_of("0123456789", digits) == std::string::npos) {
+      errno = 0;
+      const long long number = std::strtoll(item.c_str(), nullptr, 10);
+      if (errno == ERANGE || number > PETSC_MAX_INT || number < PETSC_MIN_INT) return item;
+    }
+    begin = end + 1;
+  }
+  return "";
+}
 
 PetscErrorCode CheckOptions(MPI_Comm comm, const std::function<PetscErrorCode()>& read_every_option) {
   PetscBool allow = PETSC_FALSE, help = PETSC_FALSE;

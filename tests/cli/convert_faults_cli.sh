@@ -133,7 +133,7 @@ expect_bad "synthetic interactions (100 per user) plus exposures (0 per user) ex
   -format synthetic -synthetic_users 10 -synthetic_items 5 -synthetic_mean_degree 100 \
   -output "$out/x.h5"
 for option in synthetic_items synthetic_users synthetic_total_interactions; do
-  expect_bad "-$option 1000000000000 is out of range: PetscInt is 32-bit here" \
+  expect_bad "-$option 1000000000000 is out of range: integer options go from" \
     -format synthetic -$option 1000000000000 -output "$out/x.h5"
 done
 expect_bad "-synthetic_users -99999999999999999999 is out of range" \
@@ -143,7 +143,7 @@ expect_bad "-synthetic_users -99999999999999999999 is out of range" \
 if command -v mpiexec >/dev/null; then
   RUNNER="mpiexec --quiet -n 2" expect_bad "$in/train.csv: the output is the input" -format csv \
     -train "$in/train.csv" -test "$in/test.csv" -output "$in/train.csv"
-  RUNNER="mpiexec --quiet -n 2" expect_bad "is out of range: PetscInt is 32-bit here" \
+  RUNNER="mpiexec --quiet -n 2" expect_bad "is out of range: integer options go from" \
     -format synthetic -synthetic_items 1000000000000 -output "$out/x.h5"
   RUNNER="mpiexec --quiet -n 2" expect_bad "exceed the cap" -format synthetic \
     -synthetic_users 10 -synthetic_items 5 -synthetic_mean_degree 100 -output "$out/x.h5"
