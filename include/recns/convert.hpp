@@ -81,12 +81,6 @@ PetscErrorCode ConvertRecBole(const std::string& path, const ConvertOptions& opt
 PetscErrorCode CheckOutputIsNoInput(const std::string& output,
                                     const std::vector<std::string>& inputs);
 
-/// Not collective. Makes SIGTERM, SIGINT and SIGHUP remove the temporary file of a WriteDataset
-/// in progress, then end the process by that signal (PETSc's handler would abort and leave it).
-/// A signal ignored at the call stays ignored. Defined beside WriteDataset; call after
-/// PetscInitialize.
-PetscErrorCode InstallWriteSignalHandlers();
-
 /// Not collective. Splits every row of `all` at random: per user, round(test_fraction * n) items
 /// go to `test` and round(valid_fraction * n) to `valid` (rounded stochastically, so small rows
 /// get the right expected share), the rest to `train`; a row with >= 1 item keeps >= 1 train

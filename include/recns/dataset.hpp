@@ -48,6 +48,11 @@ struct Dataset {
 /// the dataset and the problem.
 PetscErrorCode WriteDataset(const std::string& path, const Dataset& data);
 
+/// Not collective. Makes SIGTERM, SIGINT and SIGHUP remove the temporary file of a WriteDataset
+/// in progress, then end the process by that signal (PETSc's handler would abort and leave it).
+/// A signal ignored at the call stays ignored. Call after PetscInitialize.
+PetscErrorCode InstallWriteSignalHandlers();
+
 /// Not collective. Reads and validates the whole file (tests, tools, small data).
 PetscErrorCode ReadDataset(const std::string& path, Dataset* data);
 
