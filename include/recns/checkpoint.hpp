@@ -105,6 +105,9 @@ class CheckpointFile {
   /// Closes a created file, makes it durable and renames it to its final path (rank 0). A close
   /// that fails on any rank is an error on every rank, and the temporary file is removed.
   PetscErrorCode Commit();
+  /// Testing aid: this rank's close in Commit counts as failed (after closing for real, so the
+  /// collective close still matches), as an I/O error on one rank alone would.
+  void FailCloseOnThisRankForTesting();
   /// Flushes what was written so far (a kill point in tests comes after it).
   PetscErrorCode Flush();
 

@@ -283,6 +283,7 @@ struct CheckpointFile::Impl {
   bool writing = false;
   bool failed = false;     // a write failed on some rank, and every rank knows it
   bool measuring = false;  // Measure: nothing is written, the data's bytes are counted
+  bool fail_close = false;  // FailCloseOnThisRankForTesting
   int64_t bytes = 0;
 };
 
@@ -413,7 +414,8 @@ PetscErrorCode CheckpointFile::Commit() {
   PetscCall(AgreeWritten(reserved, "space for HDF5's metadata"));
   // Every rank closes its own handle; the file is complete only if every close succeeded, so the
   // first rank whose close failed (size: none) is made known to all before rank 0 renames.
-  const PetscMPIInt mine = impl_->file.Close() >= 0 ? size : rank;
+  const bool closed = impl_->file.Close() >= 0 && !impl_->fail_close;
+  const PetscMPIInt mine = closed ? size : rank;
   impl_->writing = false;
   PetscCallMPI(MPI_Allreduce(&mine, &failed, 1, MPI_INT, MPI_MIN, comm));
   std::string problem;
@@ -433,6 +435,8 @@ PetscErrorCode CheckpointFile::Commit() {
   PetscCall(CheckAllRanks(comm, problem.empty(), problem));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
+
+void CheckpointFile::FailCloseOnThisRankForTesting() { impl_->fail_close = true; }
 
 PetscErrorCode CheckpointFile::Group(const std::string& group, int64_t* id) {
   PetscFunctionBeginUser;
