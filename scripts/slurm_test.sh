@@ -81,7 +81,8 @@ seconds=0
 reference() {  # reference EPOCHS: trains uninterrupted, sets $seconds
   local t=$EPOCHREALTIME
   timeout 900 mpirun -q -n 2 "$bin/recns_train" "$work/data.h5" "${train_opts[@]}" -train_epochs "$1" \
-    -metrics_file "$work/ref/metrics.h5" -summary "$work/ref/summary.json" > "$work/ref/out.txt" 2>&1 ||
+    -metrics_file "$work/ref/metrics.h5" -summary "$work/ref/summary.json" \
+    -checkpoint_dir "$work/ref/checkpoints" > "$work/ref/out.txt" 2>&1 ||
     die "the reference run (mpirun -n 2, $1 epochs) failed: $(tail -n 5 "$work/ref/out.txt")"
   seconds=$(since "$t")
   info "uninterrupted run, 2 ranks, $1 epochs: $seconds s"
