@@ -66,6 +66,14 @@ def machine_info():
             "load_average_at_report": os.getloadavg()[0]}
 
 
+def cache_ratio(triad):
+    """The triad's array size against the last-level cache, or why it is missing (some machines'
+    sysfs gives no cache size, and recns_bench then records 0)."""
+    if triad["llc_mb"] <= 0:
+        return "last-level cache size unknown: this machine's sysfs gives none"
+    return f"{triad['array_mb'] / triad['llc_mb']:.1f} × the {triad['llc_mb']:.0f} MB last-level cache"
+
+
 def main(out, ranks, gowalla):
     ranks = int(ranks)
     micro = [json.loads(l) for l in open(f"{out}/micro.jsonl") if l.startswith("{")]
@@ -82,8 +90,7 @@ def main(out, ranks, gowalla):
           f"{result['machine']['load_average_at_report']:.1f} when the report was made.", "",
           "## Machine", "",
           f"STREAM triad a = b + s·c (24 bytes per element), each rank its own three arrays of "
-          f"{triad[1]['array_mb']:.0f} MB ({triad[1]['array_mb'] / triad[1]['llc_mb']:.1f} × the "
-          f"{triad[1]['llc_mb']:.0f} MB last-level cache), "
+          f"{triad[1]['array_mb']:.0f} MB ({cache_ratio(triad[1])}), "
           "best of the repetitions:", "",
           "| ranks | GB/s |", "|---|---|"]
     md += [f"| {r} | {triad[r]['gb_per_s']:.2f} |" for r in sorted(triad)]

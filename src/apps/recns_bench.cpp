@@ -43,7 +43,16 @@ PetscErrorCode Emit(const char* bench, const Fields& fields) {
 
 PetscErrorCode Triad(int ranks, int repeat, double megabytes) {
   const double llc = recns::LastLevelCacheBytes();
-  if (megabytes <= 0) megabytes = 4 * std::max(llc, 32.0 * 1048576.0) / 1048576.0;
+  PetscFunctionBeginUser;
+  if (megabytes <= 0) {
+    megabytes = 4 * std::max(llc, 32.0 * 1048576.0) / 1048576.0;
+    if (llc <= 0)
+      PetscCall(PetscFPrintf(PETSC_COMM_WORLD, PETSC_STDERR,
+                             "recns_bench: warning: the last-level cache size is unknown (sysfs "
+                             "gives none under /sys/devices/system/cpu/cpu0/cache), so the triad "
+                             "arrays are %.0f MB each; -bench_triad_mb sets them\n",
+                             megabytes));
+  }
   const size_t n = static_cast<size_t>(megabytes * 1048576.0 / 8);
   std::vector<double> a(n, 0.0), b(n, 1.0), c(n, 2.0);  // every page touched by its own rank
   const double s = 3.0;
@@ -51,7 +60,6 @@ PetscErrorCode Triad(int ranks, int repeat, double megabytes) {
     for (size_t i = 0; i < n; ++i) a[i] = b[i] + s * c[i];
     return PETSC_SUCCESS;
   };
-  PetscFunctionBeginUser;
   for (int active : {1, ranks}) {
     double best, median;
     PetscCall(TimeOnRanks(PETSC_COMM_WORLD, active, 1, triad, &best, &median));  // warm-up
