@@ -5,6 +5,9 @@
 //   /train/indptr    int64 [num_users+1]  CSR by user; column indices sorted and unique per row
 //   /train/indices   int32 [nnz]
 //   /valid, /test, /exposure              same shape; /valid and /exposure are optional
+//   /test_random                          same shape, optional: a second test split whose items
+//                                         were shown to the users at random (Yahoo! R3's
+//                                         random.txt), an unbiased test beside /test
 //   /users/raw_id, /items/raw_id          optional: original ids, variable-length strings
 // The writer is serial (converters, generator); the trainer reads in parallel, each rank reading
 // only its users' rows of every split.
@@ -39,13 +42,14 @@ struct Dataset {
   int64_t num_users = 0;
   int64_t num_items = 0;
   Csr train, valid, test, exposure;                    ///< valid/exposure may be absent
+  Csr test_random;                                      ///< may be absent
   std::vector<std::string> user_raw_ids, item_raw_ids;  ///< empty = absent
 };
 
 /// Not collective. Validates `data` (sizes, sorted unique in-range ids, non-empty train and test,
-/// a present valid split non-empty) and writes it to `path` through a temporary file renamed on
-/// success, so `path` is never left half-written. Bad contents raise PETSC_ERR_USER_INPUT naming
-/// the dataset and the problem.
+/// a present valid or test_random split non-empty) and writes it to `path` through a temporary
+/// file renamed on success, so `path` is never left half-written. Bad contents raise
+/// PETSC_ERR_USER_INPUT naming the dataset and the problem.
 PetscErrorCode WriteDataset(const std::string& path, const Dataset& data);
 
 /// Not collective. Makes SIGTERM, SIGINT and SIGHUP remove the temporary file of a WriteDataset
@@ -60,8 +64,8 @@ PetscErrorCode ReadDataset(const std::string& path, Dataset* data);
 struct DatasetInfo {
   std::string path, name;
   int64_t num_users = 0, num_items = 0;
-  bool has_valid = false, has_exposure = false;
-  int64_t train_nnz = 0, valid_nnz = 0, test_nnz = 0, exposure_nnz = 0;
+  bool has_valid = false, has_exposure = false, has_test_random = false;
+  int64_t train_nnz = 0, valid_nnz = 0, test_nnz = 0, exposure_nnz = 0, test_random_nnz = 0;
   std::vector<int64_t> train_indptr;  ///< the whole train indptr (for partitioning and batches)
 };
 
@@ -76,6 +80,7 @@ PetscErrorCode ReadDatasetInfo(MPI_Comm comm, const std::string& path, DatasetIn
 struct DatasetSlice {
   int64_t user_begin = 0, user_end = 0;
   Csr train, valid, test, exposure;  ///< valid/exposure absent when the file has none
+  Csr test_random;                   ///< absent when the file has none
 };
 
 /// Collective on comm (every rank calls it, each with its own range; ranges may be empty).

@@ -37,8 +37,9 @@ constexpr SplitSpec kSplits[] = {
     {"valid", false, &Dataset::valid, &DatasetSlice::valid},
     {"test", true, &Dataset::test, &DatasetSlice::test},
     {"exposure", false, &Dataset::exposure, &DatasetSlice::exposure},
+    {"test_random", false, &Dataset::test_random, &DatasetSlice::test_random},
 };
-enum SplitIndex { kTrain, kValid, kTest, kExposure, kNumSplits };
+enum SplitIndex { kTrain, kValid, kTest, kExposure, kTestRandom, kNumSplits };
 
 /// The open datasets of one split of a file.
 struct SplitFile {
@@ -60,7 +61,7 @@ std::string Prefixed(const std::string& path, const std::string& object,
   return problem.empty() ? problem : path + ": " + object + ": " + problem;
 }
 
-/// Train and test must have interactions; a valid split, when present, too.
+/// Train and test must have interactions; a valid or test_random split, when present, too.
 std::string CheckSplitSize(const SplitSpec& spec, int64_t nnz) {
   if (nnz > 0 || spec.in_dataset == &Dataset::exposure) return "";
   return spec.required ? "empty" : "present but empty";
@@ -542,10 +543,12 @@ PetscErrorCode ReadDatasetInfo(MPI_Comm comm, const std::string& path, DatasetIn
   }
   read.has_valid = header.splits[kValid].present;
   read.has_exposure = header.splits[kExposure].present;
+  read.has_test_random = header.splits[kTestRandom].present;
   read.train_nnz = header.splits[kTrain].nnz;
   read.valid_nnz = header.splits[kValid].nnz;
   read.test_nnz = header.splits[kTest].nnz;
   read.exposure_nnz = header.splits[kExposure].nnz;
+  read.test_random_nnz = header.splits[kTestRandom].nnz;
   *info = std::move(read);
   PetscFunctionReturn(PETSC_SUCCESS);
 }

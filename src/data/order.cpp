@@ -160,6 +160,7 @@ PetscErrorCode OrderForLocality(const Dataset& data, int64_t part_nodes, Dataset
   out.valid = Renumber(data.valid, user_order, item_rank);
   out.test = Renumber(data.test, user_order, item_rank);
   out.exposure = Renumber(data.exposure, user_order, item_rank);
+  out.test_random = Renumber(data.test_random, user_order, item_rank);
   out.user_raw_ids = RenameIds(data.user_raw_ids, user_order);
   out.item_raw_ids = RenameIds(data.item_raw_ids, item_order);
   *ordered = std::move(out);

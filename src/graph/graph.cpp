@@ -526,10 +526,12 @@ PetscErrorCode Graph::Build(MPI_Comm comm, const Dataset& data) {
   info_.num_items = data.num_items;
   info_.has_valid = data.valid.Present();
   info_.has_exposure = data.exposure.Present();
+  info_.has_test_random = data.test_random.Present();
   info_.train_nnz = data.train.Nnz();
   info_.valid_nnz = data.valid.Nnz();
   info_.test_nnz = data.test.Nnz();
   info_.exposure_nnz = data.exposure.Nnz();
+  info_.test_random_nnz = data.test_random.Nnz();
   info_.train_indptr = data.train.indptr;
   item_degree_.assign(data.num_items, 0);
   for (int32_t item : data.train.indices) ++item_degree_[item];
@@ -543,6 +545,7 @@ PetscErrorCode Graph::Build(MPI_Comm comm, const Dataset& data) {
   slice_.valid = RowsOf(data.valid, b, e);
   slice_.test = RowsOf(data.test, b, e);
   slice_.exposure = RowsOf(data.exposure, b, e);
+  slice_.test_random = RowsOf(data.test_random, b, e);
   PetscCall(Assemble());
   PetscFunctionReturn(PETSC_SUCCESS);
 }

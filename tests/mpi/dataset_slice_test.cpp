@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,27 @@ Dataset Generated() {
   options.seed = 11;
   Dataset data;
   EXPECT_EQ(recns::GenerateSynthetic(options, &data), PETSC_SUCCESS);
+  return data;
+}
+
+/// Generated() with a random test split: two items of every user but each third (rows left
+/// empty, as for users random.txt does not rate), items not in the user's train or valid rows.
+Dataset WithTestRandom() {
+  Dataset data = Generated();
+  Csr& random = data.test_random;
+  random.indptr = {0};
+  for (int64_t u = 0; u < data.num_users; ++u) {
+    std::set<int32_t> taken(data.train.indices.begin() + data.train.indptr[u],
+                            data.train.indices.begin() + data.train.indptr[u + 1]);
+    taken.insert(data.valid.indices.begin() + data.valid.indptr[u],
+                 data.valid.indices.begin() + data.valid.indptr[u + 1]);
+    std::set<int32_t> row;
+    for (int32_t item = static_cast<int32_t>(u * 7 % data.num_items);
+         u % 3 != 0 && row.size() < 2; item = (item + 1) % data.num_items)
+      if (!taken.count(item)) row.insert(item);
+    random.indices.insert(random.indices.end(), row.begin(), row.end());
+    random.indptr.push_back(static_cast<int64_t>(random.indices.size()));
+  }
   return data;
 }
 
@@ -116,6 +138,8 @@ class dataset_slice_test : public ::testing::Test {
     EXPECT_EQ(info.valid_nnz, whole.valid.Nnz());
     EXPECT_EQ(info.test_nnz, whole.test.Nnz());
     EXPECT_EQ(info.exposure_nnz, whole.exposure.Nnz());
+    EXPECT_EQ(info.has_test_random, whole.test_random.Present());
+    EXPECT_EQ(info.test_random_nnz, whole.test_random.Nnz());
     EXPECT_EQ(info.train_indptr, whole.train.indptr);
 
     const int64_t users = whole.num_users;
@@ -134,7 +158,8 @@ class dataset_slice_test : public ::testing::Test {
            {std::pair{&Dataset::train, &recns::DatasetSlice::train},
             std::pair{&Dataset::valid, &recns::DatasetSlice::valid},
             std::pair{&Dataset::test, &recns::DatasetSlice::test},
-            std::pair{&Dataset::exposure, &recns::DatasetSlice::exposure}}) {
+            std::pair{&Dataset::exposure, &recns::DatasetSlice::exposure},
+            std::pair{&Dataset::test_random, &recns::DatasetSlice::test_random}}) {
         const Csr expected = Rows(whole.*in_whole, begin, end);
         EXPECT_EQ((slice.*in_slice).indptr, expected.indptr);
         EXPECT_EQ((slice.*in_slice).indices, expected.indices);
@@ -154,7 +179,8 @@ TEST_F(dataset_slice_test, SlicesPutTogetherGiveTheSerialRead) {
   no_exposures.exposure.indptr.assign(no_exposures.exposure.indptr.size(), 0);
   no_exposures.exposure.indices.clear();  // present but empty: a dataset without storage
   const std::string paths[] = {WriteOnRankZero("generated.h5", Generated()),
-                               WriteOnRankZero("no_exposures.h5", no_exposures)};
+                               WriteOnRankZero("no_exposures.h5", no_exposures),
+                               WriteOnRankZero("test_random.h5", WithTestRandom())};
   for (const std::string& path : paths) ExpectSlicesMatch(path);
 }
 

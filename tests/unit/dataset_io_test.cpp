@@ -36,6 +36,7 @@ Dataset Small() {
   data.valid = MakeCsr({0, 1, 1, 1, 1}, {5});
   data.test = MakeCsr({0, 0, 2, 3, 3}, {0, 3, 4});
   data.exposure = MakeCsr({0, 1, 1, 2, 2}, {1, 0});
+  data.test_random = MakeCsr({0, 2, 2, 2, 3}, {2, 3, 0});
   data.user_raw_ids = {"u10", "u11", "u12", "u13"};
   data.item_raw_ids = {"a", "b", "c", "d", "e", "f"};
   return data;
@@ -45,7 +46,9 @@ void ExpectEqual(const Dataset& a, const Dataset& b) {
   EXPECT_EQ(a.name, b.name);
   EXPECT_EQ(a.num_users, b.num_users);
   EXPECT_EQ(a.num_items, b.num_items);
-  for (auto part : {&Dataset::train, &Dataset::valid, &Dataset::test, &Dataset::exposure}) {
+  for (auto part : {&Dataset::train, &Dataset::valid, &Dataset::test, &Dataset::exposure,
+                    &Dataset::test_random}) {
+    EXPECT_EQ((a.*part).Present(), (b.*part).Present());
     EXPECT_EQ((a.*part).indptr, (b.*part).indptr);
     EXPECT_EQ((a.*part).indices, (b.*part).indices);
   }
@@ -125,6 +128,7 @@ TEST_F(dataset_io_test, RoundTripWithoutOptionalParts) {
   Dataset data = Small();
   data.valid = Csr();
   data.exposure = Csr();
+  data.test_random = Csr();
   data.user_raw_ids.clear();
   data.item_raw_ids.clear();
   data.name.clear();
@@ -135,6 +139,7 @@ TEST_F(dataset_io_test, RoundTripWithoutOptionalParts) {
   ExpectEqual(read, data);
   EXPECT_FALSE(read.valid.Present());
   EXPECT_FALSE(read.exposure.Present());
+  EXPECT_FALSE(read.test_random.Present());
 }
 
 TEST_F(dataset_io_test, OverwritesAnExistingFile) {
@@ -185,6 +190,12 @@ TEST_F(dataset_io_test, WriteRejectsBadContents) {
        [](Dataset* d) {
          d->valid = MakeCsr({0, 0, 0, 0, 0}, {});
        }},
+      {"/test_random: present but empty",
+       [](Dataset* d) {
+         d->test_random = MakeCsr({0, 0, 0, 0, 0}, {});
+       }},
+      {"/test_random/indices: item id 7 at user 3 is outside [0, 6)",
+       [](Dataset* d) { d->test_random.indices[2] = 7; }},
       {"/items/raw_id: has 2 entries, expected 6",
        [](Dataset* d) {
          d->item_raw_ids = {"a", "b"};
@@ -259,6 +270,14 @@ TEST_F(dataset_io_test, ReadRejectsOutOfRangeItem) {
   Dataset read;
   EXPECT_EQ(InputError(recns::ReadDataset(path, &read)),
             path + ": /train/indices: item id 90 at user 3 is outside [0, 6)");
+}
+
+TEST_F(dataset_io_test, ReadRejectsOutOfRangeRandomTestItem) {
+  const std::string path =
+      WriteEdited("random.h5", [](hid_t f) { WriteEntry(f, "/test_random/indices", 2, 6); });
+  Dataset read;
+  EXPECT_EQ(InputError(recns::ReadDataset(path, &read)),
+            path + ": /test_random/indices: item id 6 at user 3 is outside [0, 6)");
 }
 
 TEST_F(dataset_io_test, ReadRejectsUnsortedRow) {

@@ -55,7 +55,9 @@ double HalvesCut(const Dataset& data) {
 }
 
 TEST(order_test, SameDatasetUpToNodeNames) {
-  const Dataset data = Planted();
+  Dataset data = Planted();
+  // A random test split (a user's test items again) is renumbered as every other split.
+  data.test_random = data.test;
   Dataset ordered;
   ASSERT_EQ(recns::OrderForLocality(data, 64, &ordered), PETSC_SUCCESS);
   EXPECT_EQ(ordered.name, data.name);
@@ -65,7 +67,8 @@ TEST(order_test, SameDatasetUpToNodeNames) {
   ASSERT_EQ(ordered.item_raw_ids.size(), (size_t)data.num_items);
   EXPECT_EQ(std::set<std::string>(ordered.user_raw_ids.begin(), ordered.user_raw_ids.end()).size(),
             (size_t)data.num_users);
-  for (auto split : {&Dataset::train, &Dataset::valid, &Dataset::test, &Dataset::exposure}) {
+  for (auto split : {&Dataset::train, &Dataset::valid, &Dataset::test, &Dataset::exposure,
+                     &Dataset::test_random}) {
     ASSERT_EQ((data.*split).Present(), (ordered.*split).Present());
     EXPECT_EQ(NamedPairs(ordered, ordered.*split), NamedPairs(data, data.*split));
     const Csr& csr = ordered.*split;
