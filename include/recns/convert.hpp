@@ -41,7 +41,20 @@ struct ConvertOptions {
   /// Fraction of each user's interactions put in the test split (single input file only).
   double test_fraction = 0.2;
   uint64_t split_seed = 0;  ///< key of the counter RNG (RngPurpose::kSplit) for every split
+  /// CSV only. A file of interactions with items shown at random (Yahoo! R3's random.txt): its
+  /// rows rated >= rating_threshold become the test_random split, less the user's train and
+  /// valid items (an evaluation never ranks those). "" = none.
+  std::string test_random_file;
+  /// CSV only. A file of exposures (shown, not interacted): every row, or with a rating column
+  /// and an exposure_threshold the rows rated <= it. Added to the exposures the threshold takes
+  /// from the interaction files; an item shown twice is one exposure, and an exposure that is a
+  /// train, valid or test interaction of the same user is dropped. "" = none.
+  std::string exposure_file;
 };
+
+// Both side files (test_random_file, exposure_file) name only users and items of the interaction
+// files, and any other id is an error at its line: so ids are numbered, and the splits drawn,
+// exactly as without the side files.
 
 /// The files of a LightGCN text folder: train, valid (optional) and test.
 constexpr const char* kLightGcnFiles[] = {"train.txt", "valid.txt", "test.txt"};

@@ -2,8 +2,11 @@ static char help[] =
     "recns_convert: LightGCN text, CSV or RecBole atomic files, synthetic data, or a recns\n"
     "dataset, to a recns HDF5 dataset. -format lightgcn -input FOLDER | csv -train F -test F\n"
     "[-valid F] | csv or recbole -input FILE (split at random) | synthetic | recns -input F.h5;\n"
-    "always -output FILE.h5. -order locality renumbers users and items so that the training\n"
-    "graph's neighbours get nearby ids (faster propagation, fewer ghost rows).\n"
+    "always -output FILE.h5. With csv, -test_random F adds a second test split (items shown at\n"
+    "random, as Yahoo! R3's random.txt) and -exposure F adds exposures; both may only name users\n"
+    "and items of the interaction files, so ids and splits are as without them.\n"
+    "-order locality renumbers users and items so that the training graph's neighbours get\n"
+    "nearby ids (faster propagation, fewer ghost rows).\n"
     "Rank 0 works, other ranks wait. Exit codes: 0 ok, 2 bad input (one line), 3 internal.\n\n";
 
 // 1. Read every option (so -help lists them all); unless -help, check that they fit together.
@@ -34,6 +37,7 @@ struct Settings {
   PetscInt part_nodes = 1024;
   char input[PETSC_MAX_PATH_LEN] = "", train[PETSC_MAX_PATH_LEN] = "",
        valid[PETSC_MAX_PATH_LEN] = "", test[PETSC_MAX_PATH_LEN] = "",
+       test_random[PETSC_MAX_PATH_LEN] = "", exposure[PETSC_MAX_PATH_LEN] = "",
        output[PETSC_MAX_PATH_LEN] = "", name[PETSC_MAX_PATH_LEN] = "";
   recns::ConvertOptions convert;
   recns::SyntheticOptions synthetic;
@@ -71,10 +75,20 @@ PetscErrorCode ReadSettings(Settings* s, PetscBool* help) {
   PetscCall(text("-train", "CSV train file (with -test, instead of -input)", s->train));
   PetscCall(text("-valid", "CSV valid file (optional)", s->valid));
   PetscCall(text("-test", "CSV test file", s->test));
+  PetscCall(text("-test_random",
+                 "CSV file of items shown at random: its rows rated >= -rating_threshold are the "
+                 "split /test_random, less each user's train and valid items (csv only)",
+                 s->test_random));
+  PetscCall(text("-exposure",
+                 "CSV file of exposures (shown, not interacted): every row, or with a rating "
+                 "column and -exposure_threshold the rows rated <= it; an exposure that is a "
+                 "train, valid or test interaction of the user is dropped (csv only)",
+                 s->exposure));
   PetscCall(text("-output", "Dataset file to write (required)", s->output));
   PetscCall(text("-name", "Dataset name (default: the output file's stem)", s->name));
   PetscCall(real("-rating_threshold", "Rows rated >= this are positive", &c.rating_threshold));
-  PetscCall(real("-exposure_threshold", "Train rows rated <= it: exposed", &c.exposure_threshold));
+  PetscCall(real("-exposure_threshold", "Train rows (and -exposure rows) rated <= it: exposed",
+                 &c.exposure_threshold));
   PetscCall(integer("-kcore", "Drop users/items below k train interactions (0: off)", &kcore));
   PetscCall(real("-valid_fraction", "Per-user valid share (or of train)", &c.valid_fraction));
   PetscCall(real("-test_fraction", "Per-user test share (one input file)", &c.test_fraction));
@@ -98,6 +112,8 @@ PetscErrorCode ReadSettings(Settings* s, PetscBool* help) {
   PetscOptionsEnd();
   c.kcore = static_cast<int>(kcore);
   c.split_seed = static_cast<uint64_t>(split_seed);
+  c.test_random_file = s->test_random;
+  c.exposure_file = s->exposure;
   g.valid_fraction = c.valid_fraction;
   g.test_fraction = c.test_fraction;
   g.num_users = users;
@@ -124,6 +140,8 @@ PetscErrorCode ReadSettings(Settings* s, PetscBool* help) {
                     s->format == kSynthetic ? "no -input"
                     : s->format == kCsv     ? "either -input FILE or -train FILE -test FILE"
                                             : "-input");
+  RECNS_CHECK_INPUT(s->format == kCsv || (!s->test_random[0] && !s->exposure[0]),
+                    PETSC_COMM_WORLD, "-test_random and -exposure apply to -format csv only");
   RECNS_CHECK_INPUT(!files || (s->train[0] && s->test[0]), PETSC_COMM_WORLD,
                     "-format csv with separate files needs both -train and -test");
   RECNS_CHECK_INPUT(s->part_nodes >= 1, PETSC_COMM_WORLD,
@@ -136,7 +154,8 @@ PetscErrorCode ConvertAndWrite(const Settings& s) {
   PetscLogDouble start, end;
   PetscFunctionBeginUser;
   PetscCall(PetscTime(&start));
-  std::vector<std::string> inputs = {s.input, s.train, s.valid, s.test};
+  std::vector<std::string> inputs = {s.input, s.train,       s.valid,
+                                     s.test,  s.test_random, s.exposure};
   if (s.format == kLightGcn)
     for (const char* file : recns::kLightGcnFiles)
       inputs.push_back(std::string(s.input) + "/" + file);
@@ -158,9 +177,13 @@ PetscErrorCode ConvertAndWrite(const Settings& s) {
   const auto n = [](int64_t value) { return static_cast<long long>(value); };
   PetscCall(PetscPrintf(PETSC_COMM_SELF,
                         "recns_convert: wrote %s: %lld users, %lld items; nnz train %lld, valid "
-                        "%lld, test %lld, exposure %lld; %.2f s\n",
+                        "%lld, test %lld, exposure %lld%s; %.2f s\n",
                         s.output, n(d.num_users), n(d.num_items), n(d.train.Nnz()),
-                        n(d.valid.Nnz()), n(d.test.Nnz()), n(d.exposure.Nnz()), end - start));
+                        n(d.valid.Nnz()), n(d.test.Nnz()), n(d.exposure.Nnz()),
+                        d.test_random.Present()
+                            ? recns::Format(", test_random %lld", n(d.test_random.Nnz())).c_str()
+                            : "",
+                        end - start));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -16,6 +16,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <initializer_list>
+#include <iterator>
 #include <limits>
 #include <memory>
 #include <numeric>
@@ -188,6 +190,7 @@ class IdTable {
     return entry->second;
   }
   const std::vector<std::string>& Names() const { return names_; }
+  bool Contains(const std::string& raw) const { return index_.count(raw) > 0; }
   /// The final id of each id: numeric order when every raw id is a non-negative integer (so
   /// 0-based contiguous ids keep their values), otherwise the order of first appearance.
   std::vector<int32_t> FinalIds() const {
@@ -208,9 +211,13 @@ class IdTable {
   bool all_integers_ = true;
 };
 
-enum class Role { kTrain, kValid, kTest, kSingle };
+/// What a file holds: interactions (kTrain .. kSingle) or one of the side files of
+/// ConvertOptions (kTestRandom, kExposure).
+enum class Role { kTrain, kValid, kTest, kSingle, kTestRandom, kExposure, kNumRoles };
 /// Where a row ends up; kTrain holds all positives of a single file until it is split.
-enum Kind : uint8_t { kTrain, kValid, kTest, kExposure, kDropped, kNumKinds = kDropped };
+enum Kind : uint8_t { kTrain, kValid, kTest, kExposure, kTestRandom, kDropped, kNumKinds = kDropped };
+
+bool IsSideRole(Role role) { return role == Role::kTestRandom || role == Role::kExposure; }
 
 struct Row {
   int32_t user, item, file;
@@ -219,7 +226,7 @@ struct Row {
 };
 using Pair = std::pair<int32_t, int32_t>;  // (user, item)
 
-/// Users and items of every pair kind; pairs[kind] for kTrain .. kExposure.
+/// Users and items of every pair kind; pairs[kind] for kTrain .. kTestRandom.
 struct Graph {
   std::array<std::vector<Pair>, kNumKinds> pairs;
   std::vector<std::string> user_names, item_names;
@@ -285,6 +292,29 @@ Csr BuildCsr(const std::vector<Pair>& pairs, int64_t num_users) {
   return csr;
 }
 
+/// The rows of `csr` (sorted, possibly repeating items) with each item once, less the items the
+/// same user has in any of `removed` (absent splits remove nothing).
+Csr RowsWithout(const Csr& csr, std::initializer_list<const Csr*> removed) {
+  Csr out;
+  out.indptr.assign(1, 0);
+  out.indices.reserve(csr.indices.size());
+  std::vector<int32_t> kept, rest;
+  for (int64_t u = 0; u < csr.Rows(); ++u) {
+    kept.assign(csr.indices.begin() + csr.indptr[u], csr.indices.begin() + csr.indptr[u + 1]);
+    kept.erase(std::unique(kept.begin(), kept.end()), kept.end());
+    for (const Csr* other : removed) {
+      if (!other->Present()) continue;
+      rest.clear();
+      std::set_difference(kept.begin(), kept.end(), other->indices.begin() + other->indptr[u],
+                          other->indices.begin() + other->indptr[u + 1], std::back_inserter(rest));
+      kept.swap(rest);
+    }
+    out.indices.insert(out.indices.end(), kept.begin(), kept.end());
+    out.indptr.push_back(static_cast<int64_t>(out.indices.size()));
+  }
+  return out;
+}
+
 /// Every row read from every file, then the pipeline that turns them into a Dataset.
 class Interactions {
  public:
@@ -293,6 +323,7 @@ class Interactions {
   /// Rows added next come from `path`, which plays `role`.
   void BeginFile(const std::string& path, Role role) {
     files_.push_back(path);
+    file_roles_.push_back(role);
     role_files_[static_cast<int>(role)] = path;
     role_ = role;
   }
@@ -300,7 +331,13 @@ class Interactions {
   void Add(int64_t line, const std::string& user, const std::string& item, double rating) {
     const bool rated = !std::isnan(rating);
     Kind kind = kDropped;
-    if (!rated || rating >= options_.rating_threshold)
+    if (role_ == Role::kExposure) {
+      if (!rated || rating <= options_.exposure_threshold ||
+          options_.exposure_threshold == -std::numeric_limits<double>::infinity())
+        kind = kExposure;
+    } else if (role_ == Role::kTestRandom) {
+      if (!rated || rating >= options_.rating_threshold) kind = kTestRandom;
+    } else if (!rated || rating >= options_.rating_threshold)
       kind = role_ == Role::kValid ? kValid : role_ == Role::kTest ? kTest : kTrain;
     else if (rating <= options_.exposure_threshold &&
              (role_ == Role::kTrain || role_ == Role::kSingle))
@@ -308,6 +345,11 @@ class Interactions {
     rows_.push_back({users_.Intern(user), items_.Intern(item),
                      static_cast<int32_t>(files_.size() - 1), kind, line});
   }
+  /// Whether the interaction files read so far name `user` and `item` (side files come last).
+  bool Known(const std::string& user, const std::string& item) const {
+    return users_.Contains(user) && items_.Contains(item);
+  }
+  bool KnownUser(const std::string& user) const { return users_.Contains(user); }
   PetscErrorCode Build(Dataset* data);
 
  private:
@@ -323,23 +365,33 @@ class Interactions {
   IdTable users_, items_;
   std::vector<Row> rows_;
   std::vector<std::string> files_;
-  std::string role_files_[4];
+  std::vector<Role> file_roles_;
+  std::string role_files_[static_cast<int>(Role::kNumRoles)];
   Role role_ = Role::kTrain;
 };
 
 PetscErrorCode Interactions::CheckDuplicates() const {
   std::vector<size_t> order;
   PetscFunctionBeginUser;
-  PetscCallCXX(order.resize(rows_.size()));
-  std::iota(order.begin(), order.end(), size_t{0});
+  // A pair is rated once over the interaction files, and once in the random test file, which
+  // may rate a pair the interaction files rate too. Exposures may repeat (shown twice): they are
+  // made unique in Build.
+  const auto group = [&](size_t k) {
+    return file_roles_[rows_[k].file] == Role::kTestRandom ? 1 : 0;
+  };
+  PetscCallCXX(order.reserve(rows_.size()));
+  for (size_t k = 0; k < rows_.size(); ++k)
+    if (file_roles_[rows_[k].file] != Role::kExposure) order.push_back(k);
   const auto key = [&](size_t k) {
-    return std::make_tuple(rows_[k].user, rows_[k].item, rows_[k].file, rows_[k].line);
+    return std::make_tuple(group(k), rows_[k].user, rows_[k].item, rows_[k].file, rows_[k].line);
   };
   PetscCallCXX(
       std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return key(a) < key(b); }));
   for (size_t k = 1; k < order.size(); ++k) {
     const Row &first = rows_[order[k - 1]], &again = rows_[order[k]];
-    PetscCheck(first.user != again.user || first.item != again.item, PETSC_COMM_SELF,
+    PetscCheck(group(order[k - 1]) != group(order[k]) || first.user != again.user ||
+                   first.item != again.item,
+               PETSC_COMM_SELF,
                PETSC_ERR_USER_INPUT,
                "%s:%lld: duplicate interaction (user %s, item %s), first seen at %s:%lld",
                files_[again.file].c_str(), static_cast<long long>(again.line),
@@ -393,7 +445,15 @@ PetscErrorCode Interactions::Build(Dataset* data) {
                            &built.train, &built.valid, &no_test));
     built.test = std::move(splits[kTest]);
   }
+  // Exposures are items shown but not interacted with; a random test item the user also has in
+  // train or valid could never be ranked.
+  PetscCallCXX(splits[kExposure] =
+                   RowsWithout(splits[kExposure], {&built.train, &built.valid, &built.test}));
   if (splits[kExposure].Nnz() > 0) built.exposure = std::move(splits[kExposure]);
+  const std::string& random_file = role_files_[static_cast<int>(Role::kTestRandom)];
+  if (!random_file.empty())
+    PetscCallCXX(built.test_random =
+                     RowsWithout(splits[kTestRandom], {&built.train, &built.valid}));
   const char* filters = "after the rating threshold, k-core and split";
   PetscCheck(built.train.Nnz() > 0, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
              "%s: no train interactions left %s", FileOf(Role::kTrain).c_str(), filters);
@@ -402,6 +462,11 @@ PetscErrorCode Interactions::Build(Dataset* data) {
   PetscCheck(!built.valid.Present() || built.valid.Nnz() > 0, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
              "%s: no valid interactions left %s",
              FileOf(valid_file ? Role::kValid : Role::kTrain).c_str(), filters);
+  PetscCheck(random_file.empty() || built.test_random.Nnz() > 0, PETSC_COMM_SELF,
+             PETSC_ERR_USER_INPUT,
+             "%s: no test_random interactions left after the rating threshold, k-core and "
+             "removing the users' train and valid items",
+             random_file.c_str());
   built.user_raw_ids = std::move(graph.user_names);
   built.item_raw_ids = std::move(graph.item_names);
   *data = std::move(built);
@@ -490,7 +555,8 @@ bool Names(std::string_view field, const char* const (&names)[N]) {
 /// layout user,item[,rating] of its data. A first line that is neither (a rating that is not a
 /// number) is an unknown header.
 PetscErrorCode ReadCsvColumns(const LineReader& at, const std::vector<std::string_view>& fields,
-                              const ConvertOptions& options, CsvColumns* columns, bool* header) {
+                              const ConvertOptions& options, Role role, CsvColumns* columns,
+                              bool* header) {
   PetscFunctionBeginUser;
   columns->count = fields.size();
   PetscCheck(columns->count >= 2, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
@@ -522,9 +588,10 @@ PetscErrorCode ReadCsvColumns(const LineReader& at, const std::vector<std::strin
                "known columns: %s",
                at.Where().c_str(), Quoted(fields[2]).c_str(), kKnownColumns);
   }
-  PetscCheck(columns->rating >= 0 || !HasRatingThreshold(options), PETSC_COMM_SELF,
-             PETSC_ERR_USER_INPUT, "%s: no rating column, but a rating threshold is set",
-             at.Where().c_str());
+  // Without ratings, every row of an exposure file is an exposure.
+  PetscCheck(columns->rating >= 0 || role == Role::kExposure || !HasRatingThreshold(options),
+             PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
+             "%s: no rating column, but a rating threshold is set", at.Where().c_str());
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -546,7 +613,7 @@ PetscErrorCode ReadCsvFile(const std::string& path, Role role, const ConvertOpti
     if (IsEmptyLine(line)) continue;
     PetscCallCXX(SplitFields(line, ',', &fields));
     if (columns.count == 0) {
-      PetscCall(ReadCsvColumns(reader, fields, options, &columns, &header));
+      PetscCall(ReadCsvColumns(reader, fields, options, role, &columns, &header));
       if (header) continue;
     }
     PetscCheck(fields.size() == columns.count, PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
@@ -567,8 +634,34 @@ PetscErrorCode ReadCsvFile(const std::string& path, Role role, const ConvertOpti
     PetscCall(ParseTokenId(reader, "user", fields[columns.user], &user));
     PetscCall(ParseTokenId(reader, "item", fields[columns.item], &item));
     if (columns.rating >= 0) PetscCall(ParseRating(reader, fields[columns.rating], &rating));
+    PetscCheck(!IsSideRole(role) || rows->Known(user, item), PETSC_COMM_SELF,
+               PETSC_ERR_USER_INPUT,
+               "%s: %s %s is in none of the interaction files (a random test or exposure file "
+               "may only name their users and items)",
+               reader.Where().c_str(), rows->KnownUser(user) ? "item" : "user",
+               Quoted(rows->KnownUser(user) ? item : user).c_str());
     PetscCallCXX(rows->Add(reader.Line(), user, item, rating));
   }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/// Reads the side files of `options` after the interaction files.
+PetscErrorCode ReadSideFiles(const ConvertOptions& options, Interactions* rows) {
+  PetscFunctionBeginUser;
+  if (!options.test_random_file.empty())
+    PetscCall(ReadCsvFile(options.test_random_file, Role::kTestRandom, options, rows));
+  if (!options.exposure_file.empty())
+    PetscCall(ReadCsvFile(options.exposure_file, Role::kExposure, options, rows));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/// The side files are read by the CSV converters only.
+PetscErrorCode CheckNoSideFiles(const ConvertOptions& options, const std::string& input,
+                                const char* format) {
+  PetscFunctionBeginUser;
+  PetscCheck(options.test_random_file.empty() && options.exposure_file.empty(), PETSC_COMM_SELF,
+             PETSC_ERR_USER_INPUT, "%s: a random test file or an exposure file applies to CSV "
+             "input only, not to %s", input.c_str(), format);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -635,6 +728,7 @@ PetscErrorCode ConvertLightGcn(const std::string& folder, const ConvertOptions& 
   Interactions rows(options);
   PetscFunctionBeginUser;
   PetscCall(CheckOptions(options, false));
+  PetscCall(CheckNoSideFiles(options, folder, "LightGCN text"));
   PetscCheck(!HasRatingThreshold(options), PETSC_COMM_SELF, PETSC_ERR_USER_INPUT,
              "%s: LightGCN text has no ratings, so rating thresholds do not apply", folder.c_str());
   const std::string train = folder + "/" + kLightGcnFiles[0];
@@ -656,6 +750,7 @@ PetscErrorCode ConvertCsvFiles(const std::string& train, const std::string& vali
   PetscCall(ReadCsvFile(train, Role::kTrain, options, &rows));
   if (!valid.empty()) PetscCall(ReadCsvFile(valid, Role::kValid, options, &rows));
   PetscCall(ReadCsvFile(test, Role::kTest, options, &rows));
+  PetscCall(ReadSideFiles(options, &rows));
   PetscCall(rows.Build(data));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -666,6 +761,7 @@ PetscErrorCode ConvertCsvSingle(const std::string& path, const ConvertOptions& o
   PetscFunctionBeginUser;
   PetscCall(CheckOptions(options, true));
   PetscCall(ReadCsvFile(path, Role::kSingle, options, &rows));
+  PetscCall(ReadSideFiles(options, &rows));
   PetscCall(rows.Build(data));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -675,6 +771,7 @@ PetscErrorCode ConvertRecBole(const std::string& path, const ConvertOptions& opt
   Interactions rows(options);
   PetscFunctionBeginUser;
   PetscCall(CheckOptions(options, true));
+  PetscCall(CheckNoSideFiles(options, path, "RecBole atomic files"));
   PetscCall(ReadRecBoleFile(path, options, &rows));
   PetscCall(rows.Build(data));
   PetscFunctionReturn(PETSC_SUCCESS);

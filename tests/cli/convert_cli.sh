@@ -114,9 +114,10 @@ fi
 
 # --- -help lists every option ---
 "$bin" -help >"$work/help" 2>&1 || fail "-help exited with $?"
-for option in format input train valid test output name rating_threshold exposure_threshold kcore \
-  valid_fraction test_fraction split_seed synthetic_users synthetic_items synthetic_mean_degree \
-  synthetic_communities synthetic_exposures synthetic_seed order order_part_nodes; do
+for option in format input train valid test test_random exposure output name rating_threshold \
+  exposure_threshold kcore valid_fraction test_fraction split_seed synthetic_users synthetic_items \
+  synthetic_mean_degree synthetic_communities synthetic_exposures synthetic_seed order \
+  order_part_nodes; do
   grep -q -- "-$option " "$work/help" || fail "-help does not list -$option"
 done
 echo "convert_cli: all checks passed"

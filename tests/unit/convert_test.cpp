@@ -429,6 +429,179 @@ TEST_F(convert_test, BadOptions) {
             std::string::npos);
 }
 
+// --- side files: the random test split and exposures ------------------------------------------
+
+/// A single rated file over users 0..29 and items 0..39 whose ids all occur (so they keep their
+/// values), ratings 1..5.
+std::string RatedText() {
+  std::string text;
+  for (int user = 0; user < 30; ++user)
+    for (int k = 0; k < 14; ++k)
+      text += recns::Format("%d,%d,%d\n", user, (user * 3 + k * 7) % 40, 1 + (user + k) % 5);
+  return text;
+}
+
+TEST_F(convert_test, TestRandomKeepsTheSplitAndMapsIds) {
+  // String ids: numbered by first appearance, so the random file's ids must map to the same
+  // dense ids; its first user appears late in the interactions file.
+  const std::string single = File("user.csv",
+                                  "ua,i1,5\nua,i2,4\nua,i3,5\nua,i4,1\nub,i2,5\nub,i5,4\nub,i6,2\n"
+                                  "uc,i1,5\nuc,i3,4\nuc,i6,5\n");
+  // ub's i1 (rated 5) and ua's i5 (4) are positives; uc's i2 (1) is not; ub,i2 repeats a train
+  // pair of ub, which the evaluation could never rank, so it is left out.
+  const std::string random = File("random.csv", "uc,i2,1\nub,i1,5\nua,i5,4\nub,i2,5\n");
+  ConvertOptions options;
+  options.rating_threshold = 4;
+  options.exposure_threshold = 2;
+  options.valid_fraction = 0;
+  options.test_fraction = 0.3;
+  options.split_seed = 3;
+  Dataset alone, with;
+  ASSERT_EQ(recns::ConvertCsvSingle(single, options, &alone), PETSC_SUCCESS);
+  options.test_random_file = random;
+  ASSERT_EQ(recns::ConvertCsvSingle(single, options, &with), PETSC_SUCCESS);
+  EXPECT_FALSE(alone.test_random.Present());
+  const Dataset read = RoundTrip(with);
+  EXPECT_EQ(read.user_raw_ids, alone.user_raw_ids);
+  EXPECT_EQ(read.item_raw_ids, alone.item_raw_ids);
+  EXPECT_EQ(read.user_raw_ids, (std::vector<std::string>{"ua", "ub", "uc"}));
+  for (auto part : {&Dataset::train, &Dataset::valid, &Dataset::test, &Dataset::exposure}) {
+    EXPECT_EQ((read.*part).indptr, (alone.*part).indptr);
+    EXPECT_EQ((read.*part).indices, (alone.*part).indices);
+  }
+  // i1..i6 are items 0..5.
+  ASSERT_TRUE(read.test_random.Present());
+  EXPECT_EQ(Row(read.test_random, 0), (std::set<int32_t>{4}));
+  // ub's i2 is a positive of ub: kept only when the split put it in test, not in train.
+  std::set<int32_t> ub = {0};
+  if (Row(read.test, 1).count(1)) ub.insert(1);
+  EXPECT_EQ(Row(read.test_random, 1), ub);
+  EXPECT_TRUE(Row(read.test_random, 2).empty());
+}
+
+TEST_F(convert_test, TestRandomLeavesTheUserSplitUnchanged) {
+  const std::string single = File("user.csv", RatedText());
+  std::string text;
+  for (int user = 0; user < 30; user += 2)
+    for (int k = 0; k < 5; ++k)
+      text += recns::Format("%d,%d,%d\n", user, (user + 11 * k) % 40, 5 - k);
+  const std::string random = File("random.csv", text);
+  ConvertOptions options;
+  options.rating_threshold = 4;
+  options.exposure_threshold = 2;
+  options.valid_fraction = 0.1;
+  options.test_fraction = 0.1;
+  options.split_seed = 7;
+  Dataset alone, with;
+  ASSERT_EQ(recns::ConvertCsvSingle(single, options, &alone), PETSC_SUCCESS);
+  options.test_random_file = random;
+  ASSERT_EQ(recns::ConvertCsvSingle(single, options, &with), PETSC_SUCCESS);
+  EXPECT_EQ(with.num_users, alone.num_users);
+  EXPECT_EQ(with.num_items, alone.num_items);
+  for (auto part : {&Dataset::train, &Dataset::valid, &Dataset::test, &Dataset::exposure}) {
+    EXPECT_EQ((with.*part).indptr, (alone.*part).indptr);
+    EXPECT_EQ((with.*part).indices, (alone.*part).indices);
+  }
+  // The rows rated 4 and 5 of every second user, less their train and valid items.
+  int64_t expected = 0;
+  for (int user = 0; user < 30; ++user)
+    for (int k = 0; k < 2 && user % 2 == 0; ++k) {
+      const int32_t item = (user + 11 * k) % 40;
+      const bool taken = Row(with.train, user).count(item) || Row(with.valid, user).count(item);
+      EXPECT_EQ(Row(with.test_random, user).count(item), taken ? 0u : 1u) << user << " " << item;
+      expected += !taken;
+    }
+  EXPECT_EQ(with.test_random.Nnz(), expected);
+  // Separate files (-train/-test) read the random file alike.
+  const std::string train = File("train.csv", "0,0,5\n0,1,5\n1,1,4\n");
+  const std::string test = File("test.csv", "0,2,5\n1,0,5\n");
+  options = ConvertOptions();
+  options.rating_threshold = 4;
+  options.test_random_file = File("random2.csv", "1,2,4\n0,1,5\n");
+  Dataset files;
+  ASSERT_EQ(recns::ConvertCsvFiles(train, "", test, options, &files), PETSC_SUCCESS);
+  EXPECT_EQ(files.test_random.indptr, (std::vector<int64_t>{0, 0, 1}));
+  EXPECT_EQ(files.test_random.indices, (std::vector<int32_t>{2}));
+}
+
+TEST_F(convert_test, ExposureFileAddsExposuresButNoInteractions) {
+  const std::string train = File("train.csv", "0,0,5\n0,1,2\n1,1,4\n1,2,5\n2,3,5\n");
+  const std::string test = File("test.csv", "0,2,5\n1,3,5\n2,0,4\n");
+  // Repeats (0,1 shown twice, and also a train exposure), train and test positives of the same
+  // user (dropped), and ratings above the exposure threshold (not exposures).
+  const std::string exposures =
+      File("exposure.csv",
+           "user,item,rating\n0,1,1\n0,1,2\n0,3,2\n0,0,1\n1,0,1\n1,3,2\n2,1,3\n2,2,1\n");
+  ConvertOptions options;
+  options.rating_threshold = 4;
+  options.exposure_threshold = 2;
+  Dataset without, with;
+  ASSERT_EQ(recns::ConvertCsvFiles(train, "", test, options, &without), PETSC_SUCCESS);
+  options.exposure_file = exposures;
+  ASSERT_EQ(recns::ConvertCsvFiles(train, "", test, options, &with), PETSC_SUCCESS);
+  const Dataset read = RoundTrip(with);
+  for (auto part : {&Dataset::train, &Dataset::test}) {
+    EXPECT_EQ((read.*part).indptr, (without.*part).indptr);
+    EXPECT_EQ((read.*part).indices, (without.*part).indices);
+  }
+  EXPECT_EQ(without.exposure.indices, (std::vector<int32_t>{1}));
+  EXPECT_EQ(read.exposure.indptr, (std::vector<int64_t>{0, 2, 3, 4}));
+  EXPECT_EQ(read.exposure.indices, (std::vector<int32_t>{1, 3, 0, 2}));
+  // Without a rating column every row is an exposure.
+  options.exposure_file = File("shown.csv", "2,1\n2,2\n1,0\n");
+  ASSERT_EQ(recns::ConvertCsvFiles(train, "", test, options, &with), PETSC_SUCCESS);
+  EXPECT_EQ(with.exposure.indptr, (std::vector<int64_t>{0, 1, 2, 4}));
+  EXPECT_EQ(with.exposure.indices, (std::vector<int32_t>{1, 0, 1, 2}));
+}
+
+TEST_F(convert_test, SideFileErrorsNameFileAndLine) {
+  const std::string single = File("user.csv", "0,0,5\n0,1,5\n1,1,4\n1,2,1\n2,0,5\n");
+  const auto convert = [&](const char* random, const char* exposure) {
+    ConvertOptions options;
+    options.rating_threshold = 4;
+    options.test_fraction = 0.5;  // user 0's two positives give one test item
+    if (random) options.test_random_file = random;
+    if (exposure) options.exposure_file = exposure;
+    Dataset data;
+    return InputError(recns::ConvertCsvSingle(single, options, &data));
+  };
+  const std::string unknown_user = File("r1.csv", "0,2,5\n7,1,5\n");
+  EXPECT_EQ(convert(unknown_user.c_str(), nullptr),
+            unknown_user + ":2: user '7' is in none of the interaction files (a random test or "
+                           "exposure file may only name their users and items)");
+  const std::string unknown_item = File("r2.csv", "0,2,5\n1,9,1\n");
+  EXPECT_EQ(convert(unknown_item.c_str(), nullptr),
+            unknown_item + ":2: item '9' is in none of the interaction files (a random test or "
+                           "exposure file may only name their users and items)");
+  const std::string repeated = File("r3.csv", "0,2,5\n0,2,4\n");
+  EXPECT_EQ(convert(repeated.c_str(), nullptr)
+                .rfind(repeated + ":2: duplicate interaction (user 0, item 2)", 0),
+            0u);
+  const std::string nothing = File("r4.csv", "0,2,1\n");
+  EXPECT_EQ(convert(nothing.c_str(), nullptr),
+            nothing + ": no test_random interactions left after the rating threshold, k-core "
+                      "and removing the users' train and valid items");
+  const std::string bad_line = File("e1.csv", "0,2,1\n1,0\n");
+  EXPECT_EQ(convert(nullptr, bad_line.c_str()),
+            bad_line + ":2: malformed line: 2 field(s), expected 3");
+  const std::string bad_rating = File("e2.csv", "0,2,1\n1,0,x\n");
+  EXPECT_EQ(convert(nullptr, bad_rating.c_str()), bad_rating + ":2: rating 'x' is not a number");
+  const std::string unknown = File("e3.csv", "0,2\nu9,0\n");
+  EXPECT_EQ(convert(nullptr, unknown.c_str()),
+            unknown + ":2: user 'u9' is in none of the interaction files (a random test or "
+                      "exposure file may only name their users and items)");
+  const std::string missing = dir_ + "/missing.csv";
+  EXPECT_EQ(convert(missing.c_str(), nullptr), missing + ": no such file");
+  // Other formats have no side files.
+  File("lg/train.txt", "0 1\n");
+  File("lg/test.txt", "0 2\n");
+  ConvertOptions options;
+  options.test_random_file = unknown_user;
+  Dataset data;
+  EXPECT_NE(InputError(recns::ConvertLightGcn(dir_ + "/lg", options, &data)).find("CSV input only"),
+            std::string::npos);
+}
+
 // --- the real datasets -------------------------------------------------------------------------
 
 TEST_F(convert_test, MovieLens100kCsvSplit) {
