@@ -1,6 +1,6 @@
 // Distributed full-ranking evaluation (ALGORITHMS §3, decision 10). The users with items in the
 // split are dealt out evenly over the ranks (with their rows and id lists); each rank ranks all
-// items for its share (training items excluded, and validation items too when the test split is
+// items for its share (training items excluded, and validation items too when a test split is
 // evaluated); the per-user metric sums are reduced.
 // Item rows stream around a ring of the ranks in chunks of at most -eval_item_block rows, so a
 // rank holds two chunks beyond its own rows, never the whole catalogue; each chunk is scored
@@ -22,7 +22,8 @@
 
 namespace recns {
 
-enum class EvalSplit { kValid, kTest };
+/// kTestRandom: the dataset's optional /test_random split, evaluated as the test split is.
+enum class EvalSplit { kValid, kTest, kTestRandom };
 
 /// Each evaluated user's metrics (-eval_per_user, test split), gathered on rank 0 only.
 struct PerUserMetrics {
@@ -42,9 +43,10 @@ struct EvalResult {
   double Get(const std::string& name) const;
 };
 
-/// The splits whose items a ranked list leaves out (besides nothing at all).
+/// The splits whose items a ranked list leaves out (besides nothing at all); an absent split
+/// leaves out nothing.
 struct Exclusion {
-  bool train = true, valid = false, test = false;
+  bool train = true, valid = false, test = false, test_random = false;
 };
 
 /// One rank's share of ranked users (Evaluator::Rank). The users are dealt out in dataset order,

@@ -303,9 +303,11 @@ PetscErrorCode Evaluator::Evaluate(const Graph& graph, const RowMatrix& final, E
   const DatasetSlice& slice = graph.Slice();
   const int64_t num_items = layout.NumItems();
 
-  const Csr& truth = split == EvalSplit::kTest ? slice.test : slice.valid;
+  const Csr& truth = split == EvalSplit::kTest         ? slice.test
+                     : split == EvalSplit::kTestRandom ? slice.test_random
+                                                       : slice.valid;
   PetscCheck(truth.Present(), comm_, PETSC_ERR_ARG_WRONG, "evaluation split is absent");
-  const bool exclude_valid = split == EvalSplit::kTest && slice.valid.Present();
+  const bool exclude_valid = split != EvalSplit::kValid && slice.valid.Present();
   const int max_k = *std::max_element(ks_.begin(), ks_.end());
 
   // The evaluated users (local rows): those with truth items, optionally a seeded sample of them
@@ -329,7 +331,7 @@ PetscErrorCode Evaluator::Evaluate(const Graph& graph, const RowMatrix& final, E
 
   // Users are owned in blocks balanced by training pairs, not by count, so the evaluated users are
   // dealt out again in their global order, rank q taking global indices [q T / P, (q+1) T / P):
-  // each moves with its row and its truth, train and (for the test split) valid ids.
+  // each moves with its row and its truth, train and (for a test split) valid ids.
   RankUsers eval;
   UserLists lists;
   lists.truth = &truth;
@@ -424,6 +426,7 @@ PetscErrorCode Evaluator::Rank(const Graph& graph, const RowMatrix& final, const
   if (exclude.train) sent.first = &slice.train;
   if (exclude.valid && slice.valid.Present()) sent.second.push_back(&slice.valid);
   if (exclude.test) sent.second.push_back(&slice.test);
+  if (exclude.test_random && slice.test_random.Present()) sent.second.push_back(&slice.test_random);
   RankUsers ranked;
   PetscCall(BalanceUsers(layout, final, users, sent, &ranked));
   const int64_t num_users = ranked.rows.rows();

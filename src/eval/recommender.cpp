@@ -94,7 +94,8 @@ PetscErrorCode Recommender::SetFromOptions() {
   PetscCall(PetscOptionsEList("-exclude",
                               "Items left out of a user's list: none, train (the user's training "
                               "items), train_valid (also validation items: the lists of a test "
-                              "evaluation), all (also test items)",
+                              "evaluation), all (also test items, and random-test items when the "
+                              "dataset has a /test_random split)",
                               "Recommender", kExcludes, 4, kExcludes[exclude], &exclude, nullptr));
   PetscCall(PetscOptionsString("-output",
                                "Output file: CSV (user,rank,item,score with raw ids) or HDF5",
@@ -267,14 +268,14 @@ PetscErrorCode Recommender::Run() {
   Exclusion exclude;
   exclude.train = exclude_ != "none";
   exclude.valid = exclude_ == "train_valid" || exclude_ == "all";
-  exclude.test = exclude_ == "all";
+  exclude.test = exclude.test_random = exclude_ == "all";
   PetscCall(PetscPrintf(comm_,
                         "recns_recommend: %s | %lld users, %lld items | model %s | top %d for %lld "
                         "users, excluding %s | %d ranks\n",
                         graph_.Info().path.c_str(), (long long)graph_.Info().num_users,
                         (long long)graph_.Info().num_items, model_->Describe().c_str(), k_,
                         (long long)total, exclude_ == "train_valid" ? "train and valid items"
-                                          : exclude_ == "all"       ? "train, valid and test items"
+                                          : exclude_ == "all"       ? "every item of the user"
                                           : exclude_ == "train"     ? "train items"
                                                                     : "nothing",
                         size_));

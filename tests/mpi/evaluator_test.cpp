@@ -24,25 +24,49 @@ using recns::RowMatrix;
 constexpr int kDim = 4;
 constexpr uint64_t kSeed = 5;
 
-Dataset EvalDataset() { return recns::test::TinyDatasetWithGaps(37, 53, 17); }
+bool Contains(const recns::Csr& csr, int64_t u, int32_t item) {
+  return std::binary_search(csr.indices.begin() + csr.indptr[u], csr.indices.begin() + csr.indptr[u + 1], item);
+}
+
+/// A small dataset with gaps in valid and test, and a random test split that skips every fourth
+/// user and holds up to two items outside the user's train and valid rows.
+Dataset EvalDataset() {
+  Dataset data = recns::test::TinyDatasetWithGaps(37, 53, 17);
+  data.test_random.indptr = {0};
+  for (int64_t u = 0; u < data.num_users; ++u) {
+    std::vector<int32_t> row;
+    if (u % 4 != 1)
+      for (int32_t item : {(int32_t)(u * 5 % 53), (int32_t)((u * 11 + 3) % 53)})
+        if (!Contains(data.train, u, item) && !Contains(data.valid, u, item)) row.push_back(item);
+    std::sort(row.begin(), row.end());
+    row.erase(std::unique(row.begin(), row.end()), row.end());
+    data.test_random.indices.insert(data.test_random.indices.end(), row.begin(), row.end());
+    data.test_random.indptr.push_back((int64_t)data.test_random.indices.size());
+  }
+  return data;
+}
 
 double Entry(int64_t node, int c) { return recns::test::TernaryEntry(kSeed, node, c); }
 
-bool Contains(const recns::Csr& csr, int64_t u, int32_t item) {
-  return std::binary_search(csr.indices.begin() + csr.indptr[u], csr.indices.begin() + csr.indptr[u + 1], item);
+const recns::Csr& Truth(const Dataset& data, EvalSplit split) {
+  return split == EvalSplit::kTest ? data.test : split == EvalSplit::kTestRandom ? data.test_random : data.valid;
+}
+
+const char* SplitName(EvalSplit split) {
+  return split == EvalSplit::kTest ? "test" : split == EvalSplit::kTestRandom ? "test_random" : "valid";
 }
 
 /// The reference metrics of `split` over the users with truth items that `keep` accepts.
 EvalResult Reference(const Dataset& data, EvalSplit split, const std::vector<int>& ks, bool (*keep)(int64_t, double),
                      double keep_share) {
-  const recns::Csr& truth = split == EvalSplit::kTest ? data.test : data.valid;
+  const recns::Csr& truth = Truth(data, split);
   const int max_k = *std::max_element(ks.begin(), ks.end());
   recns::MetricSums sums(ks);
   for (int64_t u = 0; u < data.num_users; ++u) {
     if (truth.indptr[u + 1] == truth.indptr[u] || !keep(u, keep_share)) continue;
     std::vector<std::pair<double, int32_t>> ranked;
     for (int32_t i = 0; i < (int32_t)data.num_items; ++i) {
-      if (Contains(data.train, u, i) || (split == EvalSplit::kTest && Contains(data.valid, u, i))) continue;
+      if (Contains(data.train, u, i) || (split != EvalSplit::kValid && Contains(data.valid, u, i))) continue;
       double score = 0;
       for (int c = 0; c < kDim; ++c) score += Entry(u, c) * Entry(data.num_users + i, c);
       ranked.emplace_back(score, i);
@@ -85,8 +109,8 @@ void CheckAgainstReference(const std::string& options, int64_t sample) {
     const int64_t node = recns::test::DatasetNode(layout, r);
     for (int c = 0; c < kDim; ++c) final(r, c) = Entry(node, c);
   }
-  for (EvalSplit split : {EvalSplit::kValid, EvalSplit::kTest}) {
-    const recns::Csr& truth = split == EvalSplit::kTest ? data.test : data.valid;
+  for (EvalSplit split : {EvalSplit::kValid, EvalSplit::kTest, EvalSplit::kTestRandom}) {
+    const recns::Csr& truth = Truth(data, split);
     int64_t candidates = 0;
     for (int64_t u = 0; u < data.num_users; ++u) candidates += truth.indptr[u + 1] > truth.indptr[u];
     const bool sampled = sample > 0 && sample < candidates;
@@ -102,7 +126,7 @@ void CheckAgainstReference(const std::string& options, int64_t sample) {
       PetscFunctionReturn(PETSC_SUCCESS);
     };
     ASSERT_PETSC_OK(recns::test::WithOptions(options + " -eval_ks 1,3,10", run));
-    const char* name = split == EvalSplit::kTest ? "test" : "valid";
+    const char* name = SplitName(split);
     ASSERT_GT(expected.users, 0) << name;
     EXPECT_EQ(result.users, expected.users) << name << " with " << options;
     ASSERT_EQ(result.metrics.size(), expected.metrics.size());
@@ -126,6 +150,30 @@ TEST(evaluator_test, StreamingEqualsReferenceForAnyChunkSize) {
 
 TEST(evaluator_test, UserSampleIsTheSeededShare) {
   CheckAgainstReference("-eval_item_block 5 -eval_user_sample 10", 10);
+}
+
+TEST(evaluator_test, RandomTestSplitEqualToTestEvaluatesAlike) {
+  Dataset data = EvalDataset();
+  data.test_random = data.test;
+  recns::Graph graph;
+  ASSERT_PETSC_OK(graph.Build(PETSC_COMM_WORLD, data));
+  const recns::Layout& layout = graph.GetLayout();
+  RowMatrix final(layout.LocalRows(), kDim);
+  for (int64_t r = 0; r < layout.LocalRows(); ++r)
+    for (int c = 0; c < kDim; ++c) final(r, c) = Entry(recns::test::DatasetNode(layout, r), c);
+  EvalResult test, random;
+  auto run = [&]() -> PetscErrorCode {
+    PetscFunctionBeginUser;
+    recns::Evaluator evaluator(PETSC_COMM_WORLD);
+    PetscCall(evaluator.SetFromOptions());
+    PetscCall(evaluator.Evaluate(graph, final, EvalSplit::kTest, &test));
+    PetscCall(evaluator.Evaluate(graph, final, EvalSplit::kTestRandom, &random));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  };
+  ASSERT_PETSC_OK(recns::test::WithOptions("-eval_ks 2,5", run));
+  EXPECT_GT(test.users, 0);
+  EXPECT_EQ(random.users, test.users);
+  EXPECT_EQ(random.metrics, test.metrics);
 }
 
 TEST(evaluator_test, RejectsBadOptions) {
