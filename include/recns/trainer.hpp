@@ -71,6 +71,9 @@ class Trainer {
     double best_value = 0;
     bool stopped_early = false;
     EvalResult best_valid, best_test, final_test;
+    /// The random test split's metrics (-eval_test_random), at the final parameters and at the
+    /// best epoch's when a validation split chose it; empty (no users, no metrics) otherwise.
+    EvalResult best_test_random, final_test_random;
     double final_loss = 0;
     /// The last epoch's sampling quality (NaN unless -eval_sampling_quality).
     double sampling_tnr = NAN, sampling_inf = NAN;
@@ -110,11 +113,16 @@ class Trainer {
   PetscErrorCode CheckOutputPaths() const;
   // Reporting (trainer_report.cpp).
   std::vector<std::string> MetricColumns() const;
-  /// A metrics row: the 0-based `epoch`'s figures, the metrics of `valid` and `test` (NaN where
-  /// null) and the sampling quality.
+  /// A metrics row: the 0-based `epoch`'s figures, the metrics of `valid`, `test` and
+  /// `test_random` (NaN where null; test_random's columns only when EvaluatesTestRandom) and the
+  /// sampling quality.
   std::vector<double> MetricRow(int epoch, double loss, double lr, double seconds,
                                 double eval_seconds, const EvalResult* valid,
-                                const EvalResult* test, double tnr, double inf) const;
+                                const EvalResult* test, const EvalResult* test_random, double tnr,
+                                double inf) const;
+  /// Whether the final evaluation covers the dataset's /test_random split: it has one and
+  /// -eval_test_random is on.
+  bool EvaluatesTestRandom() const;
   PetscErrorCode AppendMetricRow(const std::vector<double>& row);
   /// Collective. Creates the metrics file with the rows a checkpoint restored.
   PetscErrorCode OpenMetricsLog();
@@ -162,6 +170,7 @@ class Trainer {
   int64_t batch_size_ = 2048, max_steps_ = 0;
   uint64_t seed_ = 2024;
   PetscBool sampling_quality_ = PETSC_FALSE;
+  PetscBool eval_test_random_ = PETSC_TRUE;
   PetscBool needed_rows_only_ = PETSC_TRUE;
   std::string checkpoint_dir_ = "checkpoints", restart_;
   int checkpoint_every_epochs_ = 1, checkpoint_keep_ = 2, checkpoint_test_kill_ = 0;

@@ -110,6 +110,10 @@ PetscErrorCode Trainer::SetFromOptions() {
                              "negatives (BNS paper eq 33-34; a negative is false when it is in the "
                              "user's test split), in the epoch line and the metrics file",
                              "Trainer", sampling_quality_, &sampling_quality_, nullptr));
+  PetscCall(PetscOptionsBool("-eval_test_random",
+                             "When the dataset has a random test split (/test_random), evaluate it "
+                             "beside the test split at the end (metrics named test_random)",
+                             "Trainer", eval_test_random_, &eval_test_random_, nullptr));
   PetscCall(PetscOptionsBool("-train_needed_rows_only",
                              "Propagate only the rows a step reads when the sampler scores no "
                              "items, and gather only the nonzero gradient rows backward (exact: "
@@ -439,7 +443,8 @@ PetscErrorCode Trainer::FinishEpoch(int epoch, double lr, double* eval_value, bo
                            epoch + 1 < epochs_ && !*stop));
   const EvalResult* valid = evaluate && has_valid ? &result : nullptr;
   const EvalResult* test = evaluate && !has_valid ? &result : nullptr;
-  std::vector<double> row = MetricRow(epoch, epoch_loss, lr, seconds, eval_seconds, valid, test, tnr, inf);
+  std::vector<double> row =
+      MetricRow(epoch, epoch_loss, lr, seconds, eval_seconds, valid, test, nullptr, tnr, inf);
   PetscCall(AppendMetricRow(row));
   state_.metrics_rows.push_back(std::move(row));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -512,7 +517,7 @@ PetscErrorCode Trainer::Train() {
                             epoch + 1, epochs_, outcome_.final_loss, state_.epoch_seconds,
                             (long long)state_.step, (long long)steps));
       PetscCall(AppendMetricRow(MetricRow(epoch, outcome_.final_loss, lr, state_.epoch_seconds,
-                                          NAN, nullptr, nullptr, NAN, NAN)));
+                                          NAN, nullptr, nullptr, nullptr, NAN, NAN)));
       eval_value = NAN;
       break;
     }
@@ -551,14 +556,23 @@ PetscErrorCode Trainer::Train() {
 
   // Test metrics at the final epoch, and at the best epoch when a validation split chose it.
   // Without one, the last epoch may have just evaluated the test split at these parameters.
-  if (!has_valid && last_test_steps_ == state_.steps_done) outcome_.final_test = last_test_;
+  // The random test split is evaluated beside it at the same parameters, reusing the test
+  // evaluation's forward pass when there was one.
+  const bool test_random = EvaluatesTestRandom();
+  const bool test_reused = !has_valid && last_test_steps_ == state_.steps_done;
+  if (test_reused) outcome_.final_test = last_test_;
   else PetscCall(EvaluateSplit(EvalSplit::kTest, false, &outcome_.final_test));
+  if (test_random)
+    PetscCall(EvaluateSplit(EvalSplit::kTestRandom, !test_reused, &outcome_.final_test_random));
   if (has_valid && outcome_.best_epoch == outcome_.epochs_run) {
     outcome_.best_test = outcome_.final_test;
+    outcome_.best_test_random = outcome_.final_test_random;
   } else if (has_valid && !state_.best_params.empty()) {
     const std::vector<RowMatrix> final_params = CopyValues(objective_.Parameters());
     RestoreValues(state_.best_params, objective_.Parameters());
     PetscCall(EvaluateSplit(EvalSplit::kTest, false, &outcome_.best_test));
+    if (test_random)
+      PetscCall(EvaluateSplit(EvalSplit::kTestRandom, true, &outcome_.best_test_random));
     RestoreValues(final_params, objective_.Parameters());
   } else if (!has_valid && outcome_.best_epoch == 0) {
     outcome_.best_test = outcome_.final_test;

@@ -402,7 +402,8 @@ PetscErrorCode Trainer::Resume(const std::string& path) {
   const std::vector<std::string> columns = MetricColumns();
   RECNS_CHECK_INPUT(text == Join(columns), comm_,
                     "checkpoint '%s' recorded the metrics columns '%s'; this run has '%s' "
-                    "(-eval_ks and -eval_sampling_quality must stay as they were)",
+                    "(-eval_ks, -eval_sampling_quality and -eval_test_random must stay as they "
+                    "were)",
                     path.c_str(), text.c_str(), Join(columns).c_str());
   PetscCall(file->ReadAttribute(trainer, "best_value", &state_.best));
   PetscCall(ReadCounter(*file, comm_, trainer, "best_epoch", 0, state_.epoch,

@@ -31,20 +31,29 @@ std::vector<std::string> Trainer::MetricColumns() const {
   const auto metric_names = evaluator_.MetricNames();
   for (const auto& name : metric_names) columns.push_back("valid_" + name);
   for (const auto& name : metric_names) columns.push_back("test_" + name);
+  if (EvaluatesTestRandom())
+    for (const auto& name : metric_names) columns.push_back("test_random_" + name);
   if (sampling_quality_) columns.insert(columns.end(), {"sampling_tnr", "sampling_inf"});
   return columns;
 }
 
 std::vector<double> Trainer::MetricRow(int epoch, double loss, double lr, double seconds,
                                        double eval_seconds, const EvalResult* valid,
-                                       const EvalResult* test, double tnr, double inf) const {
+                                       const EvalResult* test, const EvalResult* test_random,
+                                       double tnr, double inf) const {
   std::vector<double> row = {(double)(epoch + 1), (double)state_.steps_done, loss, lr, seconds,
                              eval_seconds};
   const auto names = evaluator_.MetricNames();
   for (const auto& name : names) row.push_back(valid ? valid->Get(name) : NAN);
   for (const auto& name : names) row.push_back(test ? test->Get(name) : NAN);
+  if (EvaluatesTestRandom())
+    for (const auto& name : names) row.push_back(test_random ? test_random->Get(name) : NAN);
   if (sampling_quality_) row.insert(row.end(), {tnr, inf});
   return row;
+}
+
+bool Trainer::EvaluatesTestRandom() const {
+  return eval_test_random_ && graph_.Info().has_test_random;
 }
 
 PetscErrorCode Trainer::AppendMetricRow(const std::vector<double>& row) {
@@ -117,7 +126,9 @@ PetscErrorCode Trainer::ReportFinal() {
   const bool has_valid = graph_.Info().has_valid;
   const auto metric_names = evaluator_.MetricNames();
   PetscCall(AppendMetricRow(MetricRow(outcome_.epochs_run - 1, outcome_.final_loss, NAN, NAN, NAN,
-                                      nullptr, &outcome_.final_test, NAN, NAN)));
+                                      nullptr, &outcome_.final_test,
+                                      EvaluatesTestRandom() ? &outcome_.final_test_random : nullptr,
+                                      NAN, NAN)));
   if (metrics_log_) {
     const PerUserMetrics& per_user = outcome_.final_test.per_user;
     if (evaluator_.PerUser())
@@ -129,11 +140,27 @@ PetscErrorCode Trainer::ReportFinal() {
   std::string line = Format("final (epoch %d) test:", outcome_.epochs_run);
   for (const auto& m : outcome_.final_test.metrics) line += Format(" %s %.4f", m.first.c_str(), m.second);
   PetscCall(PetscPrintf(comm_, "%s\n", line.c_str()));
+  // The random test split's lines follow the test split's they stand beside.
+  const auto random_line = [&](const char* what, const EvalResult& result) {
+    std::string text = Format("%s test_random (%lld users):", what, (long long)result.users);
+    for (const auto& m : result.metrics) text += Format(" %s %.4f", m.first.c_str(), m.second);
+    return text;
+  };
+  if (EvaluatesTestRandom())
+    PetscCall(PetscPrintf(comm_, "%s\n",
+                          random_line(Format("final (epoch %d)", outcome_.epochs_run).c_str(),
+                                      outcome_.final_test_random)
+                              .c_str()));
   if (outcome_.best_epoch > 0) {
     line = Format("best epoch %d by %s %s %.4f; its test:", outcome_.best_epoch,
                   has_valid ? "valid" : "test", eval_metric_.c_str(), outcome_.best_value);
     for (const auto& m : outcome_.best_test.metrics) line += Format(" %s %.4f", m.first.c_str(), m.second);
     PetscCall(PetscPrintf(comm_, "%s\n", line.c_str()));
+    if (!outcome_.best_test_random.metrics.empty())
+      PetscCall(PetscPrintf(comm_, "%s\n",
+                            random_line(Format("best epoch %d", outcome_.best_epoch).c_str(),
+                                        outcome_.best_test_random)
+                                .c_str()));
   }
   // After a restart this process ran only the epochs from run_first_epoch_ on; the training
   // seconds per epoch count every epoch, restored from the checkpoint.
@@ -194,10 +221,13 @@ PetscErrorCode Trainer::WriteSummary() const {
     json.Number("epoch", outcome_.best_epoch);
     if (graph_.Info().has_valid) metrics("valid", outcome_.best_valid);
     metrics("test", outcome_.best_test);
+    if (!outcome_.best_test_random.metrics.empty())
+      metrics("test_random", outcome_.best_test_random);
     json.EndObject();
     json.BeginObject("final");
     json.Number("epoch", outcome_.epochs_run);
     metrics("test", outcome_.final_test);
+    if (EvaluatesTestRandom()) metrics("test_random", outcome_.final_test_random);
     json.EndObject();
     auto step_phases = [&](const PhaseSeconds& p) {
       json.Number("batch", p.batch);
@@ -219,6 +249,8 @@ PetscErrorCode Trainer::WriteSummary() const {
     step_phases(outcome_.first_step_phases);
     json.EndObject();
     json.Number("eval_users", (double)outcome_.final_test.users);
+    if (EvaluatesTestRandom())
+      json.Number("eval_users_test_random", (double)outcome_.final_test_random.users);
     json.Number("forward_passes", outcome_.forward_passes);
     std::string text;
     PetscCall(json.Finish(&text));

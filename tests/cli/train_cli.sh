@@ -43,8 +43,8 @@ for option in dataset model_type model_dim model_layers model_init model_init_st
   sampler_num_negatives loss_type loss_l2 optimizer_type optimizer_lr optimizer_lr_decay_every \
   optimizer_lr_decay_rate optimizer_weight_decay optimizer_adam_beta1 optimizer_adam_beta2 \
   optimizer_adam_epsilon train_epochs train_batch_size train_seed eval_interval eval_metric \
-  eval_patience eval_ks metrics_file summary checkpoint_dir checkpoint_every_epochs \
-  checkpoint_every_minutes checkpoint_keep restart checkpoint_test_kill; do
+  eval_patience eval_ks eval_test_random metrics_file summary checkpoint_dir \
+  checkpoint_every_epochs checkpoint_every_minutes checkpoint_keep restart checkpoint_test_kill; do
   grep -q -- "-$option" "$work/help.txt" || fail "-help does not list -$option"
 done
 
