@@ -622,6 +622,34 @@ TEST_F(convert_test, MovieLens100kCsvSplit) {
   EXPECT_EQ(std::set<int32_t>(read.train.indices.begin(), read.train.indices.end()).size(), 1647u);
 }
 
+TEST_F(convert_test, YahooR3WithRandomTestSplit) {
+  RECNS_REQUIRE_SHARED_DATA(user, "yahoo-r3/user.txt");
+  RECNS_REQUIRE_SHARED_DATA(random, "yahoo-r3/random.txt");
+  ConvertOptions options;
+  options.name = "yahoo-r3";
+  options.rating_threshold = 4;
+  options.exposure_threshold = 2;
+  options.valid_fraction = 0.1;
+  options.test_fraction = 0.1;
+  options.split_seed = 2024;
+  Dataset alone, data;
+  ASSERT_EQ(recns::ConvertCsvSingle(user, options, &alone), PETSC_SUCCESS);
+  options.test_random_file = random;
+  ASSERT_EQ(recns::ConvertCsvSingle(user, options, &data), PETSC_SUCCESS);
+  const Dataset read = RoundTrip(data);
+  EXPECT_EQ(read.num_users, 15400);
+  EXPECT_EQ(read.num_items, 1000);
+  EXPECT_EQ(read.train.Nnz() + read.valid.Nnz() + read.test.Nnz(), 48480 + 76597);  // 4 and 5
+  EXPECT_EQ(read.exposure.Nnz(), 97844 + 39652);                                    // 1 and 2
+  // random.txt rates no pair of user.txt, so every one of its ratings >= 4 is kept.
+  EXPECT_EQ(read.test_random.Nnz(), 4749);
+  for (auto part : {&Dataset::train, &Dataset::valid, &Dataset::test, &Dataset::exposure})
+    EXPECT_EQ((read.*part).indices, (alone.*part).indices);
+  EXPECT_EQ(read.train.Nnz(), 100345);
+  EXPECT_EQ(read.valid.Nnz(), 12358);
+  EXPECT_EQ(read.test.Nnz(), 12374);
+}
+
 TEST_F(convert_test, LastFmLightGcn) {
   RECNS_REQUIRE_SHARED_DATA(folder, "lastfm");
   Dataset data;
