@@ -65,7 +65,7 @@ class Trainer {
   /// Results of the run, valid after Train.
   struct Outcome {
     int epochs_run = 0, best_epoch = 0;
-    int evaluations = 0;  // evaluations of a split (valid or test) this run made
+    int evaluations = 0;  // evaluations of a split (valid, test or test_random) this run made
     int forward_passes = 0;  // forward passes over every row (not the steps' restricted ones)
     int64_t steps_run = 0;
     double best_value = 0;

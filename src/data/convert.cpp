@@ -2,8 +2,9 @@
 // per-user random split they share with the synthetic generator.
 //
 // Every format is read into one list of rows (interned raw ids, file, line, kind), then one
-// pipeline turns it into a dataset: reject repeated (user, item) pairs across all files, number
-// ids densely, k-core filter, split at random, build the CSR splits, check none ends up empty.
+// pipeline turns it into a dataset: reject repeated (user, item) pairs across the interaction
+// files (and within a random test file), number ids densely, k-core filter, split at random,
+// build the CSR splits, take the side files' exclusions, check none ends up empty.
 #include "recns/convert.hpp"
 
 #include <sys/stat.h>
