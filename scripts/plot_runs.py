@@ -41,7 +41,9 @@ def read_run(path, metrics):
     for metric in metrics:
         name = f"{split}_{metric}"
         if name not in columns:
-            known = sorted(c[len(split) + 1:] for c in columns if c.startswith(split + "_"))
+            # The random test split's columns (test_random_*) share the prefix test_.
+            known = sorted(c[len(split) + 1:] for c in columns
+                           if c.startswith(split + "_") and not c.startswith("test_random_"))
             fail(f"{path}: no metric {metric} (it has {', '.join(known)}; see -eval_ks)")
         curves[metric] = [columns[name][r] for r in rows]
     epochs = [columns["epoch"][r] for r in rows]
