@@ -39,7 +39,7 @@ struct RegionSummary {
 
 class ItemRegion {
  public:
-  ItemRegion() = default;
+  ItemRegion();
   ItemRegion(const ItemRegion&) = delete;
   ItemRegion& operator=(const ItemRegion&) = delete;
   ~ItemRegion();
