@@ -320,6 +320,13 @@ TEST(rank_agreement_test, ExposureSamplers) {
         "-sampler_type mixedns -sampler_mixedns_exposure_probability 0.2 -loss_type hinge"}) {
     SCOPED_TRACE(sampler);
     CheckSameForAnyRankCount(data, common + sampler, 1e-9);
+    // They read no embeddings, so the trainer samples first and computes the step's rows only:
+    // the same bits as every row.
+    recns::Trainer::Outcome needed, every;
+    ASSERT_PETSC_OK(TrainOutcome(data, common + sampler, &needed));
+    ASSERT_PETSC_OK(TrainOutcome(data, common + sampler + " -train_needed_rows_only false", &every));
+    EXPECT_EQ(needed.final_loss, every.final_loss);
+    EXPECT_EQ(needed.sampling_inf, every.sampling_inf);
   }
 }
 
