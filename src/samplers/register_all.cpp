@@ -12,6 +12,7 @@ std::unique_ptr<Sampler> CreateSampler_BNS(MPI_Comm comm);
 std::unique_ptr<Sampler> CreateSampler_MixGCF(MPI_Comm comm);
 std::unique_ptr<Sampler> CreateSampler_ExpNS(MPI_Comm comm);
 std::unique_ptr<Sampler> CreateSampler_MixedNS(MPI_Comm comm);
+std::unique_ptr<Sampler> CreateSampler_RecNS(MPI_Comm comm);
 
 void SamplerRegisterAll() {
   static bool done = false;
@@ -26,6 +27,7 @@ void SamplerRegisterAll() {
   registry.Add("mixgcf", CreateSampler_MixGCF);
   registry.Add("expns", CreateSampler_ExpNS);
   registry.Add("mixedns", CreateSampler_MixedNS);
+  registry.Add("recns", CreateSampler_RecNS);
   done = true;
 }
 
