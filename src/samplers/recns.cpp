@@ -147,21 +147,21 @@ class RecNSSampler final : public Sampler {
                               "Sampler", m, &m, nullptr));
     PetscCall(PetscOptionsEList("-sampler_recns_region",
                                 "RecNS: region of the candidates: intermediate (R_med, walks of "
-                                "odd length 3..khop minus the user's items; the paper's RecNS), "
-                                "distant (the unobserved items outside it; RecNS-Dis) or global "
-                                "(every unobserved item; RecNS-All)",
+                                "odd length 3..khop minus the user's items; RecNS-Med, the "
+                                "paper's RecNS), distant (the unobserved items outside it; "
+                                "RecNS-Dis) or global (every unobserved item; RecNS-All)",
                                 "Sampler", kRegionKindNames, 3, kRegionKindNames[region], &region,
                                 nullptr));
     PetscCall(PetscOptionsInt("-sampler_recns_khop",
-                              "RecNS: longest walk khop (odd, >= 3) of the intermediate region, a "
-                              "real option (the paper: 3 Zhihu, 5 Alibaba; the code always "
-                              "uses 3)",
+                              "RecNS: longest walk khop (odd, >= 3) of the intermediate region "
+                              "(and so of the distant one), a real option (the paper: 3 Zhihu, "
+                              "5 Alibaba; the code always uses 3)",
                               "Sampler", khop, &khop, nullptr));
     PetscCall(PetscOptionsReal("-sampler_recns_alpha",
-                               "RecNS-O: weight alpha in [0, 1] of s_uc against s_vc in "
-                               "p(c) ∝ w(alpha s_uc + (1 - alpha) s_vc); negative: alpha drawn "
-                               "from U(0,1) per pair and candidate (the paper's default and the "
-                               "code)",
+                               "RecNS-O: weight alpha in [0, 1] of s_uc against s_vc in p(c) "
+                               "proportional to w(alpha s_uc + (1 - alpha) s_vc); negative: "
+                               "alpha drawn from U(0,1) per pair and candidate (the paper's "
+                               "default and the code)",
                                "Sampler", alpha_, &alpha_, nullptr));
     PetscCall(PetscOptionsEList("-sampler_recns_weighting",
                                 "RecNS-O: w = sigmoid (the paper's eq 7) or exp_sigmoid (the "
