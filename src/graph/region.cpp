@@ -17,12 +17,18 @@
 //      costly). The choice depends only on the user's sizes and the catalogue, so every rank
 //      count draws the same items.
 // Rows larger than n_items/32 are bitsets (cheaper than the list then), the others sorted lists.
+// Why not a bitset per user at khop 3: on a catalogue of 227k items and 434k users whose region
+// averages half the catalogue, those take 5.75 GiB per rank at 2 ranks, while the co-item rows of
+// the rank's items take under 1 GiB. Expanding khop >= 5 visits, per user, the row of every item
+// its walks reach: up to the whole co-item matrix per user, hence small and medium catalogues.
 #include "recns/region.hpp"
 
 #include <mpi.h>
 
 #include <algorithm>
+#include <string>
 #include <unordered_set>
+#include <vector>
 
 #include "recns/error.hpp"
 #include "recns/graph.hpp"
@@ -223,8 +229,10 @@ void MergeRows(const Layout& layout, const std::vector<uint32_t>& partial, int64
     merged.clear();
     for (int64_t r = start[j]; r < start[j + 1]; ++r) {
       const uint32_t* record = partial.data() + records[r];
-      for (uint32_t k = 0; k < record[1]; ++k)
-        if (stamp[record[2 + k]] != j) stamp[record[2 + k]] = (int32_t)j, merged.push_back(record[2 + k]);
+      for (uint32_t k = 0; k < record[1]; ++k) {
+        const uint32_t item = record[2 + k];
+        if (stamp[item] != j) stamp[item] = (int32_t)j, merged.push_back(item);
+      }
     }
     (*owned_at)[j] = (int64_t)owned->size();
     owned->push_back((uint32_t)(item_begin + j));
@@ -311,8 +319,47 @@ PetscErrorCode FetchRows(MPI_Comm comm, const Layout& layout, const std::vector<
   owned->shrink_to_fit();
   PetscCall(ExchangeData(comm, reply, reply_counts, incoming, rows));
   row_at->assign((size_t)num_items, -1);
-  for (int64_t at = 0; at < incoming_total; at += 2 + PayloadLength((*rows)[at + 1], big_cut, words))
+  for (int64_t at = 0; at < incoming_total;
+       at += 2 + PayloadLength((*rows)[at + 1], big_cut, words))
     (*row_at)[(*rows)[at]] = at;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/// Collective. The co-item rows this rank needs for `khop` (those of its users' items for khop 3,
+/// all for khop >= 5) into `rows`, each item's record offset in `row_at`; memory is checked first.
+PetscErrorCode HoldCoItemRows(MPI_Comm comm, const Graph& graph, int khop,
+                              std::vector<uint32_t>* rows, std::vector<int64_t>* row_at) {
+  PetscFunctionBeginUser;
+  const Layout& layout = graph.GetLayout();
+  const int64_t num_items = layout.NumItems(), local_users = layout.LocalUsers();
+  std::vector<uint32_t> partial, merged_input, owned;
+  std::vector<int64_t> partial_counts, incoming, owned_at;
+  PartialRows(graph, &partial, &partial_counts);
+  PetscCall(ExchangeCounts(comm, partial_counts, &incoming));
+  PetscCall(ExchangeData(comm, partial, partial_counts, incoming, &merged_input));
+  partial = std::vector<uint32_t>();
+  MergeRows(layout, merged_input, BigRowCut(num_items), WordsFor(num_items), &owned, &owned_at);
+  merged_input = std::vector<uint32_t>();
+
+  std::vector<char> needed((size_t)num_items, khop == 3 ? 0 : 1);
+  for (int64_t u = 0; khop == 3 && u < local_users; ++u) {
+    int64_t count;
+    const int32_t* items = graph.TrainItems(u, &count);
+    for (int64_t k = 0; k < count; ++k) needed[items[k]] = 1;
+  }
+  // The most the users' regions can take: every one a list at the cut, or for khop >= 5 a
+  // bitset.
+  const uint64_t per_user =
+      (uint64_t)std::max(ListCut(num_items), khop == 3 ? 0 : WordsFor(num_items)) *
+      sizeof(uint32_t);
+  const std::string what =
+      khop == 3 ? Format("the co-item rows and item regions of -sampler_recns_khop %d", khop)
+                : Format("the co-item rows and item regions of -sampler_recns_khop %d (khop "
+                         ">= 5 holds every co-item row on every rank, for small and medium "
+                         "catalogues)",
+                         khop);
+  PetscCall(FetchRows(comm, layout, needed, &owned, owned_at, (uint64_t)local_users * per_user,
+                      what, rows, row_at));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -377,36 +424,9 @@ PetscErrorCode ItemRegion::Build(const Graph& graph, int khop, RegionKind kind) 
   // A communicator of its own keeps the point-to-point messages apart from anyone else's.
   MPI_Comm comm;
   PetscCallMPI(MPI_Comm_dup(layout.Comm(), &comm));
-  {
-    std::vector<uint32_t> partial, merged_input, owned;
-    std::vector<int64_t> partial_counts, incoming, owned_at;
-    PartialRows(graph, &partial, &partial_counts);
-    PetscCall(ExchangeCounts(comm, partial_counts, &incoming));
-    PetscCall(ExchangeData(comm, partial, partial_counts, incoming, &merged_input));
-    partial = std::vector<uint32_t>();
-    MergeRows(layout, merged_input, s.big_cut, s.words, &owned, &owned_at);
-    merged_input = std::vector<uint32_t>();
-
-    std::vector<char> needed((size_t)num_items, khop == 3 ? 0 : 1);
-    for (int64_t u = 0; khop == 3 && u < local_users; ++u) {
-      int64_t count;
-      const int32_t* items = graph.TrainItems(u, &count);
-      for (int64_t k = 0; k < count; ++k) needed[items[k]] = 1;
-    }
-    // The most the users' regions can take: every one a list at the cut, or for khop >= 5 a
-    // bitset.
-    const uint64_t per_user =
-        (uint64_t)std::max(ListCut(num_items), khop == 3 ? 0 : s.words) * sizeof(uint32_t);
-    const std::string what =
-        khop == 3 ? Format("the co-item rows and item regions of -sampler_recns_khop %d", khop)
-                  : Format("the co-item rows and item regions of -sampler_recns_khop %d (khop "
-                           ">= 5 holds every co-item row on every rank, for small and medium "
-                           "catalogues)",
-                           khop);
-    PetscCall(FetchRows(comm, layout, needed, &owned, owned_at,
-                        (uint64_t)local_users * per_user, what, &s.rows, &s.row_at));
-  }
+  const PetscErrorCode held = HoldCoItemRows(comm, graph, khop, &s.rows, &s.row_at);
   PetscCallMPI(MPI_Comm_free(&comm));
+  PetscCall(held);
 
   const int64_t list_cut = ListCut(num_items);
   const int steps = (khop - 1) / 2;

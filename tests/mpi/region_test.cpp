@@ -257,6 +257,14 @@ TEST(RegionTest, DrawsAreUniform) {
                          << (listed ? " listed" : " by rejection");
     }
   }
+  // The global region, drawn over the complement of the user's training items.
+  const Dataset data = RandomGraph(1);
+  recns::Graph whole;
+  ASSERT_PETSC_OK(whole.Build(PETSC_COMM_SELF, data));
+  recns::ItemRegion global;
+  ASSERT_PETSC_OK(global.Build(whole, 3, RegionKind::kGlobal));
+  const double df = (double)global.Size(2) - 1;
+  EXPECT_LT(ChiSquare(global, 2, 20000), df + 5 * std::sqrt(2 * df));
 }
 
 TEST(RegionTest, KhopMustBeOddAndAtLeastThree) {
