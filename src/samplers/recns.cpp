@@ -50,8 +50,8 @@ class RecNSSampler final : public Sampler {
   const char* Type() const override { return "recns"; }
   std::string Describe() const override {
     const std::string alpha = alpha_ < 0 ? "U(0,1)" : Format("%g", alpha_);
-    return Format("recns (M=%d, %s region, khop %d, %s, %s)", candidates_,
-                  kRegionKindNames[(int)region_kind_], khop_,
+    return Format("recns (M=%d, %s region%s, %s, %s)", candidates_,
+                  kRegionKindNames[(int)region_kind_], Walks().c_str(),
                   positive_assisted_
                       ? Format("alpha %s, %s weighting", alpha.c_str(), kWeightings[(int)weighting_]).c_str()
                       : "hardest candidate (w/o p-a)",
@@ -204,10 +204,10 @@ class RecNSSampler final : public Sampler {
     RegionSummary summary;
     PetscCall(region_.Summarize(candidates_, &summary));
     PetscCall(PetscPrintf(comm_,
-                          "recns sampler: %s region, khop %d: %lld users, size mean %.1f min %lld "
+                          "recns sampler: %s region%s: %lld users, size mean %.1f min %lld "
                           "max %lld; built in %.3f s, %.1f MB on the largest rank; %lld users "
                           "with fewer than M = %d items in it draw uniform candidates\n",
-                          kRegionKindNames[(int)region_kind_], khop_, (long long)summary.users,
+                          kRegionKindNames[(int)region_kind_], Walks().c_str(), (long long)summary.users,
                           summary.mean_size, (long long)summary.min_size,
                           (long long)summary.max_size, summary.build_seconds,
                           (double)summary.max_bytes / 1e6, (long long)summary.users_below,
@@ -221,6 +221,10 @@ class RecNSSampler final : public Sampler {
   }
 
  private:
+  /// ", khop K" for the regions made of walks; the global region has none.
+  std::string Walks() const {
+    return region_kind_ == RegionKind::kGlobal ? "" : Format(", khop %d", khop_);
+  }
   size_t PairBlock() const { return (size_t)candidates_ * (exposure_augmented_ ? 2 : 1); }
 
   /// Mu for a user: M of its exposed items (without replacement when it has at least M, with

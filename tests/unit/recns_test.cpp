@@ -307,6 +307,10 @@ TEST(recns_test, OptionsAndDescription) {
   EXPECT_EQ(variant.sampler->NegativesPerPair(), 4);
   EXPECT_EQ(variant.sampler->Describe(),
             "recns (M=20, distant region, khop 5, hardest candidate (w/o p-a), no exposed negative (w/o e-a))");
+  SamplerFixture global;
+  ASSERT_PETSC_OK(global.SetUp(PETSC_COMM_SELF, kData, "recns", "-sampler_recns_region global", 2));
+  EXPECT_EQ(global.sampler->Describe(),
+            "recns (M=20, global region, alpha U(0,1), sigmoid weighting, paper merge)");
   for (const char* bad : {"-sampler_recns_candidates 0", "-sampler_recns_khop 4", "-sampler_recns_khop 1",
                           "-sampler_recns_alpha 1.5"}) {
     SamplerFixture broken;
