@@ -121,9 +121,9 @@ const int32_t* Sampler::ExposedItems(int32_t local_user, int64_t* count) const {
 PetscErrorCode Sampler::RequireExposures() const {
   PetscFunctionBeginUser;
   RECNS_CHECK_INPUT(graph_->Info().has_exposure, comm_,
-                    "%s: -sampler_type %s draws from the users' exposures, but the dataset has "
-                    "no /exposure split",
-                    graph_->Info().path.c_str(), Type());
+                    "%s: -%ssampler_type %s draws from the users' exposures, but the dataset "
+                    "has no /exposure split",
+                    graph_->Info().path.c_str(), prefix_.c_str(), Type());
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
