@@ -75,6 +75,20 @@ bool RecordHas(const uint32_t* record, uint32_t item, int64_t big_cut) {
   return std::binary_search(payload, payload + count, item);
 }
 
+/// True when the record's row and the bitset `reach` (of `words` words) share an item.
+bool RecordMeets(const uint32_t* record, const uint32_t* reach, int64_t big_cut, int64_t words) {
+  const uint32_t count = record[1];
+  const uint32_t* payload = record + 2;
+  if ((int64_t)count > big_cut) {
+    for (int64_t w = 0; w < words; ++w)
+      if (payload[w] & reach[w]) return true;
+    return false;
+  }
+  for (uint32_t k = 0; k < count; ++k)
+    if (TestBit(reach, payload[k])) return true;
+  return false;
+}
+
 void OrRecord(const uint32_t* record, int64_t big_cut, std::vector<uint32_t>* scratch) {
   const uint32_t count = record[1];
   const uint32_t* payload = record + 2;
@@ -430,9 +444,9 @@ PetscErrorCode ItemRegion::Build(const Graph& graph, int khop, RegionKind kind) 
 
   const int64_t list_cut = ListCut(num_items);
   const int steps = (khop - 1) / 2;
-  std::vector<uint32_t> reach((size_t)s.words, 0), expanded;
+  std::vector<uint32_t> reach((size_t)s.words, 0), expanded, pulled;
   std::vector<uint32_t> frontier;
-  if (khop > 3) expanded.assign((size_t)s.words, 0);
+  if (khop > 3) expanded.assign((size_t)s.words, 0), pulled.assign((size_t)s.words, 0);
   s.users.resize((size_t)local_users);
   bool any_rows_user = false;
   for (int64_t u = 0; u < local_users; ++u) {
@@ -453,7 +467,22 @@ PetscErrorCode ItemRegion::Build(const Graph& graph, int khop, RegionKind kind) 
             frontier.push_back((uint32_t)(w * 32 + __builtin_ctz(fresh)));
         }
         if (frontier.empty()) break;
-        for (uint32_t j : frontier) OrRecord(s.rows.data() + s.row_at[j], s.big_cut, &reach);
+        int64_t push_cost = 0;
+        for (uint32_t j : frontier)
+          push_cost += PayloadLength(s.rows[s.row_at[j] + 1], s.big_cut, s.words);
+        // C is symmetric, so the step is also {i : C(i) meets the reach}: testing every item's
+        // row stops at its first hit, about n_items / |reach| probes, far fewer than the
+        // frontier's rows once the reach is a sizeable part of the catalogue.
+        const int64_t reached = PopCount(reach);
+        if (push_cost > num_items * (num_items / reached)) {
+          std::fill(pulled.begin(), pulled.end(), 0u);
+          for (int64_t i = 0; i < num_items; ++i)
+            if (RecordMeets(s.rows.data() + s.row_at[i], reach.data(), s.big_cut, s.words))
+              SetBit(pulled.data(), (uint32_t)i);
+          reach.swap(pulled);
+        } else {
+          for (uint32_t j : frontier) OrRecord(s.rows.data() + s.row_at[j], s.big_cut, &reach);
+        }
       }
       std::fill(expanded.begin(), expanded.end(), 0u);
     }
