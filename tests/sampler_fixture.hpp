@@ -19,9 +19,11 @@
 
 namespace recns::test {
 
-/// A dataset from explicit rows: train[u] and test[u] list user u's items (sorted, unique).
+/// A dataset from explicit rows: train[u], test[u] and exposure[u] list user u's items (sorted,
+/// unique); no /exposure split when `exposure` is empty.
 inline Dataset DatasetFromRows(int64_t num_items, const std::vector<std::vector<int32_t>>& train,
-                               const std::vector<std::vector<int32_t>>& test) {
+                               const std::vector<std::vector<int32_t>>& test,
+                               const std::vector<std::vector<int32_t>>& exposure = {}) {
   Dataset data;
   data.name = "hand";
   data.num_users = (int64_t)train.size();
@@ -35,6 +37,7 @@ inline Dataset DatasetFromRows(int64_t num_items, const std::vector<std::vector<
   };
   fill(train, &data.train);
   fill(test, &data.test);
+  if (!exposure.empty()) fill(exposure, &data.exposure);
   return data;
 }
 

@@ -16,6 +16,7 @@
 #include "recns/error.hpp"
 #include "recns/layout.hpp"
 #include "recns/rng.hpp"
+#include "recns/synthetic.hpp"
 
 namespace recns::test {
 
@@ -51,6 +52,24 @@ inline Dataset TinyDataset(int64_t users, int64_t items, uint64_t seed) {
     data.test.indices.push_back(test_item);
     data.test.indptr.push_back((int64_t)data.test.indices.size());
   }
+  return data;
+}
+
+/// A small synthetic dataset whose users also have exposures (items shown, not interacted with),
+/// and a validation split when `valid_fraction` > 0: for the exposure samplers and RecNS.
+inline Dataset TinyDatasetWithExposures(int64_t users, int64_t items, uint64_t seed,
+                                        double valid_fraction = 0) {
+  SyntheticOptions options;
+  options.name = "tiny-exposures";
+  options.num_users = users;
+  options.num_items = items;
+  options.mean_degree = 4;
+  options.mean_exposures = 3;
+  options.communities = 4;
+  options.valid_fraction = valid_fraction;
+  options.seed = seed;
+  Dataset data;
+  EXPECT_EQ(GenerateSynthetic(options, &data), 0);
   return data;
 }
 

@@ -21,8 +21,7 @@ namespace recns::test {
 /// sampler's own blocks) for the loss of one batch with central differences, entry by entry,
 /// with the sampler's choices held fixed. A block of owned rows is perturbed by the owner of each
 /// entry, a shared block by every rank alike, while every rank evaluates the global loss.
-inline void CheckGradient(const std::string& model_options) {
-  const Dataset data = TinyDataset(9, 11, 3);
+inline void CheckGradient(const std::string& model_options, const Dataset& data = TinyDataset(9, 11, 3)) {
   const std::string options = "-model_dim 3 -loss_l2 0.3 -sampler_num_negatives 2"
                               " -train_batch_size 12 -model_init_std 0.5 -checkpoint_dir \"\" " +
                               model_options;

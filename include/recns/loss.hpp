@@ -16,6 +16,7 @@ namespace recns {
 constexpr const char* kLossBPR = "bpr";
 constexpr const char* kLossSoftBPR = "soft_bpr";
 constexpr const char* kLossKPair = "kpair";
+constexpr const char* kLossHinge = "hinge";
 
 /// softplus(x) = ln(1 + e^x), without overflow.
 inline double Softplus(double x) { return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }

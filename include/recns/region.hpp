@@ -7,7 +7,9 @@
 //   global        every unobserved item: I \ I_u.
 // Built once from the training graph (exposures play no part), never as a dense user × item
 // array; the rows of the graph that other ranks own come through MPI, not by gathering the
-// graph on every rank. The region is static and carries no gradient.
+// graph on every rank. The region is static and carries no gradient. A user without training
+// items reaches nothing: its intermediate region is empty, its distant and global regions are
+// every item.
 #pragma once
 
 #include <petscsys.h>
@@ -39,14 +41,18 @@ struct RegionSummary {
 
 class ItemRegion {
  public:
-  ItemRegion() = default;
+  ItemRegion();
   ItemRegion(const ItemRegion&) = delete;
   ItemRegion& operator=(const ItemRegion&) = delete;
   ~ItemRegion();
 
   /// Collective on the graph's communicator. Builds the region of `kind` of every local user of
   /// `graph` for walks up to `khop` (odd, >= 3; ignored for kGlobal). A bad khop is an input
-  /// error naming the option -sampler_recns_khop.
+  /// error naming the option -sampler_recns_khop. Logs nothing (Summarize gives its time and
+  /// memory). khop 3 holds the co-item rows of the rank's users' items; khop >= 5 holds every
+  /// co-item row and a bitset per user with a large region, and visits per user the row of every
+  /// item it reaches: meant for small and medium catalogues, and an input error when the memory
+  /// it needs is not there. Size, Contains and Draw need a built region.
   PetscErrorCode Build(const Graph& graph, int khop, RegionKind kind);
   int Khop() const { return khop_; }
   RegionKind Kind() const { return kind_; }

@@ -105,6 +105,20 @@ class RandomStream {
   RngBlock block_{};
 };
 
+/// Appends `m` distinct integers drawn uniformly without replacement from [0, n) (m <= n < 2^32)
+/// to `out`, in the order Floyd's algorithm takes them: exactly m draws of `stream` whatever n
+/// is, and m^2/2 comparisons (for the small m of candidate sets).
+template <class Out>
+inline void DrawDistinctBelow(uint32_t n, uint32_t m, RandomStream* stream, Out* out) {
+  const size_t first = out->size();
+  for (uint32_t j = n - m; j < n; ++j) {
+    const auto t = static_cast<typename Out::value_type>(stream->NextBelow(j + 1));
+    bool taken = false;
+    for (size_t i = first; i < out->size() && !taken; ++i) taken = (*out)[i] == t;
+    out->push_back(taken ? static_cast<typename Out::value_type>(j) : t);
+  }
+}
+
 /// A seeded bijection of [0, n) (a Feistel network on the next power of four, with cycle walking
 /// back into range). Used for epoch orders: element `position` of the permuted list.
 class RandomPermutation {

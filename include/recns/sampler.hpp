@@ -240,6 +240,12 @@ class Sampler {
   void SampleUniformly(const SampleContext& context, const Batch& batch, Negatives* negatives) const;
   /// True when `item` is one of the local user's training items.
   bool IsPositive(int32_t local_user, int32_t item) const;
+  /// The local user's exposed items E_u (shown, not interacted with; sorted), none when the
+  /// dataset has no /exposure split.
+  const int32_t* ExposedItems(int32_t local_user, int64_t* count) const;
+  /// Collective. An input error naming the dataset file and the sampler when the dataset has no
+  /// /exposure split, for the samplers that cannot work without one (ExpNS, MixedNS).
+  PetscErrorCode RequireExposures() const;
 
   MPI_Comm comm_;
   const Graph* graph_ = nullptr;

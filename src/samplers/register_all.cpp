@@ -10,6 +10,9 @@ std::unique_ptr<Sampler> CreateSampler_AOBPR(MPI_Comm comm);
 std::unique_ptr<Sampler> CreateSampler_SRNS(MPI_Comm comm);
 std::unique_ptr<Sampler> CreateSampler_BNS(MPI_Comm comm);
 std::unique_ptr<Sampler> CreateSampler_MixGCF(MPI_Comm comm);
+std::unique_ptr<Sampler> CreateSampler_ExpNS(MPI_Comm comm);
+std::unique_ptr<Sampler> CreateSampler_MixedNS(MPI_Comm comm);
+std::unique_ptr<Sampler> CreateSampler_RecNS(MPI_Comm comm);
 
 void SamplerRegisterAll() {
   static bool done = false;
@@ -22,6 +25,9 @@ void SamplerRegisterAll() {
   registry.Add("srns", CreateSampler_SRNS);
   registry.Add("bns", CreateSampler_BNS);
   registry.Add("mixgcf", CreateSampler_MixGCF);
+  registry.Add("expns", CreateSampler_ExpNS);
+  registry.Add("mixedns", CreateSampler_MixedNS);
+  registry.Add("recns", CreateSampler_RecNS);
   done = true;
 }
 

@@ -108,6 +108,25 @@ bool Sampler::IsPositive(int32_t local_user, int32_t item) const {
   return std::binary_search(positives, positives + count, item);
 }
 
+const int32_t* Sampler::ExposedItems(int32_t local_user, int64_t* count) const {
+  const Csr& exposure = graph_->Slice().exposure;
+  if (!exposure.Present()) {
+    *count = 0;
+    return nullptr;
+  }
+  *count = exposure.indptr[local_user + 1] - exposure.indptr[local_user];
+  return exposure.indices.data() + exposure.indptr[local_user];
+}
+
+PetscErrorCode Sampler::RequireExposures() const {
+  PetscFunctionBeginUser;
+  RECNS_CHECK_INPUT(graph_->Info().has_exposure, comm_,
+                    "%s: -%ssampler_type %s draws from the users' exposures, but the dataset "
+                    "has no /exposure split",
+                    graph_->Info().path.c_str(), prefix_.c_str(), Type());
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 const double* Sampler::UserRow(const SampleContext& context, int32_t local_user) {
   return context.model->Final().row(local_user).data();
 }

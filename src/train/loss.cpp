@@ -118,9 +118,61 @@ class KPairLoss final : public Loss {
   mutable std::vector<double> margins_;
 };
 
+/// The augmented hinge loss of RecNS (ALGORITHMS §2, decision 4):
+/// loss = (1/k) Σ_j [σ(s_uj) − σ(s_ui) + γ]_+, with no factor k inside the positive's sigmoid
+/// (the paper's eq 5 as extracted has one; the reference code does not). At the kink
+/// (σ(s_uj) − σ(s_ui) + γ = 0) the gradient taken is 0, the hinge's value to the right of it.
+class HingeLoss final : public Loss {
+ public:
+  using Loss::Loss;
+  const char* Type() const override { return kLossHinge; }
+  double PairLoss(const double* u, const double* pos, const double* neg, int k, int d,
+                  double scale, double* grad_u, double* grad_pos,
+                  double* grad_neg) const override {
+    const double positive = Sigmoid(Dot(u, pos, d));
+    const double positive_slope = positive * (1 - positive);  // dσ(s_ui)/ds_ui
+    double loss = 0;
+    for (int j = 0; j < k; ++j) {
+      const double* n = neg + (size_t)j * d;
+      const double negative = Sigmoid(Dot(u, n, d));
+      const double margin = negative - positive + margin_;
+      if (!(margin > 0)) continue;
+      loss += margin;
+      const double g_n = scale * negative * (1 - negative) / k, g_p = scale * positive_slope / k;
+      double* grad_n = grad_neg + (size_t)j * d;
+      for (int c = 0; c < d; ++c) {
+        grad_u[c] += g_n * n[c] - g_p * pos[c];
+        grad_pos[c] -= g_p * u[c];
+        grad_n[c] += g_n * u[c];
+      }
+    }
+    return loss / k;
+  }
+
+ protected:
+  PetscErrorCode SetFromOptionsImpl(PetscOptionItems* PetscOptionsObject) override {
+    PetscFunctionBeginUser;
+    PetscCall(PetscOptionsReal("-loss_hinge_margin",
+                               "Augmented hinge margin gamma > 0: loss = mean over the k "
+                               "negatives of max(0, sigma(s_uj) - sigma(s_ui) + gamma) (RecNS: "
+                               "0.1, the paper and its code)",
+                               "Loss", margin_, &margin_, nullptr));
+    // With γ <= 0 a negative scored like the positive costs nothing: the loss collapses.
+    RECNS_CHECK_INPUT(margin_ > 0 && std::isfinite(margin_), comm_,
+                      "-loss_hinge_margin must be a finite number > 0 (got %s): a margin <= 0 "
+                      "collapses the hinge loss",
+                      Format("%g", margin_).c_str());
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+
+ private:
+  double margin_ = 0.1;
+};
+
 std::unique_ptr<Loss> CreateLoss_BPR(MPI_Comm comm) { return std::make_unique<BPRLoss>(comm); }
 std::unique_ptr<Loss> CreateLoss_SoftBPR(MPI_Comm comm) { return std::make_unique<SoftBPRLoss>(comm); }
 std::unique_ptr<Loss> CreateLoss_KPair(MPI_Comm comm) { return std::make_unique<KPairLoss>(comm); }
+std::unique_ptr<Loss> CreateLoss_Hinge(MPI_Comm comm) { return std::make_unique<HingeLoss>(comm); }
 
 }  // namespace
 
@@ -130,6 +182,7 @@ void LossRegisterAll() {
   LossRegistry::Get().Add(kLossBPR, CreateLoss_BPR);
   LossRegistry::Get().Add(kLossSoftBPR, CreateLoss_SoftBPR);
   LossRegistry::Get().Add(kLossKPair, CreateLoss_KPair);
+  LossRegistry::Get().Add(kLossHinge, CreateLoss_Hinge);
   done = true;
 }
 

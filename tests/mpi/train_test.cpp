@@ -33,9 +33,12 @@ TEST(gradient_test, MFWithBPRAndL2) { CheckGradient("-model_type mf"); }
 
 TEST(gradient_test, LightGCNWithBPRAndL2) { CheckGradient("-model_type lightgcn -model_layers 2"); }
 
-TEST(gradient_test, SoftBPRAndKPairLosses) {
+TEST(gradient_test, SoftBPRKPairAndHingeLosses) {
   CheckGradient("-model_type lightgcn -model_layers 2 -loss_type soft_bpr -loss_soft_bpr_tau 0.3");
   CheckGradient("-model_type mf -loss_type kpair");
+  CheckGradient("-model_type lightgcn -model_layers 2 -loss_type hinge -loss_hinge_margin 0.3");
+  CheckGradient("-model_type mf -loss_type hinge -sampler_type expns",
+                recns::test::TinyDatasetWithExposures(9, 16, 3));
 }
 
 TEST(propagation_test, EqualsSerialDenseProduct) {
@@ -299,9 +302,31 @@ TEST(rank_agreement_test, EverySampler) {
         "-sampler_type srns -sampler_srns_pool_size 80 -sampler_srns_warmup 1",
         "-sampler_type bns -sampler_bns_cdf exact",
         "-sampler_type bns -sampler_bns_cdf subsample -sampler_bns_cdf_samples 20",
-        "-sampler_type uniform -sampler_num_negatives 3 -loss_type kpair"}) {
+        "-sampler_type uniform -sampler_num_negatives 3 -loss_type kpair",
+        "-sampler_type dns -sampler_num_negatives 2 -loss_type hinge"}) {
     SCOPED_TRACE(sampler);
     CheckSameForAnyRankCount(data, common + sampler, 1e-9);
+  }
+}
+
+// The exposure samplers draw from the users' exposures by the pair's stream alone.
+TEST(rank_agreement_test, ExposureSamplers) {
+  const Dataset data = recns::test::TinyDatasetWithExposures(60, 50, 11);
+  const std::string common =
+      "-model_type lightgcn -model_layers 2 -model_dim 8 -train_epochs 3 -train_batch_size 16 "
+      "-eval_sampling_quality -optimizer_lr 0.02 ";
+  for (const char* sampler :
+       {"-sampler_type expns -sampler_num_negatives 2", "-sampler_type mixedns",
+        "-sampler_type mixedns -sampler_mixedns_exposure_probability 0.2 -loss_type hinge"}) {
+    SCOPED_TRACE(sampler);
+    CheckSameForAnyRankCount(data, common + sampler, 1e-9);
+    // They read no embeddings, so the trainer samples first and computes the step's rows only:
+    // the same bits as every row.
+    recns::Trainer::Outcome needed, every;
+    ASSERT_PETSC_OK(TrainOutcome(data, common + sampler, &needed));
+    ASSERT_PETSC_OK(TrainOutcome(data, common + sampler + " -train_needed_rows_only false", &every));
+    EXPECT_EQ(needed.final_loss, every.final_loss);
+    EXPECT_EQ(needed.sampling_inf, every.sampling_inf);
   }
 }
 

@@ -1,9 +1,11 @@
 // Pair losses (ALGORITHMS §2, §8): values worked by hand and gradients against central
-// differences, for BPR, soft BPR and the K-pair loss.
+// differences, for BPR, soft BPR, the K-pair loss and the augmented hinge.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <memory>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "../test_util.hpp"
@@ -43,6 +45,12 @@ TEST(loss_test, ValuesByHand) {
   EXPECT_NEAR(Value(*MakeLoss("soft_bpr", "-loss_soft_bpr_tau 1"), 2), (sp25 + sp05) / 2, 1e-15);
   EXPECT_NEAR(Value(*MakeLoss("kpair", ""), 1), sp25, 1e-14);  // one negative: BPR
   EXPECT_NEAR(Value(*MakeLoss("kpair", ""), 2), std::log(1 + std::exp(2.5) + std::exp(-0.5)), 1e-14);
+  // Hinge: σ(3) − σ(0.5) + γ > 0 for the first negative; σ(0) − σ(0.5) + 0.1 < 0 for the second.
+  const double s3 = 1 / (1 + std::exp(-3.0)), s05 = 1 / (1 + std::exp(-0.5));
+  EXPECT_NEAR(Value(*MakeLoss("hinge", ""), 1), s3 - s05 + 0.1, 1e-15);
+  EXPECT_NEAR(Value(*MakeLoss("hinge", ""), 2), (s3 - s05 + 0.1) / 2, 1e-15);
+  EXPECT_NEAR(Value(*MakeLoss("hinge", "-loss_hinge_margin 0.3"), 2),
+              (s3 - s05 + 0.3 + 0.5 - s05 + 0.3) / 2, 1e-15);
 }
 
 void CheckGradient(const recns::Loss& loss, int k) {
@@ -70,6 +78,34 @@ TEST(loss_test, GradientsMatchCentralDifferences) {
     CheckGradient(*MakeLoss("bpr", ""), k);
     CheckGradient(*MakeLoss("soft_bpr", "-loss_soft_bpr_tau 0.3"), k);
     CheckGradient(*MakeLoss("kpair", ""), k);
+    CheckGradient(*MakeLoss("hinge", ""), k);  // one term active, one past the kink
+    CheckGradient(*MakeLoss("hinge", "-loss_hinge_margin 0.7"), k);  // both active
+  }
+}
+
+// At the kink σ(s_uj) − σ(s_ui) + γ = 0 the hinge takes the gradient 0; just past it, the
+// gradient of the active term, and the value 0 on the flat side.
+TEST(loss_test, HingeAtTheKink) {
+  // u = (1, 0), positive (0.5, 0), negative (x, 0) with σ(x) = σ(0.5) − γ.
+  const double gamma = 0.1, s05 = 1 / (1 + std::exp(-0.5));
+  const double x = std::log((s05 - gamma) / (1 - (s05 - gamma)));
+  std::unique_ptr<recns::Loss> loss = MakeLoss("hinge", "-loss_hinge_margin 0.1");
+  ASSERT_TRUE(loss);
+  const std::vector<double> u = {1, 0}, p = {0.5, 0};
+  for (double shift : {-1e-9, 0.0, 1e-9}) {
+    const std::vector<double> n = {x + shift, 0};
+    std::vector<double> gu(2, 0), gp(2, 0), gn(2, 0);
+    const double value = loss->PairLoss(u.data(), p.data(), n.data(), 1, 2, 1.0, gu.data(), gp.data(), gn.data());
+    const double margin = 1 / (1 + std::exp(-(x + shift))) - s05 + gamma;
+    if (margin > 0) {
+      EXPECT_NEAR(value, margin, 1e-15);
+      EXPECT_GT(gn[0], 0);
+    } else {
+      EXPECT_EQ(value, 0.0) << shift;
+      EXPECT_EQ(gu[0], 0.0) << shift;
+      EXPECT_EQ(gp[0], 0.0) << shift;
+      EXPECT_EQ(gn[0], 0.0) << shift;
+    }
   }
 }
 
@@ -97,16 +133,20 @@ TEST(loss_test, SecondSetFromOptionsKeepsTheSoftFactor) {
   EXPECT_NEAR(Value(*fresh, 1), std::log1p(std::exp(0.1 * 2.5)), 1e-15) << "default tau, twice";
 }
 
-TEST(loss_test, SoftFactorOutsideItsRangeIsAnInputError) {
-  for (const char* bad : {"-loss_soft_bpr_tau 0", "-loss_soft_bpr_tau 1.5"}) {
+TEST(loss_test, OptionsOutsideTheirRangeAreInputErrors) {
+  const std::vector<std::pair<const char*, const char*>> cases = {
+      {"soft_bpr", "-loss_soft_bpr_tau 0"},  {"soft_bpr", "-loss_soft_bpr_tau 1.5"},
+      {"hinge", "-loss_hinge_margin 0"},     {"hinge", "-loss_hinge_margin -0.1"}};
+  for (const auto& [type, bad] : cases) {
     std::unique_ptr<recns::Loss> loss;
     const PetscErrorCode code = recns::test::WithOptions(bad, [&]() -> PetscErrorCode {
       PetscFunctionBeginUser;
-      PetscCall(recns::LossRegistry::Get().Create("loss", "soft_bpr", PETSC_COMM_SELF, &loss));
+      PetscCall(recns::LossRegistry::Get().Create("loss", type, PETSC_COMM_SELF, &loss));
       PetscCall(loss->SetFromOptions());
       PetscFunctionReturn(PETSC_SUCCESS);
     });
-    EXPECT_NE(recns::test::InputError(code).find("-loss_soft_bpr_tau"), std::string::npos);
+    const std::string option = std::string(bad).substr(0, std::string(bad).find(' '));
+    EXPECT_NE(recns::test::InputError(code).find(option), std::string::npos) << bad;
   }
 }
 

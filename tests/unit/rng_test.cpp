@@ -1,7 +1,8 @@
 // The counter-based generator: Philox-4x32-10 against the published known-answer vectors of its
-// authors (Random123, kat_vectors), and the epoch permutation as a bijection.
+// authors (Random123, kat_vectors), the epoch permutation as a bijection, and distinct draws.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -59,6 +60,39 @@ TEST(rng_test, UniformBelowCoversTheRangeEvenly) {
   for (int d = 0; d < draws; ++d)
     ++counts[recns::UniformBelow(recns::RandomBlock(5, recns::RngPurpose::kNegative, 0, d, 0).v[0], n)];
   for (uint32_t k = 0; k < n; ++k) EXPECT_NEAR(counts[k], draws / n, 5 * std::sqrt(draws / n)) << k;
+}
+
+// Floyd's draw: m distinct values below n in exactly m stream draws, every value equally likely.
+TEST(rng_test, DistinctDrawsAreDistinctAndUniform) {
+  const uint32_t n = 10, m = 4;
+  std::vector<int> count(n, 0);
+  const int trials = 20000;
+  for (int trial = 0; trial < trials; ++trial) {
+    recns::RandomStream stream(5, recns::RngPurpose::kNegative, 0, (uint64_t)trial);
+    std::vector<int32_t> out = {-1};  // appended after what is there
+    recns::DrawDistinctBelow(n, m, &stream, &out);
+    ASSERT_EQ(out.size(), m + 1);
+    EXPECT_EQ(out[0], -1);
+    std::vector<int32_t> drawn(out.begin() + 1, out.end());
+    std::sort(drawn.begin(), drawn.end());
+    EXPECT_EQ(std::unique(drawn.begin(), drawn.end()), drawn.end());
+    for (int32_t x : drawn) {
+      ASSERT_GE(x, 0);
+      ASSERT_LT(x, (int32_t)n);
+      ++count[x];
+    }
+    // m draws of the stream, no more: the next word is the stream's (m+1)-th.
+    recns::RandomStream replay(5, recns::RngPurpose::kNegative, 0, (uint64_t)trial);
+    for (uint32_t j = 0; j < m; ++j) replay.NextWord();
+    EXPECT_EQ(stream.NextWord(), replay.NextWord());
+  }
+  // Each value is drawn with probability m/n: 8000 expected, standard deviation about 69.
+  for (uint32_t x = 0; x < n; ++x) EXPECT_NEAR(count[x], trials * (double)m / n, 350) << x;
+  std::vector<int32_t> all;
+  recns::RandomStream stream(5, recns::RngPurpose::kNegative, 1, 0);
+  recns::DrawDistinctBelow(n, n, &stream, &all);  // m = n: a permutation
+  std::sort(all.begin(), all.end());
+  for (uint32_t x = 0; x < n; ++x) EXPECT_EQ(all[x], (int32_t)x);
 }
 
 }  // namespace
