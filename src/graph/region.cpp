@@ -475,10 +475,15 @@ PetscErrorCode ItemRegion::Build(const Graph& graph, int khop, RegionKind kind) 
         // frontier's rows once the reach is a sizeable part of the catalogue.
         const int64_t reached = PopCount(reach);
         if (push_cost > num_items * (num_items / reached)) {
-          std::fill(pulled.begin(), pulled.end(), 0u);
-          for (int64_t i = 0; i < num_items; ++i)
-            if (RecordMeets(s.rows.data() + s.row_at[i], reach.data(), s.big_cut, s.words))
-              SetBit(pulled.data(), (uint32_t)i);
+          // Every reached item has a user, hence is in its own row: only the others are tested.
+          pulled = reach;
+          for (int64_t w = 0; w < s.words; ++w)
+            for (uint32_t missing = ~reach[w]; missing; missing &= missing - 1) {
+              const int64_t i = w * 32 + __builtin_ctz(missing);
+              if (i < num_items &&
+                  RecordMeets(s.rows.data() + s.row_at[i], reach.data(), s.big_cut, s.words))
+                SetBit(pulled.data(), (uint32_t)i);
+            }
           reach.swap(pulled);
         } else {
           for (uint32_t j : frontier) OrRecord(s.rows.data() + s.row_at[j], s.big_cut, &reach);
