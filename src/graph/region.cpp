@@ -19,8 +19,9 @@
 // Rows larger than n_items/32 are bitsets (cheaper than the list then), the others sorted lists.
 // Why not a bitset per user at khop 3: on a catalogue of 227k items and 434k users whose region
 // averages half the catalogue, those take 5.75 GiB per rank at 2 ranks, while the co-item rows of
-// the rank's items take under 1 GiB. Expanding khop >= 5 visits, per user, the row of every item
-// its walks reach: up to the whole co-item matrix per user, hence small and medium catalogues.
+// the rank's items take under 1 GiB. Each step of khop >= 5 visits, per user, either the rows of
+// the items newly reached or a row per item not yet reached: about the catalogue's worth of rows
+// per user, hence small and medium catalogues.
 #include "recns/region.hpp"
 
 #include <mpi.h>
