@@ -50,9 +50,9 @@ class ItemRegion {
   /// `graph` for walks up to `khop` (odd, >= 3; ignored for kGlobal). A bad khop is an input
   /// error naming the option -sampler_recns_khop. Logs nothing (Summarize gives its time and
   /// memory). khop 3 holds the co-item rows of the rank's users' items; khop >= 5 holds every
-  /// co-item row and a bitset per user with a large region, and visits per user the row of every
-  /// item it reaches: meant for small and medium catalogues, and an input error when the memory
-  /// it needs is not there. Size, Contains and Draw need a built region.
+  /// co-item row and a bitset per user with a large region, and visits per user and step up to
+  /// a row per item: meant for small and medium catalogues, and an input error when the memory it
+  /// needs is not there. Size, Contains and Draw need a built region.
   PetscErrorCode Build(const Graph& graph, int khop, RegionKind kind);
   int Khop() const { return khop_; }
   RegionKind Kind() const { return kind_; }

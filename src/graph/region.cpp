@@ -19,8 +19,9 @@
 // Rows larger than n_items/32 are bitsets (cheaper than the list then), the others sorted lists.
 // Why not a bitset per user at khop 3: on a catalogue of 227k items and 434k users whose region
 // averages half the catalogue, those take 5.75 GiB per rank at 2 ranks, while the co-item rows of
-// the rank's items take under 1 GiB. Expanding khop >= 5 visits, per user, the row of every item
-// its walks reach: up to the whole co-item matrix per user, hence small and medium catalogues.
+// the rank's items take under 1 GiB. Each step of khop >= 5 visits, per user, either the rows of
+// the items newly reached or a row per item not yet reached: about the catalogue's worth of rows
+// per user, hence small and medium catalogues.
 #include "recns/region.hpp"
 
 #include <mpi.h>
@@ -475,10 +476,15 @@ PetscErrorCode ItemRegion::Build(const Graph& graph, int khop, RegionKind kind) 
         // frontier's rows once the reach is a sizeable part of the catalogue.
         const int64_t reached = PopCount(reach);
         if (push_cost > num_items * (num_items / reached)) {
-          std::fill(pulled.begin(), pulled.end(), 0u);
-          for (int64_t i = 0; i < num_items; ++i)
-            if (RecordMeets(s.rows.data() + s.row_at[i], reach.data(), s.big_cut, s.words))
-              SetBit(pulled.data(), (uint32_t)i);
+          // Every reached item has a user, hence is in its own row: only the others are tested.
+          pulled = reach;
+          for (int64_t w = 0; w < s.words; ++w)
+            for (uint32_t missing = ~reach[w]; missing; missing &= missing - 1) {
+              const int64_t i = w * 32 + __builtin_ctz(missing);
+              if (i < num_items &&
+                  RecordMeets(s.rows.data() + s.row_at[i], reach.data(), s.big_cut, s.words))
+                SetBit(pulled.data(), (uint32_t)i);
+            }
           reach.swap(pulled);
         } else {
           for (uint32_t j : frontier) OrRecord(s.rows.data() + s.row_at[j], s.big_cut, &reach);
