@@ -5,8 +5,11 @@
 // same values and a checkpoint needs only the counters.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <unordered_set>
+#include <vector>
 
 namespace recns {
 
@@ -105,17 +108,36 @@ class RandomStream {
   RngBlock block_{};
 };
 
+/// A set of drawn values: a short list while few, a hash set beyond.
+class DrawnSet {
+ public:
+  /// True when `value` was not drawn before (and now is).
+  bool Insert(uint32_t value) {
+    if (many_.empty()) {
+      if (std::find(few_.begin(), few_.end(), value) != few_.end()) return false;
+      few_.push_back(value);
+      if (few_.size() > 32) many_.insert(few_.begin(), few_.end());
+      return true;
+    }
+    return many_.insert(value).second;
+  }
+
+ private:
+  std::vector<uint32_t> few_;
+  std::unordered_set<uint32_t> many_;
+};
+
 /// Appends `m` distinct integers drawn uniformly without replacement from [0, n) (m <= n < 2^32)
 /// to `out`, in the order Floyd's algorithm takes them: exactly m draws of `stream` whatever n
-/// is, and m^2/2 comparisons (for the small m of candidate sets).
+/// is.
 template <class Out>
 inline void DrawDistinctBelow(uint32_t n, uint32_t m, RandomStream* stream, Out* out) {
-  const size_t first = out->size();
+  DrawnSet drawn;
   for (uint32_t j = n - m; j < n; ++j) {
-    const auto t = static_cast<typename Out::value_type>(stream->NextBelow(j + 1));
-    bool taken = false;
-    for (size_t i = first; i < out->size() && !taken; ++i) taken = (*out)[i] == t;
-    out->push_back(taken ? static_cast<typename Out::value_type>(j) : t);
+    const uint32_t t = stream->NextBelow(j + 1);
+    const uint32_t pick = drawn.Insert(t) ? t : j;
+    if (pick == j) drawn.Insert(j);
+    out->push_back(static_cast<typename Out::value_type>(pick));
   }
 }
 

@@ -378,36 +378,15 @@ PetscErrorCode HoldCoItemRows(MPI_Comm comm, const Graph& graph, int khop,
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/// A set of drawn indices: a short list while few, a hash set beyond.
-class DrawnSet {
- public:
-  /// True when `value` was not drawn before (and now is).
-  bool Insert(uint32_t value) {
-    if (many_.empty()) {
-      if (std::find(few_.begin(), few_.end(), value) != few_.end()) return false;
-      few_.push_back(value);
-      if (few_.size() > 32) many_.insert(few_.begin(), few_.end());
-      return true;
-    }
-    return many_.insert(value).second;
-  }
-
- private:
-  std::vector<uint32_t> few_;
-  std::unordered_set<uint32_t> many_;
-};
-
-/// Floyd's algorithm: m distinct indices uniform in [0, n), each appended as item(index).
+/// Floyd's algorithm (DrawDistinctBelow): m distinct indices uniform in [0, n), each appended
+/// as item(index).
 template <class ItemOf>
 void FloydDraw(int64_t n, int m, RandomStream* stream, ItemOf item_of,
                std::vector<int32_t>* out) {
-  DrawnSet drawn;
-  for (int64_t j = n - m; j < n; ++j) {
-    const uint32_t t = stream->NextBelow((uint32_t)(j + 1));
-    const uint32_t pick = drawn.Insert(t) ? t : (uint32_t)j;
-    if (pick == (uint32_t)j) drawn.Insert(pick);
-    out->push_back(item_of(pick));
-  }
+  std::vector<uint32_t> index;
+  index.reserve((size_t)m);
+  DrawDistinctBelow((uint32_t)n, (uint32_t)m, stream, &index);
+  for (const uint32_t k : index) out->push_back(item_of(k));
 }
 
 }  // namespace

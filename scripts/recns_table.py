@@ -1,0 +1,287 @@
+"""The tables of reproduce_recns.sh, from its runs' summaries and logs.
+
+Usage:
+  recns_table.py search-lr OUT --models M..   the learning rate of uniform negatives per model
+  recns_table.py search OUT --models M..      each sampler's setting; writes OUT/search.md
+  recns_table.py options OUT --models M --sampler S   the chosen options of one table row
+  recns_table.py table OUT --models M.. --seeds N..   OUT/table.md, results.json, recall.png
+  recns_table.py region OUT --seeds N..       the Last.fm region study, appended to table.md
+Every choice is made on the validation split: the best evaluated epoch's valid Recall@20 of a
+seed-1 run (ties: the first setting listed).
+"""
+import argparse
+import glob
+import json
+import os
+import re
+import statistics
+import sys
+
+METRIC = "recall@20"
+TABLE_METRICS = ["recall@20", "ndcg@20", "hr@20"]
+SPLITS = [("test", "test split"), ("test_random", "random-exposure split")]
+ROWS = [
+    ("uniform", "Uniform (RNS)"),
+    ("dns", "DNS"),
+    ("expns", "ExpNS"),
+    ("mixedns", "MixedNS"),
+    ("recns", "RecNS"),
+    ("recns_wo_pa", "RecNS w/o p-a"),
+    ("recns_wo_ea", "RecNS w/o e-a"),
+]
+# The sampler whose chosen setting a table row uses, and what the row adds to it.
+ROW_BASE = {"recns_wo_pa": ("recns", "-sampler_recns_positive_assisted false"),
+            "recns_wo_ea": ("recns", "-sampler_recns_exposure_augmented false")}
+MODEL_NAMES = {"lightgcn": "LightGCN", "ngcf": "NGCF", "mf": "MF"}
+# RecNS paper, Table 2, LightGCN (%): Zhihu and Alibaba, Recall / NDCG / HR @20.
+PAPER = {
+    "uniform": "4.32 / 4.92 / 50.47 | 5.43 / 2.45 / 7.60",
+    "dns": "4.79 / 5.45 / 54.28 | 5.98 / 2.76 / 8.29",
+    "expns": "0.76 / 0.84 / 11.35 | 0.95 / 0.43 / 1.33",
+    "mixedns": "3.67 / 4.25 / 46.65 | 3.97 / 1.82 / 5.53",
+    "recns": "4.91 / 5.55 / 55.37 | 6.86 / 3.22 / 9.51",
+}
+
+
+def fail(message):
+    print(f"recns_table: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def summary(out, name):
+    path = os.path.join(out, f"{name}.summary.json")
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError) as error:
+        fail(f"{path}: {error}")
+
+
+def valid_score(run):
+    return run["best"]["valid"][METRIC]
+
+
+def search_runs(out, prefix):
+    """name -> summary of every finished search run whose name starts with `prefix`."""
+    runs = {}
+    for path in sorted(glob.glob(os.path.join(out, f"{prefix}*.summary.json"))):
+        name = os.path.basename(path)[: -len(".summary.json")]
+        runs[name] = summary(out, name)
+    return runs
+
+
+def option_value(run, option):
+    match = re.search(rf"(?:^| ){re.escape(option)} (\S+)", run["options"])
+    return match.group(1) if match else None
+
+
+# The options that define a sampler's setting in the search (beyond -sampler_type).
+SETTING_OPTIONS = {
+    "uniform": [],
+    "dns": ["-sampler_dns_candidates"],
+    "expns": [],
+    "mixedns": ["-sampler_mixedns_exposure_probability"],
+    "recns": ["-loss_type", "-loss_hinge_margin", "-sampler_recns_weighting"],
+}
+
+
+def load_chosen(out):
+    path = os.path.join(out, "chosen.json")
+    if not os.path.exists(path):
+        fail(f"{path} is absent: run the search stage first")
+    with open(path) as f:
+        return json.load(f)
+
+
+def save_chosen(out, chosen):
+    with open(os.path.join(out, "chosen.json"), "w") as f:
+        json.dump(chosen, f, indent=2, sort_keys=True)
+
+
+def search_lr(args):
+    chosen = {}
+    lines = ["# RecNS reproduction: the search on the validation split (seed 1)", "",
+             "## Learning rate, uniform negatives", "",
+             "| model | lr | best epoch | valid Recall@20 | valid NDCG@20 |", "|---|---|---|---|---|"]
+    for model in args.models:
+        runs = search_runs(args.out, f"search_{model}_uniform_lr")
+        if not runs:
+            fail(f"no search_{model}_uniform_lr* runs in {args.out}")
+        best = max(runs.values(), key=valid_score)
+        for run in runs.values():
+            lines.append(f"| {MODEL_NAMES.get(model, model)} | {option_value(run, '-optimizer_lr')} | "
+                         f"{run['best']['epoch']} | {valid_score(run):.4f} | "
+                         f"{run['best']['valid']['ndcg@20']:.4f} |")
+        lr = option_value(best, "-optimizer_lr")
+        chosen[model] = {"lr": lr, "uniform": {"options": "", "valid": valid_score(best)}}
+        with open(os.path.join(args.out, f"chosen_{model}_lr.txt"), "w") as f:
+            f.write(lr + "\n")
+    save_chosen(args.out, chosen)
+    with open(os.path.join(args.out, "search.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def search(args):
+    chosen = load_chosen(args.out)
+    lines = ["", "## Each sampler's setting, at the chosen learning rate", "",
+             "| model | sampler | setting | best epoch | valid Recall@20 | valid NDCG@20 |",
+             "|---|---|---|---|---|---|"]
+    for model in args.models:
+        for sampler, options in SETTING_OPTIONS.items():
+            if sampler == "uniform":
+                continue
+            runs = search_runs(args.out, f"search_{model}_{sampler}_")
+            if not runs:
+                fail(f"no search_{model}_{sampler}_* runs in {args.out}")
+            best_name = max(runs, key=lambda name: valid_score(runs[name]))
+            for name, run in runs.items():
+                setting = " ".join(f"{o} {option_value(run, o)}" for o in options
+                                   if option_value(run, o) is not None)
+                mark = " (chosen)" if name == best_name else ""
+                lines.append(f"| {MODEL_NAMES.get(model, model)} | {sampler} | {setting or '-'}{mark} | "
+                             f"{run['best']['epoch']} | {valid_score(run):.4f} | "
+                             f"{run['best']['valid']['ndcg@20']:.4f} |")
+            best = runs[best_name]
+            chosen[model][sampler] = {
+                "options": " ".join(f"{o} {option_value(best, o)}" for o in options
+                                    if option_value(best, o) is not None),
+                "valid": valid_score(best)}
+    save_chosen(args.out, chosen)
+    with open(os.path.join(args.out, "search.md"), "a") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def options(args):
+    chosen = load_chosen(args.out)
+    model = args.models[0]
+    if model not in chosen:
+        fail(f"no chosen settings for {model} in {args.out}/chosen.json")
+    sampler, extra = ROW_BASE.get(args.sampler, (args.sampler, ""))
+    if sampler not in chosen[model]:
+        fail(f"no chosen setting for {sampler} ({model}) in {args.out}/chosen.json")
+    parts = [f"-optimizer_lr {chosen[model]['lr']}", f"-sampler_type {sampler}",
+             chosen[model][sampler]["options"], extra]
+    print(" ".join(p for p in parts if p))
+
+
+def mean_std(values):
+    return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def table(args):
+    results = {}
+    lines = ["# RecNS reproduction on Yahoo! R3", "",
+             "Test metrics of the best validation epoch (Recall@20), mean ± std over seeds "
+             f"{', '.join(args.seeds)}; settings chosen on the validation split (search.md).", ""]
+    for model in args.models:
+        results[model] = {}
+        for split, split_name in SPLITS:
+            lines += [f"## {MODEL_NAMES.get(model, model)}, {split_name}", "",
+                      "| sampler | " + " | ".join(m.replace("recall", "Recall").replace("ndcg", "NDCG")
+                                                  .replace("hr", "HR") for m in TABLE_METRICS) + " |",
+                      "|---|" + "---|" * len(TABLE_METRICS)]
+            for row, label in ROWS:
+                runs = [summary(args.out, f"table_{model}_{row}_s{seed}") for seed in args.seeds]
+                cells = []
+                for metric in TABLE_METRICS:
+                    values = []
+                    for run in runs:
+                        if split not in run["best"]:
+                            fail(f"table_{model}_{row}: no {split} metrics in its summary")
+                        values.append(run["best"][split][metric])
+                    mean, std = mean_std(values)
+                    results[model].setdefault(row, {}).setdefault(split, {})[metric] = {
+                        "mean": mean, "std": std, "runs": values}
+                    cells.append(f"{mean:.4f} ± {std:.4f}")
+                lines.append(f"| {label} | " + " | ".join(cells) + " |")
+            lines.append("")
+    lines += ["The paper's Table 2 (LightGCN, %, Zhihu | Alibaba, Recall / NDCG / HR @20), for the "
+              "ordering only (other data):", "", "| sampler | paper |", "|---|---|"]
+    lines += [f"| {label} | {PAPER[row]} |" for row, label in ROWS if row in PAPER]
+    with open(os.path.join(args.out, "table.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    plot(args, results)
+
+
+def plot(args, results):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    models = list(results)
+    fig, axes = plt.subplots(len(models), len(SPLITS), figsize=(5.5 * len(SPLITS), 3.6 * len(models)),
+                             squeeze=False)
+    for i, model in enumerate(models):
+        for j, (split, split_name) in enumerate(SPLITS):
+            ax = axes[i][j]
+            labels = [label for row, label in ROWS]
+            means = [results[model][row][split][METRIC]["mean"] for row, _ in ROWS]
+            stds = [results[model][row][split][METRIC]["std"] for row, _ in ROWS]
+            ax.bar(range(len(ROWS)), means, yerr=stds, capsize=3,
+                   color=["#888888"] * 4 + ["#c0392b", "#e6a09a", "#e6a09a"])
+            ax.set_xticks(range(len(ROWS)))
+            ax.set_xticklabels(labels, rotation=35, ha="right", fontsize=8)
+            ax.set_ylabel("Recall@20")
+            low = min(m - s for m, s in zip(means, stds))
+            ax.set_ylim(max(0.0, low * 0.9), max(m + s for m, s in zip(means, stds)) * 1.03)
+            ax.set_title(f"{MODEL_NAMES.get(model, model)}, Yahoo! R3 {split_name}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(os.path.join(args.out, "recall.png"), dpi=110)
+
+
+REGION_LINE = re.compile(r"region (\w+)(?: \(khop (\d+)\))?: mean ([0-9.]+) items")
+
+
+def region_size(out, name):
+    """The region's mean size per user, as the run's log reports it at set-up."""
+    path = os.path.join(out, f"{name}.log")
+    with open(path) as f:
+        for line in f:
+            match = REGION_LINE.search(line)
+            if match:
+                return float(match.group(3))
+    fail(f"{path}: no region size line")
+
+
+def region(args):
+    rows = [("intermediate_k3", "intermediate, khop 3"), ("intermediate_k5", "intermediate, khop 5"),
+            ("intermediate_k7", "intermediate, khop 7"), ("distant", "distant (khop 3)"),
+            ("global", "all unobserved items")]
+    lines = ["", "## Region study, Last.fm, LightGCN, RecNS w/o e-a", "",
+             "Candidates drawn from each region (RecNS-Med, -Dis, -All); test metrics of the best "
+             f"validation epoch, mean ± std over seeds {', '.join(args.seeds)}.", "",
+             "| region | mean size per user | Recall@20 | NDCG@20 | HR@20 |", "|---|---|---|---|---|"]
+    results = {}
+    for row, label in rows:
+        runs = [summary(args.out, f"region_{row}_s{seed}") for seed in args.seeds]
+        size = region_size(args.out, f"region_{row}_s{args.seeds[0]}")
+        cells = []
+        for metric in TABLE_METRICS:
+            mean, std = mean_std([run["best"]["test"][metric] for run in runs])
+            results.setdefault(row, {"mean_size": size})[metric] = {"mean": mean, "std": std}
+            cells.append(f"{mean:.4f} ± {std:.4f}")
+        lines.append(f"| {label} | {size:.1f} | " + " | ".join(cells) + " |")
+    with open(os.path.join(args.out, "table.md"), "a") as f:
+        f.write("\n".join(lines) + "\n")
+    path = os.path.join(args.out, "results.json")
+    everything = json.load(open(path)) if os.path.exists(path) else {}
+    everything["region_study_lastfm"] = results
+    with open(path, "w") as f:
+        json.dump(everything, f, indent=2)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("stage", choices=["search-lr", "search", "options", "table", "region"])
+    parser.add_argument("out")
+    parser.add_argument("--models", nargs="+", default=["lightgcn"])
+    parser.add_argument("--seeds", nargs="+", default=["1", "2", "3"])
+    parser.add_argument("--sampler")
+    args = parser.parse_args()
+    {"search-lr": search_lr, "search": search, "options": options, "table": table,
+     "region": region}[args.stage](args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Reproduces the RecNS paper's comparisons on the data we have (the paper's Zhihu and Alibaba
+# sets are not public): Yahoo! R3, whose low ratings stand for exposures and whose random.txt is
+# an unbiased test set, and Last.fm for the three-region study.
+#
+# 1. Converts Yahoo! R3 (ratings >= 4 positive, split per user 80/10/10 with seed 1; ratings <= 2
+#    exposures; random.txt's ratings >= 4 the test_random split).
+# 2. Search, on the validation split, seed 1, LightGCN (d = 64, 3 layers, batch 8192, L2 1e-4 as
+#    the RecNS LightGCN script): the learning rate with uniform negatives, then each sampler's
+#    own setting over the grid below at that rate. Best-epoch validation Recall@20 decides (every
+#    run evaluates the validation split every EVAL epochs and stops after PATIENCE evaluations
+#    without improvement, as the paper stops after 10 epochs without improvement).
+# 3. The table: uniform, DNS, ExpNS, MixedNS, RecNS, RecNS w/o p-a and RecNS w/o e-a with the
+#    chosen settings, SEEDS seeds each; the test and test_random metrics of the best validation
+#    epoch.
+# 4. The region study on Last.fm (no exposures): RecNS w/o e-a drawing its candidates from the
+#    intermediate region (khop 3, 5, 7), the distant region and all unobserved items, with each
+#    region's mean size per user (from the run log).
+# Writes OUT/search.md, OUT/table.md, OUT/results.json and OUT/recall.png (scripts/recns_table.py).
+# Runs JOBS trainings at a time, one rank each. A run whose summary exists is not repeated.
+# Environment: RECNS_SHARED_DATA (default ../shared/data), OUT (default results/recns), SEEDS
+# (default "1 2 3"), JOBS (default 2), MODELS (default lightgcn; "lightgcn ngcf" adds NGCF rows
+# with the same settings), RECNS_BIN_DIR (default build, made if absent), STAGES (default
+# "search table region").
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+source scripts/env.sh
+shared="${RECNS_SHARED_DATA:-$root/../shared/data}"
+out="${OUT:-$root/results/recns}"
+seeds="${SEEDS:-1 2 3}"
+jobs="${JOBS:-2}"
+models="${MODELS:-lightgcn}"
+stages="${STAGES:-search table region}"
+bin="${RECNS_BIN_DIR:-$root/build}"
+[ -n "${RECNS_BIN_DIR:-}" ] || [ -x build/recns_train ] || bash scripts/build.sh
+for file in yahoo-r3/user.txt yahoo-r3/random.txt lastfm/train.txt; do
+  [ -f "$shared/$file" ] || { echo "reproduce_recns: $shared/$file is absent" >&2; exit 1; }
+done
+mkdir -p "$out"
+yahoo="$out/yahoo-r3.h5"
+[ -f "$yahoo" ] || "$bin/recns_convert" -format csv -input "$shared/yahoo-r3/user.txt" \
+  -test_random "$shared/yahoo-r3/random.txt" -rating_threshold 4 -exposure_threshold 2 \
+  -valid_fraction 0.1 -test_fraction 0.1 -split_seed 1 -name yahoo-r3 -output "$yahoo"
+lastfm="$out/lastfm.h5"
+[ -f "$lastfm" ] || "$bin/recns_convert" -format lightgcn -input "$shared/lastfm" -name lastfm \
+  -output "$lastfm"
+
+eval_every=2
+patience=5
+base="-model_dim 64 -model_layers 3 -loss_l2 1e-4 -optimizer_type adam -train_batch_size 8192
+  -train_epochs 200 -eval_interval $eval_every -eval_patience $patience -eval_ks 20
+  -eval_metric recall@20 -checkpoint_every_epochs 0"
+
+# run NAME DATASET OPTIONS...: one training, its files OUT/NAME.{log,summary.json,metrics.h5}.
+run() {
+  local name="$1" data="$2"
+  shift 2
+  [ -f "$out/$name.summary.json" ] && return 0
+  mpirun -q --bind-to none -n 1 "$bin/recns_train" "$data" $base "$@" \
+    -metrics_file "$out/$name.metrics.h5" -summary "$out/$name.summary.json.part" \
+    -checkpoint_dir "$out/checkpoints/$name" > "$out/$name.log" 2>&1 ||
+    { echo "reproduce_recns: $name failed, see $out/$name.log" >&2; return 1; }
+  mv "$out/$name.summary.json.part" "$out/$name.summary.json"
+  rm -rf "$out/checkpoints/$name"
+  echo "reproduce_recns: $name done ($(grep '^best epoch' "$out/$name.log" | tail -n 1))"
+}
+export -f run
+export out bin base
+
+# Lines "NAME DATASET OPTIONS..." run JOBS at a time.
+run_all() { xargs -P "$jobs" -L 1 bash -c 'run "$@"' _; }
+
+sampler_grid() {  # model lr: the search's runs of every sampler setting
+  local m="$1" lr="$2"
+  local common="-model_type $m -optimizer_lr $lr -train_seed 1"
+  for c in 2 5 10; do echo "search_${m}_dns_M$c $yahoo $common -sampler_type dns -sampler_dns_candidates $c"; done
+  for w in 0.25 0.5 0.75; do
+    echo "search_${m}_mixedns_w$w $yahoo $common -sampler_type mixedns -sampler_mixedns_exposure_probability $w"
+  done
+  echo "search_${m}_expns_default $yahoo $common -sampler_type expns"
+  for weighting in sigmoid exp_sigmoid; do
+    echo "search_${m}_recns_$weighting $yahoo $common -sampler_type recns -loss_type hinge -sampler_recns_weighting $weighting"
+  done
+}
+
+if [[ " $stages " == *" search "* ]]; then
+  for m in $models; do
+    for lr in 2e-3 5e-3 1e-2; do
+      echo "search_${m}_uniform_lr$lr $yahoo -model_type $m -optimizer_lr $lr -train_seed 1 -sampler_type uniform"
+    done
+  done | run_all
+  /usr/bin/python3 scripts/recns_table.py search-lr "$out" --models $models
+  for m in $models; do sampler_grid "$m" "$(cat "$out/chosen_${m}_lr.txt")"; done | run_all
+  /usr/bin/python3 scripts/recns_table.py search "$out" --models $models
+fi
+
+if [[ " $stages " == *" table "* ]]; then
+  for m in $models; do
+    for s in uniform dns expns mixedns recns recns_wo_pa recns_wo_ea; do
+      options="$(/usr/bin/python3 scripts/recns_table.py options "$out" --models "$m" --sampler "$s")"
+      for seed in $seeds; do echo "table_${m}_${s}_s$seed $yahoo -model_type $m $options -train_seed $seed"; done
+    done
+  done | run_all
+  /usr/bin/python3 scripts/recns_table.py table "$out" --models $models --seeds $seeds
+fi
+
+if [[ " $stages " == *" region "* ]]; then
+  options="$(/usr/bin/python3 scripts/recns_table.py options "$out" --models lightgcn --sampler recns_wo_ea)"
+  for seed in $seeds; do
+    for khop in 3 5 7; do
+      echo "region_intermediate_k${khop}_s$seed $lastfm -model_type lightgcn $options -sampler_recns_region intermediate -sampler_recns_khop $khop -train_seed $seed"
+    done
+    for region in distant global; do
+      echo "region_${region}_s$seed $lastfm -model_type lightgcn $options -sampler_recns_region $region -train_seed $seed"
+    done
+  done | run_all
+  /usr/bin/python3 scripts/recns_table.py region "$out" --seeds $seeds
+fi
+cat "$out/table.md" 2>/dev/null || true
