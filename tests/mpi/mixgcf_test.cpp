@@ -237,26 +237,12 @@ TEST(mixgcf_test, RanksWithoutPairsInTheStep) {
 // MixGCF keeps no state between steps: a run resumed from a checkpoint ends where an
 // uninterrupted one does, to the bit on as many ranks and to rounding on another count.
 TEST(mixgcf_test, ResumedRunEqualsUninterruptedRun) {
-  int world_size;
-  MPI_Comm_size(PETSC_COMM_WORLD, &world_size);
   const Dataset data = recns::test::TinyDatasetWithValid();
   const std::string scratch = recns::test::ScratchDir(PETSC_COMM_WORLD, "mixgcf_restart");
   const std::string options =
       "-model_type lightgcn -model_layers 2 -model_dim 8 -train_batch_size 16 -optimizer_lr 0.02 "
       "-sampler_type mixgcf -sampler_mixgcf_candidates 4 -eval_sampling_quality -metrics_file \"\"";
-  auto folder = [&](const std::string& name) { return " -checkpoint_dir " + scratch + "/" + name; };
-  recns::test::Outcome straight, first, resumed;
-  recns::test::TrainOn(world_size, data, options + " -train_epochs 4" + folder("straight"), &straight);
-  recns::test::TrainOn(world_size, data, options + " -train_epochs 2" + folder("split"), &first);
-  recns::test::TrainOn(world_size, data, options + " -train_epochs 4 -restart auto" + folder("split"),
-                       &resumed);
-  recns::test::ExpectSameEnd(straight, resumed, 0, "same ranks");
-  if (world_size == 1) return;
-  recns::test::Outcome narrow_first, wide_resumed;
-  recns::test::TrainOn(1, data, options + " -train_epochs 2" + folder("narrow"), &narrow_first);
-  recns::test::TrainOn(world_size, data, options + " -train_epochs 4 -restart auto" + folder("narrow"),
-                       &wide_resumed);
-  recns::test::ExpectSameEnd(straight, wide_resumed, 1e-9, "1 rank, then all");
+  recns::test::ExpectResumedEqualsStraight(data, options, scratch);
 }
 
 }  // namespace

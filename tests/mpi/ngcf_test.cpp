@@ -255,15 +255,11 @@ TEST(ngcf_rank_agreement_test, UniformSampler) {
 // ranks and within 1e-9 when the first half ran on one rank. The weights, the biases and their
 // Adam moments are compared as well as the ego rows.
 TEST(ngcf_checkpoint_test, ResumedRunEqualsUninterruptedRun) {
-  int world_size, world_rank;
-  MPI_Comm_size(PETSC_COMM_WORLD, &world_size);
-  MPI_Comm_rank(PETSC_COMM_WORLD, &world_rank);
   const Dataset data = recns::test::TinyDatasetWithValid();
   const std::string scratch = recns::test::ScratchDir(PETSC_COMM_WORLD, "ngcf_restart");
   const std::string options =
       "-model_type ngcf -model_layers 2 -model_dim 8 -train_batch_size 16 -optimizer_lr 0.02 "
       "-model_ngcf_weight_decay 1e-3 -eval_sampling_quality -metrics_file \"\"";
-  auto folder = [&](const std::string& name) { return " -checkpoint_dir " + scratch + "/" + name; };
   std::vector<std::string> blocks;
   for (int l = 0; l < 2; ++l)
     for (const char* kind : {"w_gc_", "b_gc_", "w_bi_", "b_bi_"}) {
@@ -272,17 +268,7 @@ TEST(ngcf_checkpoint_test, ResumedRunEqualsUninterruptedRun) {
       blocks.push_back("/optimizer" + name + "_first_moment");
       blocks.push_back("/optimizer" + name + "_second_moment");
     }
-  recns::test::Outcome straight, first, resumed;
-  recns::test::TrainOn(world_size, data, options + " -train_epochs 4" + folder("straight"), &straight);
-  recns::test::TrainOn(world_size, data, options + " -train_epochs 2" + folder("split"), &first);
-  recns::test::TrainOn(world_size, data, options + " -train_epochs 4 -restart auto" + folder("split"), &resumed);
-  recns::test::ExpectSameEnd(straight, resumed, 0, "same ranks", blocks);
-  if (world_size == 1) return;
-  recns::test::Outcome narrow_first, wide_resumed;
-  recns::test::TrainOn(1, data, options + " -train_epochs 2" + folder("narrow"), &narrow_first);
-  recns::test::TrainOn(world_size, data, options + " -train_epochs 4 -restart auto" + folder("narrow"),
-                       &wide_resumed);
-  recns::test::ExpectSameEnd(straight, wide_resumed, 1e-9, "1 rank, then all", blocks);
+  recns::test::ExpectResumedEqualsStraight(data, options, scratch, blocks);
 }
 
 // AOBPR's factor rankings span NGCF's (L+1)·d final columns: a restart checks them against the

@@ -143,27 +143,13 @@ TEST(recns_train_test, SameForAnyRankCount) {
 // checkpoint ends where an uninterrupted one does, to the bit on as many ranks and to rounding
 // on another count.
 TEST(recns_train_test, ResumedRunEqualsUninterruptedRun) {
-  int world_size;
-  MPI_Comm_size(PETSC_COMM_WORLD, &world_size);
   const Dataset data = TinyDatasetWithExposures(60, 50, 11, 0.15);
   const std::string scratch = recns::test::ScratchDir(PETSC_COMM_WORLD, "recns_restart");
   const std::string options =
       "-model_type lightgcn -model_layers 2 -model_dim 8 -train_batch_size 16 -optimizer_lr 0.02 "
       "-sampler_type recns -sampler_recns_candidates 6 -sampler_num_negatives 4 -loss_type hinge "
       "-eval_sampling_quality -metrics_file \"\"";
-  auto folder = [&](const std::string& name) { return " -checkpoint_dir " + scratch + "/" + name; };
-  recns::test::Outcome straight, first, resumed;
-  recns::test::TrainOn(world_size, data, options + " -train_epochs 4" + folder("straight"), &straight);
-  recns::test::TrainOn(world_size, data, options + " -train_epochs 2" + folder("split"), &first);
-  recns::test::TrainOn(world_size, data, options + " -train_epochs 4 -restart auto" + folder("split"),
-                       &resumed);
-  recns::test::ExpectSameEnd(straight, resumed, 0, "same ranks");
-  if (world_size == 1) return;
-  recns::test::Outcome narrow_first, wide_resumed;
-  recns::test::TrainOn(1, data, options + " -train_epochs 2" + folder("narrow"), &narrow_first);
-  recns::test::TrainOn(world_size, data, options + " -train_epochs 4 -restart auto" + folder("narrow"),
-                       &wide_resumed);
-  recns::test::ExpectSameEnd(straight, wide_resumed, 1e-9, "1 rank, then all");
+  recns::test::ExpectResumedEqualsStraight(data, options, scratch);
 }
 
 }  // namespace
