@@ -6,6 +6,7 @@ Usage:
   recns_table.py options OUT --models M --sampler S   the chosen options of one table row
   recns_table.py table OUT --models M.. --seeds N..   OUT/table.md, results.json, recall.png
   recns_table.py region OUT --seeds N..       the Last.fm region study, appended to table.md
+  recns_table.py alibaba OUT --seeds R..      OUT/alibaba.md from the step-cost runs R (repeats)
 Every choice is made on the validation split: the best evaluated epoch's valid Recall@20 of a
 seed-1 run (ties: the first setting listed).
 """
@@ -28,6 +29,7 @@ ROWS = [
     ("recns", "RecNS"),
     ("recns_wo_pa", "RecNS w/o p-a"),
     ("recns_wo_ea", "RecNS w/o e-a"),
+    ("recns_bpr", "RecNS's negatives, BPR loss"),
 ]
 # The sampler whose chosen setting a table row uses, and what the row adds to it.
 ROW_BASE = {"recns_wo_pa": ("recns", "-sampler_recns_positive_assisted false"),
@@ -82,7 +84,10 @@ SETTING_OPTIONS = {
     "expns": [],
     "mixedns": ["-sampler_mixedns_exposure_probability"],
     "recns": ["-loss_type", "-loss_hinge_margin", "-sampler_recns_weighting"],
+    "recns_bpr": ["-loss_type", "-sampler_recns_weighting"],
 }
+# The sampler type of a setting whose name is not one.
+SAMPLER_TYPE = {"recns_bpr": "recns"}
 
 
 def load_chosen(out):
@@ -98,39 +103,50 @@ def save_chosen(out, chosen):
         json.dump(chosen, f, indent=2, sort_keys=True)
 
 
-def search_lr(args):
-    chosen = {}
+def lr_section(args):
+    """The learning-rate search of uniform negatives: its lines and the chosen rate per model."""
     lines = ["# RecNS reproduction: the search on the validation split (seed 1)", "",
-             "## Learning rate, uniform negatives", "",
+             "## Learning rate, uniform negatives (L2 1e-4)", "",
              "| model | lr | best epoch | valid Recall@20 | valid NDCG@20 |", "|---|---|---|---|---|"]
+    rates = {}
     for model in args.models:
         runs = search_runs(args.out, f"search_{model}_uniform_lr")
         if not runs:
             fail(f"no search_{model}_uniform_lr* runs in {args.out}")
-        best = max(runs.values(), key=valid_score)
         for run in runs.values():
             lines.append(f"| {MODEL_NAMES.get(model, model)} | {option_value(run, '-optimizer_lr')} | "
                          f"{run['best']['epoch']} | {valid_score(run):.4f} | "
                          f"{run['best']['valid']['ndcg@20']:.4f} |")
-        lr = option_value(best, "-optimizer_lr")
-        chosen[model] = {"lr": lr, "uniform": {"options": "", "valid": valid_score(best)}}
-        with open(os.path.join(args.out, f"chosen_{model}_lr.txt"), "w") as f:
-            f.write(lr + "\n")
+        rates[model] = option_value(max(runs.values(), key=valid_score), "-optimizer_lr")
+    return lines, rates
+
+
+def search_lr(args):
+    lines, rates = lr_section(args)
+    chosen = {model: {"lr": lr} for model, lr in rates.items()}
     save_chosen(args.out, chosen)
     with open(os.path.join(args.out, "search.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
 
 
 def search(args):
-    chosen = load_chosen(args.out)
-    lines = ["", "## Each sampler's setting, at the chosen learning rate", "",
-             "| model | sampler | setting | best epoch | valid Recall@20 | valid NDCG@20 |",
-             "|---|---|---|---|---|---|"]
+    """Each sampler's setting: the best of its runs (its own options at the chosen rate, then
+    the learning rate and L2 around that setting). Rewrites search.md whole."""
+    lines, rates = lr_section(args)
+    chosen = {model: {"lr": lr} for model, lr in rates.items()}
+    lines += ["", "## Each sampler's setting", "",
+              "First at the chosen learning rate with L2 1e-4, then (uniform, DNS and RecNS) the "
+              "best of those settings at other learning rates and L2 weights.", "",
+              "| model | sampler | setting | best epoch | valid Recall@20 | valid NDCG@20 |",
+              "|---|---|---|---|---|---|"]
     for model in args.models:
-        for sampler, options in SETTING_OPTIONS.items():
-            if sampler == "uniform":
-                continue
+        for sampler, own in SETTING_OPTIONS.items():
+            options = ["-optimizer_lr", "-loss_l2"] + own
             runs = search_runs(args.out, f"search_{model}_{sampler}_")
+            # "recns" is a prefix of "recns_bpr": each setting keeps its own runs.
+            runs = {name: run for name, run in runs.items()
+                    if not any(other != sampler and name.startswith(f"search_{model}_{other}_")
+                               for other in SETTING_OPTIONS if other.startswith(sampler))}
             if not runs:
                 fail(f"no search_{model}_{sampler}_* runs in {args.out}")
             best_name = max(runs, key=lambda name: valid_score(runs[name]))
@@ -138,7 +154,7 @@ def search(args):
                 setting = " ".join(f"{o} {option_value(run, o)}" for o in options
                                    if option_value(run, o) is not None)
                 mark = " (chosen)" if name == best_name else ""
-                lines.append(f"| {MODEL_NAMES.get(model, model)} | {sampler} | {setting or '-'}{mark} | "
+                lines.append(f"| {MODEL_NAMES.get(model, model)} | {sampler} | {setting}{mark} | "
                              f"{run['best']['epoch']} | {valid_score(run):.4f} | "
                              f"{run['best']['valid']['ndcg@20']:.4f} |")
             best = runs[best_name]
@@ -147,7 +163,7 @@ def search(args):
                                     if option_value(best, o) is not None),
                 "valid": valid_score(best)}
     save_chosen(args.out, chosen)
-    with open(os.path.join(args.out, "search.md"), "a") as f:
+    with open(os.path.join(args.out, "search.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
 
 
@@ -159,7 +175,8 @@ def options(args):
     sampler, extra = ROW_BASE.get(args.sampler, (args.sampler, ""))
     if sampler not in chosen[model]:
         fail(f"no chosen setting for {sampler} ({model}) in {args.out}/chosen.json")
-    parts = [f"-optimizer_lr {chosen[model]['lr']}", f"-sampler_type {sampler}",
+    # A setting's own rate and L2, when it has them, come after (and so override) the rate.
+    parts = [f"-optimizer_lr {chosen[model]['lr']}", f"-sampler_type {SAMPLER_TYPE.get(sampler, sampler)}",
              chosen[model][sampler]["options"], extra]
     print(" ".join(p for p in parts if p))
 
@@ -219,7 +236,7 @@ def plot(args, results):
             means = [results[model][row][split][METRIC]["mean"] for row, _ in ROWS]
             stds = [results[model][row][split][METRIC]["std"] for row, _ in ROWS]
             ax.bar(range(len(ROWS)), means, yerr=stds, capsize=3,
-                   color=["#888888"] * 4 + ["#c0392b", "#e6a09a", "#e6a09a"])
+                   color=["#888888"] * 4 + ["#c0392b", "#e6a09a", "#e6a09a", "#e6a09a"])
             ax.set_xticks(range(len(ROWS)))
             ax.set_xticklabels(labels, rotation=35, ha="right", fontsize=8)
             ax.set_ylabel("Recall@20")
@@ -230,7 +247,7 @@ def plot(args, results):
     fig.savefig(os.path.join(args.out, "recall.png"), dpi=110)
 
 
-REGION_LINE = re.compile(r"region (\w+)(?: \(khop (\d+)\))?: mean ([0-9.]+) items")
+REGION_LINE = re.compile(r"recns sampler: (\w+) region.*size mean ([0-9.]+)")
 
 
 def region_size(out, name):
@@ -240,7 +257,7 @@ def region_size(out, name):
         for line in f:
             match = REGION_LINE.search(line)
             if match:
-                return float(match.group(3))
+                return float(match.group(2))
     fail(f"{path}: no region size line")
 
 
@@ -271,16 +288,45 @@ def region(args):
         json.dump(everything, f, indent=2)
 
 
+BUILD_LINE = re.compile(r"recns sampler: .*size mean ([0-9.]+) min (\d+) max (\d+); built in "
+                        r"([0-9.]+) s, ([0-9.]+) MB on the largest rank; (\d+) users")
+
+
+def alibaba(args):
+    folder = os.path.join(args.out, "alibaba")
+    with open(os.path.join(folder, "step_cost.md")) as f:
+        steps = f.read()
+    lines = ["# RecNS at the Alibaba scale, 2 ranks", "", steps, "",
+             "| run | region build (s) | region memory, largest rank (MB) | mean region size | "
+             "users below M | peak RSS per rank (MiB) |", "|---|---|---|---|---|---|"]
+    for sampler in ("uniform", "recns"):
+        for repeat in args.seeds:
+            name = f"{sampler}.{repeat}"
+            with open(os.path.join(folder, f"{name}.json")) as f:
+                rss = json.load(f)["peak_rss_mb_per_rank"]
+            build = ["-"] * 4
+            with open(os.path.join(folder, f"{name}.log")) as f:
+                for line in f:
+                    match = BUILD_LINE.search(line)
+                    if match:
+                        build = [match.group(4), match.group(5), match.group(1), match.group(6)]
+            lines.append(f"| {name} | " + " | ".join(build[:4]) + " | " +
+                         ", ".join(f"{r:.0f}" for r in rss) + " |")
+    with open(os.path.join(args.out, "alibaba.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("stage", choices=["search-lr", "search", "options", "table", "region"])
+    parser.add_argument("stage", choices=["search-lr", "search", "options", "table", "region", "alibaba"])
     parser.add_argument("out")
     parser.add_argument("--models", nargs="+", default=["lightgcn"])
     parser.add_argument("--seeds", nargs="+", default=["1", "2", "3"])
     parser.add_argument("--sampler")
     args = parser.parse_args()
     {"search-lr": search_lr, "search": search, "options": options, "table": table,
-     "region": region}[args.stage](args)
+     "region": region, "alibaba": alibaba}[args.stage](args)
 
 
 if __name__ == "__main__":

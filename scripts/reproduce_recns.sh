@@ -7,21 +7,25 @@
 #    exposures; random.txt's ratings >= 4 the test_random split).
 # 2. Search, on the validation split, seed 1, LightGCN (d = 64, 3 layers, batch 8192, L2 1e-4 as
 #    the RecNS LightGCN script): the learning rate with uniform negatives, then each sampler's
-#    own setting over the grid below at that rate. Best-epoch validation Recall@20 decides (every
+#    own setting over the grid below at that rate, then uniform, DNS and RecNS at other rates
+#    and L2 weights with their chosen settings. Best-epoch validation Recall@20 decides (every
 #    run evaluates the validation split every EVAL epochs and stops after PATIENCE evaluations
 #    without improvement, as the paper stops after 10 epochs without improvement).
 # 3. The table: uniform, DNS, ExpNS, MixedNS, RecNS, RecNS w/o p-a and RecNS w/o e-a with the
-#    chosen settings, SEEDS seeds each; the test and test_random metrics of the best validation
-#    epoch.
+#    chosen settings, and RecNS's negatives with the BPR loss instead of its hinge, SEEDS seeds
+#    each; the test and test_random metrics of the best validation epoch.
 # 4. The region study on Last.fm (no exposures): RecNS w/o e-a drawing its candidates from the
 #    intermediate region (khop 3, 5, 7), the distant region and all unobserved items, with each
 #    region's mean size per user (from the run log).
+# 5. (Stage alibaba, not run by default: about 10 minutes and the file of scripts/make_alibaba.sh,
+#    made when absent.) The cost at the RecNS paper's Alibaba scale, in OUT/alibaba.md.
 # Writes OUT/search.md, OUT/table.md, OUT/results.json and OUT/recall.png (scripts/recns_table.py).
 # Runs JOBS trainings at a time, one rank each. A run whose summary exists is not repeated.
 # Environment: RECNS_SHARED_DATA (default ../shared/data), OUT (default results/recns), SEEDS
 # (default "1 2 3"), JOBS (default 2), MODELS (default lightgcn; "lightgcn ngcf" adds NGCF rows
 # with the same settings), RECNS_BIN_DIR (default build, made if absent), STAGES (default
-# "search table region").
+# "search table region"; "alibaba" adds stage 5), ALIBABA_H5 (default input/alibaba.h5),
+# ALIBABA_STEPS (10) and ALIBABA_REPEAT (2).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -63,7 +67,7 @@ run() {
     { echo "reproduce_recns: $name failed, see $out/$name.log" >&2; return 1; }
   mv "$out/$name.summary.json.part" "$out/$name.summary.json"
   rm -rf "$out/checkpoints/$name"
-  echo "reproduce_recns: $name done ($(grep '^best epoch' "$out/$name.log" | tail -n 1))"
+  echo "reproduce_recns: $name done ($(grep '^best epoch' "$out/$name.log" | head -n 1))"
 }
 export -f run
 export out bin base
@@ -82,6 +86,8 @@ sampler_grid() {  # model lr: the search's runs of every sampler setting
   for weighting in sigmoid exp_sigmoid; do
     echo "search_${m}_recns_$weighting $yahoo $common -sampler_type recns -loss_type hinge -sampler_recns_weighting $weighting"
   done
+  echo "search_${m}_recns_g0.3 $yahoo $common -sampler_type recns -loss_type hinge -loss_hinge_margin 0.3"
+  echo "search_${m}_recns_bpr_sigmoid $yahoo $common -sampler_type recns -loss_type bpr"
 }
 
 if [[ " $stages " == *" search "* ]]; then
@@ -93,11 +99,25 @@ if [[ " $stages " == *" search "* ]]; then
   /usr/bin/python3 scripts/recns_table.py search-lr "$out" --models $models
   for m in $models; do sampler_grid "$m" "$(cat "$out/chosen_${m}_lr.txt")"; done | run_all
   /usr/bin/python3 scripts/recns_table.py search "$out" --models $models
+  # The hinge loss of RecNS and DNS's hard negatives may want another rate or L2 than uniform
+  # BPR: uniform, DNS and RecNS (with either loss) are tried at other rates and L2 weights with
+  # their chosen setting.
+  for m in $models; do
+    for s in uniform dns recns recns_bpr; do
+      options="$(/usr/bin/python3 scripts/recns_table.py options "$out" --models "$m" --sampler "$s")"
+      for lr_l2 in "2e-3 1e-4" "2e-3 1e-3" "5e-3 1e-3"; do
+        read -r lr l2 <<<"$lr_l2"
+        [ "$s $lr $l2" != "uniform 2e-3 1e-4" ] || continue  # a run of the rate search
+        echo "search_${m}_${s}_reg_lr${lr}_l2$l2 $yahoo -model_type $m $options -optimizer_lr $lr -loss_l2 $l2 -train_seed 1"
+      done
+    done
+  done | run_all
+  /usr/bin/python3 scripts/recns_table.py search "$out" --models $models
 fi
 
 if [[ " $stages " == *" table "* ]]; then
   for m in $models; do
-    for s in uniform dns expns mixedns recns recns_wo_pa recns_wo_ea; do
+    for s in uniform dns expns mixedns recns recns_wo_pa recns_wo_ea recns_bpr; do
       options="$(/usr/bin/python3 scripts/recns_table.py options "$out" --models "$m" --sampler "$s")"
       for seed in $seeds; do echo "table_${m}_${s}_s$seed $yahoo -model_type $m $options -train_seed $seed"; done
     done
@@ -116,5 +136,17 @@ if [[ " $stages " == *" region "* ]]; then
     done
   done | run_all
   /usr/bin/python3 scripts/recns_table.py region "$out" --seeds $seeds
+fi
+if [[ " $stages " == *" alibaba "* ]]; then
+  # LightGCN (d = 64, 3 layers, batch 2048) at 2 ranks on the Alibaba-scale file: uniform and
+  # RecNS (M = 20, k = 15, khop 3) steps alternating (scripts/step_cost.sh), the region's build
+  # time and memory, and each run's peak memory per rank.
+  alibaba="${ALIBABA_H5:-$root/input/alibaba.h5}"
+  [ -f "$alibaba" ] || OUT="$alibaba" bash scripts/make_alibaba.sh
+  common="-model_type lightgcn -model_dim 64 -model_layers 3 -train_batch_size 2048 -eval_user_sample 1000"
+  OUT="$out/alibaba" RANKS=2 STEPS="${ALIBABA_STEPS:-10}" REPEAT="${ALIBABA_REPEAT:-2}" \
+    bash scripts/step_cost.sh "$alibaba" "uniform|$bin/recns_train|$common -sampler_type uniform" \
+    "recns|$bin/recns_train|$common -sampler_type recns -loss_type hinge"
+  /usr/bin/python3 scripts/recns_table.py alibaba "$out" --seeds $(seq "${ALIBABA_REPEAT:-2}")
 fi
 cat "$out/table.md" 2>/dev/null || true
