@@ -125,6 +125,9 @@ def search_lr(args):
     lines, rates = lr_section(args)
     chosen = {model: {"lr": lr} for model, lr in rates.items()}
     save_chosen(args.out, chosen)
+    for model, lr in rates.items():
+        with open(os.path.join(args.out, f"chosen_{model}_lr.txt"), "w") as f:
+            f.write(lr + "\n")
     with open(os.path.join(args.out, "search.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
 
