@@ -152,4 +152,19 @@ TEST(recns_train_test, ResumedRunEqualsUninterruptedRun) {
   recns::test::ExpectResumedEqualsStraight(data, options, scratch);
 }
 
+// The exposure baselines draw from the pair's stream alone: a resumed run is the same run.
+TEST(recns_train_test, ExposureSamplersResumeExactly) {
+  const Dataset data = TinyDatasetWithExposures(60, 50, 11, 0.15);
+  for (const char* sampler : {"expns", "mixedns"}) {
+    SCOPED_TRACE(sampler);
+    const std::string scratch =
+        recns::test::ScratchDir(PETSC_COMM_WORLD, std::string(sampler) + "_restart");
+    const std::string options =
+        "-model_type lightgcn -model_layers 2 -model_dim 8 -train_batch_size 16 -optimizer_lr 0.02 "
+        "-sampler_num_negatives 2 -eval_sampling_quality -metrics_file \"\" -sampler_type " +
+        std::string(sampler);
+    recns::test::ExpectResumedEqualsStraight(data, options, scratch);
+  }
+}
+
 }  // namespace
