@@ -1,5 +1,6 @@
-// Remote item rows for one step (ARCHITECTURE decision 3): a PetscSF from the owned rows (roots)
-// to this rank's ghost rows (leaves), built from the deduplicated dataset item ids it needs.
+// Remote rows for one step (ARCHITECTURE decision 3): a PetscSF from the owned rows (roots) to
+// this rank's ghost rows (leaves), built from the deduplicated dataset item ids it needs, or from
+// node keys (Layout: users and items alike) for the models that read users' rows of other ranks.
 // Bcast copies owner rows to ghosts; Reduce adds ghost rows (gradients) into their owners.
 #pragma once
 
@@ -26,16 +27,29 @@ class Halo {
   /// Collective. Sets the items this rank needs; remote ones become ghost rows 0..Ghosts()-1 in
   /// the order of first appearance. Owned items need no ghost.
   PetscErrorCode SetItems(const std::vector<int32_t>& items);
-  int64_t Ghosts() const { return static_cast<int64_t>(ghost_items_.size()); }
-  /// The owned rows other ranks hold as ghosts since the last SetItems, sorted and unique.
+  /// Collective. The same for node keys (Layout::ItemKey; users and items alike).
+  PetscErrorCode SetNodes(const std::vector<int64_t>& keys);
+  /// Collective. After SetNodes: the roots become the owned rows `rows` (sorted, holding every
+  /// row of ReadByOthers), in that order, so Bcast and ReduceAdd take owned matrices with one row
+  /// per entry of `rows`: for blocks that a step computes on a few rows only.
+  PetscErrorCode CompactRoots(const std::vector<int64_t>& rows);
+  int64_t Ghosts() const { return static_cast<int64_t>(ghost_keys_.size()); }
+  /// The owned rows other ranks hold as ghosts since the last set-up, sorted and unique.
   const std::vector<int64_t>& ReadByOthers() const { return read_by_others_; }
-  /// Ghost row of a remote item given to SetItems.
-  int64_t GhostRow(int32_t item) const { return ghost_row_.at(item); }
+  /// Ghost row of a remote item given to SetItems, or of a remote node given to SetNodes.
+  int64_t GhostRow(int32_t item) const { return ghost_row_.at(layout_.ItemKey(item)); }
+  int64_t GhostRowOfKey(int64_t key) const { return ghost_row_.at(key); }
   /// The row of an item given to SetItems: in `owned` when this rank owns it, else in `ghost`.
   template <class Matrix>
   auto Row(int32_t item, Matrix& owned, Matrix& ghost) const -> decltype(owned.data()) {
     return layout_.OwnsItem(item) ? owned.row(layout_.LocalItemRow(item)).data()
                                   : ghost.row(GhostRow(item)).data();
+  }
+  /// The row of a node given to SetNodes.
+  template <class Matrix>
+  auto NodeRow(int64_t key, Matrix& owned, Matrix& ghost) const -> decltype(owned.data()) {
+    return layout_.OwnsKey(key) ? owned.row(layout_.LocalRowOfKey(key)).data()
+                                : ghost.row(GhostRowOfKey(key)).data();
   }
 
   /// Collective. ghost(g, :) = owner row of ghost item g (owned: LocalRows × width).
@@ -46,8 +60,8 @@ class Halo {
  private:
   PetscErrorCode UnitType(PetscInt width, MPI_Datatype* unit);
   const Layout& layout_;
-  std::vector<int32_t> ghost_items_;
-  std::unordered_map<int32_t, int64_t> ghost_row_;
+  std::vector<int64_t> ghost_keys_;
+  std::unordered_map<int64_t, int64_t> ghost_row_;
   std::vector<int64_t> read_by_others_;
   PetscSF sf_ = nullptr;
   std::map<PetscInt, MPI_Datatype> units_;  // contiguous row types, one per row width

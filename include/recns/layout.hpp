@@ -65,6 +65,25 @@ class Layout {
   /// Per-rank block starts of the items (size P+1).
   const std::vector<int64_t>& ItemStarts() const { return item_begin_; }
 
+  /// Node keys name users and items alike whatever the rank count: user u is u, item i is
+  /// NumUsers() + i (global node ids, rank-major, change with it). The key of item `item`:
+  int64_t ItemKey(int64_t item) const { return NumUsers() + item; }
+  /// Owner rank of the node with key `key`, and its row among the owner's rows.
+  int KeyOwner(int64_t key) const;
+  int64_t KeyRowAtOwner(int64_t key, int owner) const;
+  bool OwnsKey(int64_t key) const {
+    return key < NumUsers() ? key >= UserBegin() && key < UserEnd() : OwnsItem(key - NumUsers());
+  }
+  /// Local row of an owned node's key, and the way back.
+  int64_t LocalRowOfKey(int64_t key) const {
+    return key < NumUsers() ? key - UserBegin() : LocalItemRow(key - NumUsers());
+  }
+  int64_t KeyOfLocalRow(int64_t row) const {
+    return row < LocalUsers() ? UserBegin() + row : ItemKey(ItemBegin() + (row - LocalUsers()));
+  }
+  /// The key of a global node id.
+  int64_t KeyOfNode(int64_t node) const;
+
  private:
   MPI_Comm comm_ = MPI_COMM_NULL;
   int rank_ = 0, size_ = 1;

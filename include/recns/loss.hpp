@@ -38,6 +38,9 @@ class Loss {
   PetscErrorCode SetFromOptions();
   /// Weight of the L2 term on the batch's ego rows.
   double L2() const { return l2_; }
+  /// Not collective. Before SetFromOptions: the default of -loss_l2 (models whose ego rows are
+  /// unregularised features set 0).
+  void SetDefaultL2(double l2) { l2_ = l2; }
   /// Not collective. Loss of one pair: user row `u`, positive row `pos`, `k` negative rows
   /// `neg` (k × d, row-major). Adds `scale` times the gradients to `grad_u`, `grad_pos`,
   /// `grad_neg` (same shapes).

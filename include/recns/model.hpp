@@ -23,6 +23,7 @@ class CheckpointFile;
 constexpr const char* kModelMF = "mf";
 constexpr const char* kModelLightGCN = "lightgcn";
 constexpr const char* kModelNGCF = "ngcf";
+constexpr const char* kModelPinSage = "pinsage";
 
 class Model {
  public:
@@ -81,6 +82,26 @@ class Model {
   /// `rows` only: those rows come out as Forward computes them, to the last bit; the others
   /// are left unspecified until the next Forward.
   virtual PetscErrorCode ForwardRows(const RowFlags&) { return Forward(); }
+  /// True when a training step reads rows that ForwardRows computes differently from Forward
+  /// (PinSage: sampled neighbourhoods in training, full ones for ranking and for the samplers
+  /// that score items): the trainer then runs ForwardRows after every sampling, and Backward
+  /// differentiates that pass.
+  virtual bool TrainsOnStepRows() const { return false; }
+  /// Not collective. The step whose random choices the next ForwardRows makes (the counter
+  /// streams of PinSage's neighbourhoods), so they are the same at any rank count and on restart.
+  void SetStep(uint32_t epoch, int64_t step) {
+    step_epoch_ = epoch;
+    step_ = step;
+  }
+  /// False when the final rows are not pooled from per-layer rows of Dim columns (PinSage), so
+  /// negatives cannot mix single layers (MixGCF's hop mixing).
+  virtual bool HasLayerRows() const { return true; }
+  /// True when every final row has unit L2 norm (scores are cosines): negatives synthesised from
+  /// several rows are normalised too (RecNS's merge, as its PinSage reference does).
+  virtual bool NormalizesFinalRows() const { return false; }
+  /// False when the ego rows are trainable features left unregularised by default (PinSage, as
+  /// its reference): the trainer then makes -loss_l2 default to 0.
+  virtual bool RegularizesEgoRows() const { return true; }
   /// True when Backward maps each row's gradient to the same row only (no propagation), so an
   /// optimizer may update just the rows a batch touched.
   virtual bool RowLocalGradient() const = 0;
@@ -115,6 +136,8 @@ class Model {
 
   MPI_Comm comm_;
   uint64_t seed_ = 0;
+  uint32_t step_epoch_ = 0;
+  int64_t step_ = 0;
   const Graph* graph_ = nullptr;
   RowMatrix ego_, ego_grad_;
   std::vector<RowMatrix> layer_grad_;

@@ -56,7 +56,7 @@ class Optimizer {
   double BlockRate(const Parameter& p, double lr) const { return std::isnan(p.lr) ? lr : p.lr * (lr / lr_); }
   MPI_Comm comm_;
   ParameterList params_;
-  double lr_ = 1e-3, decay_rate_ = 0.1, weight_decay_ = 0;
+  double lr_ = 1e-3, decay_rate_ = 0.1, weight_decay_ = 0, clip_ = 0;
   int decay_every_ = 0;
 };
 

@@ -24,6 +24,7 @@ enum class RngPurpose : uint32_t {
   kSampler = 7,
   kEvalSample = 8,
   kModelWeight = 9,  ///< dense model weights (NGCF): index = the block, draw = the entry
+  kNeighbour = 10,   ///< PinSage's neighbourhoods: index = step, hop and node key
 };
 
 /// Four 32-bit words produced from one counter.

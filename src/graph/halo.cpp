@@ -14,16 +14,24 @@ Halo::~Halo() {
 
 PetscErrorCode Halo::SetItems(const std::vector<int32_t>& items) {
   PetscFunctionBeginUser;
-  ghost_items_.clear();
+  std::vector<int64_t> keys(items.size());
+  for (size_t n = 0; n < items.size(); ++n) keys[n] = layout_.ItemKey(items[n]);
+  PetscCall(SetNodes(keys));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode Halo::SetNodes(const std::vector<int64_t>& keys) {
+  PetscFunctionBeginUser;
+  ghost_keys_.clear();
   ghost_row_.clear();
-  for (int32_t item : items)
-    if (!layout_.OwnsItem(item) && ghost_row_.emplace(item, (int64_t)ghost_items_.size()).second)
-      ghost_items_.push_back(item);
-  std::vector<PetscSFNode> remote(ghost_items_.size());
-  for (size_t g = 0; g < ghost_items_.size(); ++g) {
-    const int owner = layout_.ItemOwner(ghost_items_[g]);
+  for (int64_t key : keys)
+    if (!layout_.OwnsKey(key) && ghost_row_.emplace(key, (int64_t)ghost_keys_.size()).second)
+      ghost_keys_.push_back(key);
+  std::vector<PetscSFNode> remote(ghost_keys_.size());
+  for (size_t g = 0; g < ghost_keys_.size(); ++g) {
+    const int owner = layout_.KeyOwner(ghost_keys_[g]);
     remote[g].rank = owner;
-    remote[g].index = (PetscInt)layout_.ItemRowAtOwner(ghost_items_[g], owner);
+    remote[g].index = (PetscInt)layout_.KeyRowAtOwner(ghost_keys_[g], owner);
   }
   PetscCall(PetscSFDestroy(&sf_));
   PetscCall(PetscSFCreate(layout_.Comm(), &sf_));
@@ -40,6 +48,28 @@ PetscErrorCode Halo::SetItems(const std::vector<int32_t>& items) {
   std::sort(read_by_others_.begin(), read_by_others_.end());
   read_by_others_.erase(std::unique(read_by_others_.begin(), read_by_others_.end()),
                         read_by_others_.end());
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode Halo::CompactRoots(const std::vector<int64_t>& rows) {
+  PetscFunctionBeginUser;
+  std::vector<PetscInt> compact((size_t)layout_.LocalRows(), -1), at_owner((size_t)Ghosts(), -1);
+  for (size_t k = 0; k < rows.size(); ++k) compact[(size_t)rows[k]] = (PetscInt)k;
+  PetscCall(PetscSFBcastBegin(sf_, MPIU_INT, compact.data(), at_owner.data(), MPI_REPLACE));
+  PetscCall(PetscSFBcastEnd(sf_, MPIU_INT, compact.data(), at_owner.data(), MPI_REPLACE));
+  std::vector<PetscSFNode> remote(ghost_keys_.size());
+  for (size_t g = 0; g < ghost_keys_.size(); ++g) {
+    PetscCheck(at_owner[g] >= 0, layout_.Comm(), PETSC_ERR_PLIB,
+               "compact roots miss a row that another rank reads");
+    remote[g].rank = layout_.KeyOwner(ghost_keys_[g]);
+    remote[g].index = at_owner[g];
+  }
+  PetscCall(PetscSFDestroy(&sf_));
+  PetscCall(PetscSFCreate(layout_.Comm(), &sf_));
+  PetscCall(PetscSFSetFromOptions(sf_));
+  PetscCall(PetscSFSetGraph(sf_, (PetscInt)rows.size(), (PetscInt)remote.size(), nullptr,
+                            PETSC_OWN_POINTER, remote.data(), PETSC_COPY_VALUES));
+  PetscCall(PetscSFSetUp(sf_));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

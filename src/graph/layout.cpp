@@ -76,4 +76,24 @@ int64_t Layout::ItemNode(int64_t item) const {
   return node_begin_[r] + (user_begin_[r + 1] - user_begin_[r]) + (item - item_begin_[r]);
 }
 
+int Layout::KeyOwner(int64_t key) const {
+  if (key < NumUsers())
+    return static_cast<int>(std::upper_bound(user_begin_.begin(), user_begin_.end(), key) -
+                            user_begin_.begin()) -
+           1;
+  return ItemOwner(key - NumUsers());
+}
+
+int64_t Layout::KeyRowAtOwner(int64_t key, int owner) const {
+  return key < NumUsers() ? key - user_begin_[owner] : ItemRowAtOwner(key - NumUsers(), owner);
+}
+
+int64_t Layout::KeyOfNode(int64_t node) const {
+  const int r = static_cast<int>(std::upper_bound(node_begin_.begin(), node_begin_.end(), node) -
+                                 node_begin_.begin()) -
+                1;
+  const int64_t offset = node - node_begin_[r], users = user_begin_[r + 1] - user_begin_[r];
+  return offset < users ? user_begin_[r] + offset : ItemKey(item_begin_[r] + (offset - users));
+}
+
 }  // namespace recns

@@ -1,6 +1,7 @@
 // SGD and Adam on every block of the parameter list.
 #include "recns/optimizer.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "recns/checkpoint.hpp"
@@ -28,6 +29,11 @@ PetscErrorCode Optimizer::SetFromOptions() {
                              "Coupled L2 on every ego row at every step, added to the gradient "
                              "(PyTorch weight_decay); the batch L2 is -loss_l2",
                              "Optimizer", weight_decay_, &weight_decay_, nullptr);
+  if (!error)
+    error = PetscOptionsReal("-optimizer_clip",
+                             "Clip every gradient entry to [-clip, clip] before the update, as "
+                             "PinSage's reference does with 5 (0: no clipping)",
+                             "Optimizer", clip_, &clip_, nullptr);
   if (!error) error = SetFromOptionsImpl(PetscOptionsObject);
   PetscOptionsEnd();
   PetscCall(error);
@@ -41,6 +47,9 @@ PetscErrorCode Optimizer::SetFromOptions() {
   RECNS_CHECK_INPUT(weight_decay_ >= 0 && std::isfinite(weight_decay_), comm_,
                     "-optimizer_weight_decay must be a finite number >= 0 (got %s)",
                     Format("%g", weight_decay_).c_str());
+  RECNS_CHECK_INPUT(clip_ >= 0 && std::isfinite(clip_), comm_,
+                    "-optimizer_clip must be a finite number >= 0 (got %s)",
+                    Format("%g", clip_).c_str());
   decay_every_ = (int)every;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -63,11 +72,12 @@ class SGDOptimizer final : public Optimizer {
       const double rate = BlockRate(p, lr);
       RowMatrix& value = *p.value;
       const RowMatrix& grad = *p.grad;
+      const double clip = clip_ > 0 ? clip_ : INFINITY;
       if (rows && p.scope == ParamScope::kOwnedRows) {
         for (int64_t r : *rows)
-          value.row(r) -= rate * (grad.row(r) + weight_decay_ * value.row(r));
+          value.row(r) -= rate * (grad.row(r).cwiseMax(-clip).cwiseMin(clip) + weight_decay_ * value.row(r));
       } else {
-        value -= rate * (grad + weight_decay_ * value);
+        value -= rate * (grad.cwiseMax(-clip).cwiseMin(clip) + weight_decay_ * value);
       }
     }
     PetscFunctionReturn(PETSC_SUCCESS);
@@ -135,12 +145,13 @@ class AdamOptimizer final : public Optimizer {
     double* m = first->data();
     double* v = second->data();
     const double beta1 = beta1_, beta2 = beta2_, decay = weight_decay_, epsilon = epsilon_;
+    const double clip = clip_ > 0 ? clip_ : INFINITY;
     // Every parameter moves at every step (the moments decay everywhere), so this loop runs over
     // all owned rows; its three divisions and square root dominate it, and in SIMD registers
     // they round exactly as one at a time.
 #pragma omp simd
     for (Eigen::Index x = 0; x < n; ++x) {
-      const double gx = g[x] + decay * p[x];
+      const double gx = std::min(std::max(g[x], -clip), clip) + decay * p[x];
       m[x] = beta1 * m[x] + (1 - beta1) * gx;
       v[x] = beta2 * v[x] + (1 - beta2) * gx * gx;
       p[x] -= lr * (m[x] / c1) / (std::sqrt(v[x] / c2) + epsilon);

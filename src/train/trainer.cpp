@@ -196,6 +196,7 @@ PetscErrorCode Trainer::SetFromOptions() {
   PetscCall(OptimizerRegistry::Get().Create("optimizer", optimizer_type_, comm_, &optimizer_));
   PetscCall(model_->SetFromOptions());
   PetscCall(sampler_->SetFromOptions());
+  if (!model_->RegularizesEgoRows()) loss_->SetDefaultL2(0);
   PetscCall(loss_->SetFromOptions());
   PetscCall(optimizer_->SetFromOptions());
   evaluator_.SetSeed(seed_);
@@ -303,6 +304,10 @@ PetscErrorCode Trainer::LossAndGradient(const Batch& batch, const Negatives& neg
   PetscFunctionBeginUser;
   PetscCall(Forward());
   PetscCall(objective_.Prepare(batch, negatives));
+  if (model_->TrainsOnStepRows()) {
+    model_->SetStep(0, 0);
+    PetscCall(model_->ForwardRows(objective_.StepRowFlags()));
+  }
   double votes[2] = {0, 0};
   PetscCall(objective_.Compute(batch, negatives, votes, loss));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -318,7 +323,10 @@ PetscErrorCode Trainer::Step(uint32_t epoch, int64_t step, double lr, double* lo
   Lap(t, &phase.batch);
   // Scoring samplers choose with the current parameters, so the forward pass (every row) comes
   // first; the others sample first, and the forward pass computes only the rows the step reads.
-  const bool sample_first = needed_rows_only_ && !sampler_->ScoresItems();
+  // A model that trains on rows of their own (PinSage's sampled neighbourhoods) computes them
+  // after sampling in any case.
+  const bool sample_first = (needed_rows_only_ || model_->TrainsOnStepRows()) && !sampler_->ScoresItems();
+  const bool step_rows = sample_first || model_->TrainsOnStepRows();
   if (!sample_first) PetscCall(Forward());
   t = MPI_Wtime();
   PetscCall(PetscLogEventBegin(Events().sample, 0, 0, 0, 0));
@@ -327,8 +335,9 @@ PetscErrorCode Trainer::Step(uint32_t epoch, int64_t step, double lr, double* lo
   Lap(t, &phase.sample);
   CastVotes(step_votes_);
   PetscCall(objective_.Prepare(batch_, negatives_));
-  if (sample_first) {
+  if (step_rows) {
     t = MPI_Wtime();
+    model_->SetStep(epoch, step);
     PetscCall(model_->ForwardRows(objective_.StepRowFlags()));
     Lap(t, &phase.forward);
   }

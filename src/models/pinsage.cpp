@@ -1,0 +1,487 @@
+// PinSage as the RecNS paper uses it (ALGORITHMS §1.4): trainable identity features x (Dim
+// columns, 50 by default) and two GraphSAGE-mean aggregators, each the concatenation of a self
+// and a neighbour branch of width/2 columns,
+//   h1(v) = ReLU([x_v W1s ‖ mean_{n ∈ N(v)} x_n W1n]),  z(v) = [h1(v) W2s ‖ mean_{n ∈ N(v)} h1(n) W2n],
+// and the final row z / ||z||, so scores are cosines (biases, off by default, add b to each branch).
+//
+// Training reads rows computed on sampled neighbourhoods (ForwardRows): for each row the step
+// reads (a target), N1 = `fanout1` neighbours; for each node of any target's N1 (a hop-1 node),
+// N2 = `fanout2` neighbours of its own. A target's h1 uses its N1, a hop-1 node's h1 its N2, as in
+// GraphSAGE's layer-wise samples. Targets sample on their owner; the hop-1 nodes are computed by
+// their owners, which learn them from one halo set-up; features and hop-1 rows cross ranks in two
+// halos (features of N1 ∪ N2, hop-1 rows of N1), so a step costs a bounded number of collective
+// exchanges and computes the sampled computation graph only. Backward runs the same path in
+// reverse, reducing the gradients of remote hop-1 rows and features into their owners.
+//
+// Forward (ranking, and the samplers that score items) uses every neighbour by default:
+// mean(X) = D^-1 A X = D^-1/2 Â (D^1/2 X), one distributed product per aggregator; the option
+// -model_pinsage_inference sampled uses one fixed sample with the training fan-outs instead.
+#include <algorithm>
+#include <cmath>
+#include <memory>
+
+#include "recns/error.hpp"
+#include "recns/halo.hpp"
+#include "recns/model.hpp"
+#include "recns/neighbourhood.hpp"
+#include "recns/package.hpp"
+#include "recns/rng.hpp"
+
+namespace recns {
+namespace {
+
+constexpr double kNormFloor = 1e-12;
+
+class PinSageModel final : public Model {
+ public:
+  explicit PinSageModel(MPI_Comm comm) : Model(comm) {
+    dim_ = 50;
+    init_ = "xavier";
+  }
+  const char* Type() const override { return kModelPinSage; }
+  int FinalWidth() const override { return width_; }
+  const RowMatrix& Final() const override { return final_; }
+  RowMatrix& FinalGrad() override { return final_grad_; }
+  bool TrainsOnStepRows() const override { return true; }
+  bool RegularizesEgoRows() const override { return false; }
+  bool HasLayerRows() const override { return false; }
+  bool NormalizesFinalRows() const override { return true; }
+  bool RowLocalGradient() const override { return false; }
+
+  PetscErrorCode Forward() override {
+    PetscFunctionBeginUser;
+    if (sampled_inference_) {
+      const uint32_t epoch = step_epoch_;
+      const int64_t step = step_;
+      SetStep(kInferenceEpoch, 0);
+      PetscCall(ForwardRows(RowFlags((size_t)ego_.rows(), 1)));
+      SetStep(epoch, step);
+    } else {
+      PetscCall(ForwardFull());
+    }
+    trainable_pass_ = false;
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+
+  PetscErrorCode ForwardRows(const RowFlags& rows) override {
+    PetscFunctionBeginUser;
+    PetscCall(PetscLogEventBegin(Events().forward, 0, 0, 0, 0));
+    const Layout& layout = graph_->GetLayout();
+    // Targets and their hop-1 samples.
+    targets_.clear();
+    for (size_t r = 0; r < rows.size(); ++r)
+      if (rows[r]) targets_.push_back((int64_t)r);
+    SampleAll(targets_, 1, fanout_[0], &t_start_, &t_keys_);
+    PetscCall(hop1_halo_->SetNodes(t_keys_));
+    // The hop-1 nodes this rank owns: those in its own samples and those other ranks read.
+    for (int64_t r : hop1_rows_) compact_[(size_t)r] = -1;
+    hop1_rows_ = hop1_halo_->ReadByOthers();
+    for (int64_t key : t_keys_)
+      if (layout.OwnsKey(key)) hop1_rows_.push_back(layout.LocalRowOfKey(key));
+    std::sort(hop1_rows_.begin(), hop1_rows_.end());
+    hop1_rows_.erase(std::unique(hop1_rows_.begin(), hop1_rows_.end()), hop1_rows_.end());
+    for (size_t k = 0; k < hop1_rows_.size(); ++k) compact_[(size_t)hop1_rows_[k]] = (int64_t)k;
+    PetscCall(hop1_halo_->CompactRoots(hop1_rows_));
+    SampleAll(hop1_rows_, 2, fanout_[1], &h_start_, &h_keys_);
+    // Features of every sampled node.
+    feature_keys_.assign(h_keys_.begin(), h_keys_.end());
+    feature_keys_.insert(feature_keys_.end(), t_keys_.begin(), t_keys_.end());
+    PetscCall(feature_halo_->SetNodes(feature_keys_));
+    PetscCall(feature_halo_->Bcast(ego_, &ghost_x_));
+    // Layer 1 on the hop-1 nodes (their N2) and on the targets (their N1).
+    Gather(hop1_rows_, ego_, &hop1_x_);
+    MeanFeatures(h_start_, h_keys_, &hop1_mean_);
+    Aggregate1(hop1_x_, hop1_mean_, &hop1_h_);
+    Gather(targets_, ego_, &target_x_);
+    MeanFeatures(t_start_, t_keys_, &target_mean_);
+    Aggregate1(target_x_, target_mean_, &target_h_);
+    // Layer 2 on the targets, from the hop-1 rows of their N1.
+    PetscCall(hop1_halo_->Bcast(hop1_h_, &ghost_h_));
+    const Eigen::Index t = (Eigen::Index)targets_.size();
+    target_hmean_.setZero(t, width_);
+    for (Eigen::Index k = 0; k < t; ++k) {
+      const int64_t count = t_start_[k + 1] - t_start_[k];
+      for (int64_t s = t_start_[k]; s < t_start_[k + 1]; ++s) target_hmean_.row(k) += Hop1Row(t_keys_[s]);
+      if (count > 0) target_hmean_.row(k) /= (double)count;
+    }
+    Aggregate2(target_h_, target_hmean_, &target_z_);
+    norms_.resize(t);
+    for (Eigen::Index k = 0; k < t; ++k) {
+      norms_[k] = target_z_.row(k).norm();
+      final_.row(targets_[k]) = target_z_.row(k) / std::max(norms_[k], kNormFloor);
+    }
+    trainable_pass_ = true;
+    PetscCall(PetscLogEventEnd(Events().forward, 0, 0, 0, 0));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+
+  PetscErrorCode Backward(const RowFlags*) override {
+    PetscFunctionBeginUser;
+    PetscCheck(trainable_pass_, comm_, PETSC_ERR_ORDER,
+               "PinSage's Backward differentiates ForwardRows (the sampled pass), not Forward");
+    PetscCall(PetscLogEventBegin(Events().backward, 0, 0, 0, 0));
+    const Eigen::Index t = (Eigen::Index)targets_.size(), half = width_ / 2;
+    // Through the normalisation: dz = (g - u <u, g>) / ||z||.
+    RowMatrix& dz = target_z_;  // the pre-normalisation rows are not needed any more
+    for (Eigen::Index k = 0; k < t; ++k) {
+      const auto g = final_grad_.row(targets_[k]);
+      const auto u = final_.row(targets_[k]);
+      if (norms_[k] > kNormFloor) dz.row(k) = (g - u * u.dot(g)) / norms_[k];
+      else dz.row(k) = g / kNormFloor;
+    }
+    // Layer 2.
+    w2_self_grad_.noalias() += target_h_.transpose() * dz.leftCols(half);
+    w2_neighbour_grad_.noalias() += target_hmean_.transpose() * dz.rightCols(half);
+    if (bias_) {
+      b2_self_grad_ += dz.leftCols(half).colwise().sum();
+      b2_neighbour_grad_ += dz.rightCols(half).colwise().sum();
+    }
+    target_dh_.noalias() = dz.leftCols(half) * w2_self_.transpose();
+    target_dhmean_.noalias() = dz.rightCols(half) * w2_neighbour_.transpose();
+    // The hop-1 rows' gradient, from every target whose N1 holds them, reduced into the owners.
+    hop1_dh_.setZero(hop1_h_.rows(), width_);
+    ghost_dh_.setZero(ghost_h_.rows(), width_);
+    const Layout& layout = graph_->GetLayout();
+    for (Eigen::Index k = 0; k < t; ++k) {
+      const int64_t count = t_start_[k + 1] - t_start_[k];
+      for (int64_t s = t_start_[k]; s < t_start_[k + 1]; ++s) {
+        const int64_t key = t_keys_[s];
+        auto row = layout.OwnsKey(key) ? hop1_dh_.row(compact_[(size_t)layout.LocalRowOfKey(key)])
+                                       : ghost_dh_.row(hop1_halo_->GhostRowOfKey(key));
+        row += target_dhmean_.row(k) / (double)count;
+      }
+    }
+    PetscCall(hop1_halo_->ReduceAdd(ghost_dh_, &hop1_dh_));
+    // Layer 1 of the hop-1 nodes and of the targets, into the features.
+    ego_grad_.setZero();
+    ghost_dx_.setZero(ghost_x_.rows(), dim_);
+    Backward1(hop1_rows_, hop1_x_, hop1_mean_, hop1_h_, &hop1_dh_, h_start_, h_keys_);
+    Backward1(targets_, target_x_, target_mean_, target_h_, &target_dh_, t_start_, t_keys_);
+    PetscCall(feature_halo_->ReduceAdd(ghost_dx_, &ego_grad_));
+    PetscCall(PetscLogEventEnd(Events().backward, 0, 0, 0, 0));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+
+  void GetParameters(ParameterList* params) override {
+    Model::GetParameters(params);
+    auto add = [&](const char* name, RowMatrix* value, RowMatrix* grad, double decay) {
+      Parameter p;
+      p.group = "/model";
+      p.name = name;
+      p.scope = ParamScope::kShared;
+      p.value = value;
+      p.grad = grad;
+      p.weight_decay = decay;
+      params->push_back(p);
+    };
+    add("w1_self", &w1_self_, &w1_self_grad_, weight_decay_);
+    add("w1_neighbour", &w1_neighbour_, &w1_neighbour_grad_, weight_decay_);
+    add("w2_self", &w2_self_, &w2_self_grad_, weight_decay_);
+    add("w2_neighbour", &w2_neighbour_, &w2_neighbour_grad_, weight_decay_);
+    if (bias_) {
+      add("b1_self", &b1_self_, &b1_self_grad_, 0);
+      add("b1_neighbour", &b1_neighbour_, &b1_neighbour_grad_, 0);
+      add("b2_self", &b2_self_, &b2_self_grad_, 0);
+      add("b2_neighbour", &b2_neighbour_, &b2_neighbour_grad_, 0);
+    }
+  }
+
+  std::vector<std::pair<std::string, int64_t>> Structure() const override {
+    auto structure = Model::Structure();
+    structure.emplace_back("model_pinsage_width", width_);
+    structure.emplace_back("model_pinsage_bias", bias_ ? 1 : 0);
+    return structure;
+  }
+
+  std::string Describe() const override {
+    return Format("pinsage, features d=%d, init %s, width %d, fan-outs %d,%d, neighbours %s, "
+                  "inference %s, weight decay %g, %s",
+                  dim_, init_ == "xavier" ? "xavier" : Format("normal(std %g)", init_std_).c_str(),
+                  width_, fanout_[0], fanout_[1],
+                  table_ ? Format("table of %d", table_width_).c_str() : "uniform",
+                  sampled_inference_ ? "sampled" : "full", weight_decay_, bias_ ? "biases" : "no bias");
+  }
+
+ protected:
+  PetscErrorCode SetFromOptionsImpl(PetscOptionItems* PetscOptionsObject) override {
+    PetscFunctionBeginUser;
+    PetscInt width = width_, table_width = table_width_;
+    PetscInt fanouts[2] = {fanout_[0], fanout_[1]};
+    PetscInt count = 2;
+    PetscBool fanouts_set = PETSC_FALSE;
+    const char* neighbours[] = {"uniform", "table"};
+    PetscInt neighbour = table_ ? 1 : 0;
+    const char* inferences[] = {"full", "sampled"};
+    PetscInt inference = sampled_inference_ ? 1 : 0;
+    PetscBool bias = bias_ ? PETSC_TRUE : PETSC_FALSE;
+    PetscOptionsHeadBegin(PetscOptionsObject, "PinSage options");
+    PetscCall(PetscOptionsInt("-model_pinsage_width",
+                              "Width of each aggregator's output (its self and neighbour branches "
+                              "have half each) and of the final rows",
+                              "Model", width, &width, nullptr));
+    PetscCall(PetscOptionsIntArray("-model_pinsage_fanouts",
+                                   "Neighbours sampled per node in training: hop 1 (of the rows a "
+                                   "step reads), hop 2 (of each hop-1 node)",
+                                   "Model", fanouts, &count, &fanouts_set));
+    PetscCall(PetscOptionsEList("-model_pinsage_neighbours",
+                                "Training neighbourhoods: uniform (without replacement) or table "
+                                "(the reference's fixed table of -model_pinsage_table_width "
+                                "neighbours per node, the same random columns for every row of "
+                                "a step)",
+                                "Model", neighbours, 2, neighbours[neighbour], &neighbour, nullptr));
+    PetscCall(PetscOptionsInt("-model_pinsage_table_width",
+                              "Neighbours per node in the table (-model_pinsage_neighbours table)",
+                              "Model", table_width, &table_width, nullptr));
+    PetscCall(PetscOptionsEList("-model_pinsage_inference",
+                                "Rows for ranking and for the samplers that score items: full "
+                                "(the mean over every neighbour) or sampled (one fixed sample "
+                                "with the training fan-outs)",
+                                "Model", inferences, 2, inferences[inference], &inference, nullptr));
+    PetscCall(PetscOptionsReal("-model_pinsage_weight_decay",
+                               "Coupled L2 on the aggregator weights: (decay/2)||W||^2 added to "
+                               "the mean loss (the reference's 1e-3 divided by its batch 512)",
+                               "Model", weight_decay_, &weight_decay_, nullptr));
+    PetscCall(PetscOptionsBool("-model_pinsage_bias", "A bias on each branch of both aggregators",
+                               "Model", bias, &bias, nullptr));
+    PetscOptionsHeadEnd();
+    RECNS_CHECK_INPUT(width >= 2 && width % 2 == 0, comm_,
+                      "-model_pinsage_width must be an even number >= 2 (got %d)", (int)width);
+    RECNS_CHECK_INPUT(!fanouts_set || count == 2, comm_,
+                      "-model_pinsage_fanouts needs two values, hop 1 and hop 2 (got %d)", (int)count);
+    RECNS_CHECK_INPUT(fanouts[0] >= 1 && fanouts[1] >= 1, comm_,
+                      "-model_pinsage_fanouts must be >= 1 each (got %d,%d)", (int)fanouts[0],
+                      (int)fanouts[1]);
+    RECNS_CHECK_INPUT(neighbour == 0 || table_width >= std::max(fanouts[0], fanouts[1]), comm_,
+                      "-model_pinsage_table_width %d is below the fan-out %d: a step takes "
+                      "distinct columns of the table",
+                      (int)table_width, (int)std::max(fanouts[0], fanouts[1]));
+    RECNS_CHECK_INPUT(weight_decay_ >= 0 && std::isfinite(weight_decay_), comm_,
+                      "-model_pinsage_weight_decay must be a finite number >= 0 (got %s)",
+                      Format("%g", weight_decay_).c_str());
+    width_ = (int)width;
+    fanout_[0] = (int)fanouts[0];
+    fanout_[1] = (int)fanouts[1];
+    table_ = neighbour == 1;
+    table_width_ = (int)table_width;
+    sampled_inference_ = inference == 1;
+    bias_ = bias == PETSC_TRUE;
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+
+  PetscErrorCode SetUpImpl() override {
+    PetscFunctionBeginUser;
+    const Eigen::Index n = ego_.rows();
+    const int half = width_ / 2;
+    PetscCall(neighbourhoods_.SetUp(*graph_, seed_,
+                                    table_ ? NeighbourSampling::kTable : NeighbourSampling::kUniform,
+                                    table_width_));
+    // Glorot-uniform weights from the counter RNG (the same on every rank and rank count), zero
+    // biases, as the reference's TensorFlow layers.
+    auto glorot = [&](int block, int rows, RowMatrix* value, RowMatrix* grad) {
+      value->resize(rows, half);
+      const double bound = std::sqrt(6.0 / (rows + half));
+      for (int r = 0; r < rows; ++r)
+        for (int c = 0; c < half; ++c) {
+          const RngBlock b = RandomBlock(seed_, RngPurpose::kModelWeight, 0, (uint64_t)block,
+                                         (uint32_t)(r * half + c));
+          (*value)(r, c) = bound * (2 * UniformFromWords(b.v[0], b.v[1]) - 1);
+        }
+      *grad = RowMatrix::Zero(rows, half);
+    };
+    glorot(0, dim_, &w1_self_, &w1_self_grad_);
+    glorot(1, dim_, &w1_neighbour_, &w1_neighbour_grad_);
+    glorot(2, width_, &w2_self_, &w2_self_grad_);
+    glorot(3, width_, &w2_neighbour_, &w2_neighbour_grad_);
+    for (RowMatrix* m : {&b1_self_, &b1_neighbour_, &b2_self_, &b2_neighbour_, &b1_self_grad_,
+                         &b1_neighbour_grad_, &b2_self_grad_, &b2_neighbour_grad_})
+      *m = RowMatrix::Zero(1, half);
+    AllocateRows(&final_, n, width_);
+    AllocateRows(&final_grad_, n, width_);
+    compact_.assign((size_t)n, -1);
+    hop1_rows_.clear();
+    hop1_halo_ = std::make_unique<Halo>(graph_->GetLayout());
+    feature_halo_ = std::make_unique<Halo>(graph_->GetLayout());
+    trainable_pass_ = false;
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+
+ private:
+  /// The samples of `rows` at `hop`, as a CSR over the rows.
+  void SampleAll(const std::vector<int64_t>& rows, int hop, int fanout, std::vector<int64_t>* start,
+                 std::vector<int64_t>* keys) const {
+    start->assign(1, 0);
+    keys->clear();
+    for (int64_t r : rows) {
+      neighbourhoods_.Sample(r, step_epoch_, step_, hop, fanout, keys);
+      start->push_back((int64_t)keys->size());
+    }
+  }
+
+  static void Gather(const std::vector<int64_t>& rows, const RowMatrix& from, RowMatrix* to) {
+    to->resize((Eigen::Index)rows.size(), from.cols());
+    for (size_t k = 0; k < rows.size(); ++k) to->row((Eigen::Index)k) = from.row(rows[k]);
+  }
+
+  RowMatrix::ConstRowXpr FeatureRow(int64_t key) const {
+    const Layout& layout = graph_->GetLayout();
+    return layout.OwnsKey(key) ? ego_.row(layout.LocalRowOfKey(key))
+                               : ghost_x_.row(feature_halo_->GhostRowOfKey(key));
+  }
+  RowMatrix::ConstRowXpr Hop1Row(int64_t key) const {
+    const Layout& layout = graph_->GetLayout();
+    return layout.OwnsKey(key) ? hop1_h_.row(compact_[(size_t)layout.LocalRowOfKey(key)])
+                               : ghost_h_.row(hop1_halo_->GhostRowOfKey(key));
+  }
+
+  /// Row k of `mean`: the mean feature row of the keys [start[k], start[k+1]) (0 when none).
+  void MeanFeatures(const std::vector<int64_t>& start, const std::vector<int64_t>& keys,
+                    RowMatrix* mean) const {
+    const Eigen::Index rows = (Eigen::Index)start.size() - 1;
+    mean->setZero(rows, dim_);
+    for (Eigen::Index k = 0; k < rows; ++k) {
+      for (int64_t s = start[k]; s < start[k + 1]; ++s) mean->row(k) += FeatureRow(keys[s]);
+      if (start[k + 1] > start[k]) mean->row(k) /= (double)(start[k + 1] - start[k]);
+    }
+  }
+
+  /// h = ReLU([x W1s + b1s ‖ mean W1n + b1n]).
+  void Aggregate1(const RowMatrix& x, const RowMatrix& mean, RowMatrix* h) const {
+    const int half = width_ / 2;
+    h->resize(x.rows(), width_);
+    h->leftCols(half).noalias() = x * w1_self_;
+    h->rightCols(half).noalias() = mean * w1_neighbour_;
+    if (bias_) {
+      h->leftCols(half).rowwise() += b1_self_.row(0);
+      h->rightCols(half).rowwise() += b1_neighbour_.row(0);
+    }
+    *h = h->cwiseMax(0.0);
+  }
+
+  /// z = [h W2s + b2s ‖ mean W2n + b2n].
+  void Aggregate2(const RowMatrix& h, const RowMatrix& mean, RowMatrix* z) const {
+    const int half = width_ / 2;
+    z->resize(h.rows(), width_);
+    z->leftCols(half).noalias() = h * w2_self_;
+    z->rightCols(half).noalias() = mean * w2_neighbour_;
+    if (bias_) {
+      z->leftCols(half).rowwise() += b2_self_.row(0);
+      z->rightCols(half).rowwise() += b2_neighbour_.row(0);
+    }
+  }
+
+  /// The adjoint of Aggregate1 on `rows` (owned) whose neighbours are [start, keys): from dh
+  /// (masked here by the ReLU) into the weights, the rows' own features and their neighbours'.
+  void Backward1(const std::vector<int64_t>& rows, const RowMatrix& x, const RowMatrix& mean,
+                 const RowMatrix& h, RowMatrix* dh, const std::vector<int64_t>& start,
+                 const std::vector<int64_t>& keys) {
+    const int half = width_ / 2;
+    *dh = dh->cwiseProduct((h.array() > 0).cast<double>().matrix());
+    w1_self_grad_.noalias() += x.transpose() * dh->leftCols(half);
+    w1_neighbour_grad_.noalias() += mean.transpose() * dh->rightCols(half);
+    if (bias_) {
+      b1_self_grad_ += dh->leftCols(half).colwise().sum();
+      b1_neighbour_grad_ += dh->rightCols(half).colwise().sum();
+    }
+    dx_.noalias() = dh->leftCols(half) * w1_self_.transpose();
+    dmean_.noalias() = dh->rightCols(half) * w1_neighbour_.transpose();
+    const Layout& layout = graph_->GetLayout();
+    for (size_t k = 0; k < rows.size(); ++k) {
+      ego_grad_.row(rows[k]) += dx_.row((Eigen::Index)k);
+      const int64_t count = start[k + 1] - start[k];
+      for (int64_t s = start[k]; s < start[k + 1]; ++s) {
+        const int64_t key = keys[s];
+        auto row = layout.OwnsKey(key) ? ego_grad_.row(layout.LocalRowOfKey(key))
+                                       : ghost_dx_.row(feature_halo_->GhostRowOfKey(key));
+        row += dmean_.row((Eigen::Index)k) / (double)count;
+      }
+    }
+  }
+
+  /// mean = D^-1 A in = D^-1/2 Â (D^1/2 in), through `propagator` (set up for in's columns).
+  PetscErrorCode MeanOfNeighbours(Propagator* propagator, const RowMatrix& in, RowMatrix* scaled,
+                                  RowMatrix* mean) {
+    PetscFunctionBeginUser;
+    const Eigen::Index n = in.rows();
+    scaled->resize(n, in.cols());
+    for (Eigen::Index r = 0; r < n; ++r) scaled->row(r) = root_degree_[(size_t)r] * in.row(r);
+    PetscCall(propagator->Apply(*scaled, mean));
+    for (Eigen::Index r = 0; r < n; ++r)
+      if (root_degree_[(size_t)r] > 0) mean->row(r) /= root_degree_[(size_t)r];
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+
+  PetscErrorCode ForwardFull() {
+    PetscFunctionBeginUser;
+    PetscCall(PetscLogEventBegin(Events().forward, 0, 0, 0, 0));
+    const Eigen::Index n = ego_.rows();
+    const int half = width_ / 2;
+    // The products are set up at the first full pass: runs that never rank keep their memory.
+    if (!feature_propagator_) {
+      const Layout& layout = graph_->GetLayout();
+      root_degree_.assign((size_t)n, 0);
+      for (Eigen::Index r = 0; r < n; ++r) {
+        int64_t degree;
+        if (r < layout.LocalUsers()) graph_->TrainItems(r, &degree);
+        else degree = graph_->ItemDegrees()[(size_t)(layout.ItemBegin() + (r - layout.LocalUsers()))];
+        root_degree_[(size_t)r] = std::sqrt((double)degree);
+      }
+      feature_propagator_ = std::make_unique<Propagator>();
+      PetscCall(feature_propagator_->SetUp(graph_->Adjacency(), dim_));
+      hidden_propagator_ = std::make_unique<Propagator>();
+      PetscCall(hidden_propagator_->SetUp(graph_->Adjacency(), width_));
+    }
+    RowMatrix scaled, mean, hidden;
+    PetscCall(MeanOfNeighbours(feature_propagator_.get(), ego_, &scaled, &mean));
+    Aggregate1(ego_, mean, &hidden);
+    // z's self half first, so the hidden rows can then be scaled in place for the product.
+    final_.leftCols(half).noalias() = hidden * w2_self_;
+    if (bias_) final_.leftCols(half).rowwise() += b2_self_.row(0);
+    for (Eigen::Index r = 0; r < n; ++r) hidden.row(r) *= root_degree_[(size_t)r];
+    mean.resize(n, width_);
+    PetscCall(hidden_propagator_->Apply(hidden, &mean));
+    hidden.resize(0, 0);
+    for (Eigen::Index r = 0; r < n; ++r)
+      if (root_degree_[(size_t)r] > 0) mean.row(r) /= root_degree_[(size_t)r];
+    final_.rightCols(half).noalias() = mean * w2_neighbour_;
+    if (bias_) final_.rightCols(half).rowwise() += b2_neighbour_.row(0);
+    for (Eigen::Index r = 0; r < n; ++r) final_.row(r) /= std::max(final_.row(r).norm(), kNormFloor);
+    PetscCall(PetscLogEventEnd(Events().forward, 0, 0, 0, 0));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+
+  int width_ = 256;
+  int fanout_[2] = {10, 25};
+  bool table_ = false;
+  int table_width_ = 500;
+  bool sampled_inference_ = false;
+  double weight_decay_ = 2e-6;
+  bool bias_ = false;
+  Neighbourhoods neighbourhoods_;
+  RowMatrix w1_self_, w1_neighbour_, w2_self_, w2_neighbour_;
+  RowMatrix w1_self_grad_, w1_neighbour_grad_, w2_self_grad_, w2_neighbour_grad_;
+  RowMatrix b1_self_, b1_neighbour_, b2_self_, b2_neighbour_;
+  RowMatrix b1_self_grad_, b1_neighbour_grad_, b2_self_grad_, b2_neighbour_grad_;
+  RowMatrix final_, final_grad_;
+  std::unique_ptr<Propagator> feature_propagator_, hidden_propagator_;
+  std::vector<double> root_degree_;
+  // The last sampled pass: targets with their N1, hop-1 nodes with their N2, the halos of hop-1
+  // rows (roots compacted to hop1_rows_) and of features, and what Backward needs.
+  bool trainable_pass_ = false;
+  std::vector<int64_t> targets_, t_start_, t_keys_;
+  std::vector<int64_t> hop1_rows_, h_start_, h_keys_, feature_keys_;
+  std::vector<int64_t> compact_;  ///< per owned row: its index in hop1_rows_, or -1
+  std::unique_ptr<Halo> hop1_halo_, feature_halo_;
+  RowMatrix ghost_x_, ghost_h_, ghost_dh_, ghost_dx_;
+  RowMatrix hop1_x_, hop1_mean_, hop1_h_, hop1_dh_;
+  RowMatrix target_x_, target_mean_, target_h_, target_hmean_, target_z_, target_dh_, target_dhmean_;
+  Eigen::VectorXd norms_;
+  RowMatrix dx_, dmean_;
+};
+
+}  // namespace
+
+std::unique_ptr<Model> CreateModel_PinSage(MPI_Comm comm) {
+  return std::make_unique<PinSageModel>(comm);
+}
+
+}  // namespace recns
