@@ -87,6 +87,12 @@ class Model {
   /// that score items): the trainer then runs ForwardRows after every sampling, and Backward
   /// differentiates that pass.
   virtual bool TrainsOnStepRows() const { return false; }
+  /// The final rows a training step reads, and their gradient: Final() and FinalGrad() unless
+  /// the model TrainsOnStepRows, whose ForwardRows keeps one row per flagged row, in row order,
+  /// cleared gradient included; StepRow maps a flagged local row to its row there.
+  virtual const RowMatrix& StepFinal() const { return Final(); }
+  virtual RowMatrix& StepFinalGrad() { return FinalGrad(); }
+  virtual int64_t StepRow(int64_t local_row) const { return local_row; }
   /// Not collective. The step whose random choices the next ForwardRows makes (the counter
   /// streams of PinSage's neighbourhoods), so they are the same at any rank count and on restart.
   void SetStep(uint32_t epoch, int64_t step) {

@@ -60,11 +60,13 @@ class Objective final : public StepRows {
   // StepRows: the step's rows for the sampler's synthesis and loss terms.
   const Model& GetModel() const override { return *model_; }
   const double* User(int32_t local_user) const override {
-    return model_->Final().row(local_user).data();
+    return model_->StepFinal().row(model_->StepRow(local_user)).data();
   }
   const double* Item(int32_t item) const override;
   const double* ItemLayer(int l, int32_t item) const override;
-  double* UserGrad(int32_t local_user) override { return model_->FinalGrad().row(local_user).data(); }
+  double* UserGrad(int32_t local_user) override {
+    return model_->StepFinalGrad().row(model_->StepRow(local_user)).data();
+  }
   double* ItemGrad(int32_t item) override;
   double* ItemLayerGrad(int l, int32_t item) override;
 
@@ -85,6 +87,11 @@ class Objective final : public StepRows {
   double* quality_ = nullptr;
   ParameterList params_;
   std::unique_ptr<Halo> halo_;
+  /// The halo of the final rows and their gradient when the model keeps only the step's rows:
+  /// halo_'s ghosts with its roots compacted to them (halo_ itself keeps every owned row as a
+  /// root, for the ego and layer rows).
+  std::unique_ptr<Halo> step_halo_;
+  Halo& FinalHalo() { return step_halo_ ? *step_halo_ : *halo_; }
 
   // Per-step work arrays, kept to avoid reallocation.
   std::vector<int32_t> needed_items_;

@@ -75,6 +75,9 @@ class Trainer {
     /// best epoch's when a validation split chose it; empty (no users, no metrics) otherwise.
     EvalResult best_test_random, final_test_random;
     double final_loss = 0;
+    /// This rank's peak resident memory (MiB) up to the end of training, before the final
+    /// evaluations: what the steps (and any evaluation between epochs) needed.
+    double peak_rss_mb_training = 0;
     /// The last epoch's sampling quality (NaN unless -eval_sampling_quality).
     double sampling_tnr = NAN, sampling_inf = NAN;
     double seconds_total = 0;
@@ -200,5 +203,8 @@ class Trainer {
   EvalResult last_test_;
   int64_t last_test_steps_ = -1;
 };
+
+/// Not collective. This process's peak resident memory so far, in MiB.
+double PeakRssMb();
 
 }  // namespace recns

@@ -41,7 +41,10 @@ class PinSageModel final : public Model {
   const char* Type() const override { return kModelPinSage; }
   int FinalWidth() const override { return width_; }
   const RowMatrix& Final() const override { return final_; }
-  RowMatrix& FinalGrad() override { return final_grad_; }
+  RowMatrix& FinalGrad() override { return step_final_grad_; }
+  const RowMatrix& StepFinal() const override { return step_final_; }
+  RowMatrix& StepFinalGrad() override { return step_final_grad_; }
+  int64_t StepRow(int64_t local_row) const override { return step_index_[(size_t)local_row]; }
   bool TrainsOnStepRows() const override { return true; }
   bool RegularizesEgoRows() const override { return false; }
   bool HasLayerRows() const override { return false; }
@@ -56,6 +59,7 @@ class PinSageModel final : public Model {
       SetStep(kInferenceEpoch, 0);
       PetscCall(ForwardRows(RowFlags((size_t)ego_.rows(), 1)));
       SetStep(epoch, step);
+      final_ = step_final_;
     } else {
       PetscCall(ForwardFull());
     }
@@ -68,9 +72,13 @@ class PinSageModel final : public Model {
     PetscCall(PetscLogEventBegin(Events().forward, 0, 0, 0, 0));
     const Layout& layout = graph_->GetLayout();
     // Targets and their hop-1 samples.
+    for (int64_t r : targets_) step_index_[(size_t)r] = -1;
     targets_.clear();
     for (size_t r = 0; r < rows.size(); ++r)
-      if (rows[r]) targets_.push_back((int64_t)r);
+      if (rows[r]) {
+        step_index_[r] = (int64_t)targets_.size();
+        targets_.push_back((int64_t)r);
+      }
     SampleAll(targets_, 1, fanout_[0], &t_start_, &t_keys_);
     PetscCall(hop1_halo_->SetNodes(t_keys_));
     // The hop-1 nodes this rank owns: those in its own samples and those other ranks read.
@@ -106,10 +114,12 @@ class PinSageModel final : public Model {
     }
     Aggregate2(target_h_, target_hmean_, &target_z_);
     norms_.resize(t);
+    step_final_.resize(t, width_);
     for (Eigen::Index k = 0; k < t; ++k) {
       norms_[k] = target_z_.row(k).norm();
-      final_.row(targets_[k]) = target_z_.row(k) / std::max(norms_[k], kNormFloor);
+      step_final_.row(k) = target_z_.row(k) / std::max(norms_[k], kNormFloor);
     }
+    step_final_grad_.setZero(t, width_);
     trainable_pass_ = true;
     PetscCall(PetscLogEventEnd(Events().forward, 0, 0, 0, 0));
     PetscFunctionReturn(PETSC_SUCCESS);
@@ -124,8 +134,8 @@ class PinSageModel final : public Model {
     // Through the normalisation: dz = (g - u <u, g>) / ||z||.
     RowMatrix& dz = target_z_;  // the pre-normalisation rows are not needed any more
     for (Eigen::Index k = 0; k < t; ++k) {
-      const auto g = final_grad_.row(targets_[k]);
-      const auto u = final_.row(targets_[k]);
+      const auto g = step_final_grad_.row(k);
+      const auto u = step_final_.row(k);
       if (norms_[k] > kNormFloor) dz.row(k) = (g - u * u.dot(g)) / norms_[k];
       else dz.row(k) = g / kNormFloor;
     }
@@ -295,9 +305,12 @@ class PinSageModel final : public Model {
     for (RowMatrix* m : {&b1_self_, &b1_neighbour_, &b2_self_, &b2_neighbour_, &b1_self_grad_,
                          &b1_neighbour_grad_, &b2_self_grad_, &b2_neighbour_grad_})
       *m = RowMatrix::Zero(1, half);
-    AllocateRows(&final_, n, width_);
-    AllocateRows(&final_grad_, n, width_);
+    // The rows of every node are made at the first Forward: a run that only trains keeps the
+    // step's rows alone.
+    final_.resize(0, width_);
     compact_.assign((size_t)n, -1);
+    step_index_.assign((size_t)n, -1);
+    targets_.clear();
     hop1_rows_.clear();
     hop1_halo_ = std::make_unique<Halo>(graph_->GetLayout());
     feature_halo_ = std::make_unique<Halo>(graph_->GetLayout());
@@ -430,6 +443,7 @@ class PinSageModel final : public Model {
       hidden_propagator_ = std::make_unique<Propagator>();
       PetscCall(hidden_propagator_->SetUp(graph_->Adjacency(), width_));
     }
+    if (final_.rows() != n) AllocateRows(&final_, n, width_);
     RowMatrix scaled, mean, hidden;
     PetscCall(MeanOfNeighbours(feature_propagator_.get(), ego_, &scaled, &mean));
     Aggregate1(ego_, mean, &hidden);
@@ -461,7 +475,8 @@ class PinSageModel final : public Model {
   RowMatrix w1_self_grad_, w1_neighbour_grad_, w2_self_grad_, w2_neighbour_grad_;
   RowMatrix b1_self_, b1_neighbour_, b2_self_, b2_neighbour_;
   RowMatrix b1_self_grad_, b1_neighbour_grad_, b2_self_grad_, b2_neighbour_grad_;
-  RowMatrix final_, final_grad_;
+  RowMatrix final_;                        ///< every owned row, by the last Forward
+  RowMatrix step_final_, step_final_grad_;  ///< the targets' rows, by the last ForwardRows
   std::unique_ptr<Propagator> feature_propagator_, hidden_propagator_;
   std::vector<double> root_degree_;
   // The last sampled pass: targets with their N1, hop-1 nodes with their N2, the halos of hop-1
@@ -469,7 +484,8 @@ class PinSageModel final : public Model {
   bool trainable_pass_ = false;
   std::vector<int64_t> targets_, t_start_, t_keys_;
   std::vector<int64_t> hop1_rows_, h_start_, h_keys_, feature_keys_;
-  std::vector<int64_t> compact_;  ///< per owned row: its index in hop1_rows_, or -1
+  std::vector<int64_t> compact_;     ///< per owned row: its index in hop1_rows_, or -1
+  std::vector<int64_t> step_index_;  ///< per owned row: its index in targets_, or -1
   std::unique_ptr<Halo> hop1_halo_, feature_halo_;
   RowMatrix ghost_x_, ghost_h_, ghost_dh_, ghost_dx_;
   RowMatrix hop1_x_, hop1_mean_, hop1_h_, hop1_dh_;

@@ -43,6 +43,8 @@ PetscErrorCode Objective::SetUp(const Graph& graph, Model* model, Sampler* sampl
     if (p.scope == ParamScope::kShared) shared += (size_t)p.value->size();
   reduced_.assign(3 + shared, 0.0);
   halo_ = std::make_unique<Halo>(graph.GetLayout());
+  step_halo_.reset();
+  if (model_->TrainsOnStepRows()) step_halo_ = std::make_unique<Halo>(graph.GetLayout());
   // Column 0 counts each owned row's occurrences for the batch L2; column 1 its reads.
   row_count_ = RowMatrix::Zero(graph.GetLayout().LocalRows(), 2);
   step_rows_.assign(row_count_.rows(), 0);
@@ -52,8 +54,9 @@ PetscErrorCode Objective::SetUp(const Graph& graph, Model* model, Sampler* sampl
 }
 
 const double* Objective::Item(int32_t item) const {
-  if (size_ > 1) return halo_->Row(item, model_->Final(), ghost_final_);
-  return model_->Final().row(graph_->GetLayout().LocalItemRow(item)).data();
+  const Layout& layout = graph_->GetLayout();
+  if (layout.OwnsItem(item)) return model_->StepFinal().row(model_->StepRow(layout.LocalItemRow(item))).data();
+  return ghost_final_.row(halo_->GhostRow(item)).data();
 }
 
 const double* Objective::ItemLayer(int l, int32_t item) const {
@@ -63,8 +66,9 @@ const double* Objective::ItemLayer(int l, int32_t item) const {
 }
 
 double* Objective::ItemGrad(int32_t item) {
-  if (size_ > 1) return halo_->Row(item, model_->FinalGrad(), ghost_grad_);
-  return model_->FinalGrad().row(graph_->GetLayout().LocalItemRow(item)).data();
+  const Layout& layout = graph_->GetLayout();
+  if (layout.OwnsItem(item)) return model_->StepFinalGrad().row(model_->StepRow(layout.LocalItemRow(item))).data();
+  return ghost_grad_.row(halo_->GhostRow(item)).data();
 }
 
 double* Objective::ItemLayerGrad(int l, int32_t item) {
@@ -83,11 +87,13 @@ PetscErrorCode Objective::Prepare(const Batch& batch, const Negatives& negatives
   // Backward overwrites the gradient outside the step's rows, so only those are zeroed (below),
   // once they are known. The counts and flags are zeroed on the last step's rows.
   const bool row_local = model_->RowLocalGradient();
-  const bool clear_step_rows = needed_rows_only_ && !row_local;
+  // A model that keeps the step's rows only clears their gradient itself.
+  const bool model_clears = model_->TrainsOnStepRows();
+  const bool clear_step_rows = needed_rows_only_ && !row_local && !model_clears;
   const bool layer_grads = model_->LayerGradsEnabled();
   if (row_local) {
     for (int64_t r : touched_) grad.row(r).setZero();
-  } else if (!clear_step_rows) {
+  } else if (!clear_step_rows && !model_clears) {
     grad.setZero();
   }
   if (layer_grads && !clear_step_rows)
@@ -134,6 +140,10 @@ PetscErrorCode Objective::Prepare(const Batch& batch, const Negatives& negatives
   std::sort(counted_.begin(), counted_.end());
   counted_.erase(std::unique(counted_.begin(), counted_.end()), counted_.end());
   touched_ = counted_;
+  if (distributed && step_halo_) {
+    PetscCall(step_halo_->SetItems(needed_items_));
+    PetscCall(step_halo_->CompactRoots(touched_));
+  }
   for (int64_t r : touched_) {
     step_rows_[r] = 1;
     if (clear_step_rows) {
@@ -210,7 +220,7 @@ PetscErrorCode Objective::Compute(const Batch& batch, const Negatives& negatives
   PhaseSeconds& phase = *phases_;
   double t = MPI_Wtime();
   if (distributed) {
-    PetscCall(halo_->Bcast(model_->Final(), &ghost_final_));
+    PetscCall(FinalHalo().Bcast(model_->StepFinal(), &ghost_final_));
     ghost_grad_ = RowMatrix::Zero(halo_->Ghosts(), width);
     if (layers) {
       ghost_layers_.resize((size_t)num_layers + 1);
@@ -254,7 +264,7 @@ PetscErrorCode Objective::Compute(const Batch& batch, const Negatives& negatives
   t = Lap(t, &phase.loss);
 
   if (distributed) {
-    PetscCall(halo_->ReduceAdd(ghost_grad_, &model_->FinalGrad()));
+    PetscCall(FinalHalo().ReduceAdd(ghost_grad_, &model_->StepFinalGrad()));
     if (layers)
       for (int l = 0; l <= num_layers; ++l)
         PetscCall(halo_->ReduceAdd(ghost_layer_grads_[(size_t)l], &model_->LayerGrad(l)));

@@ -562,6 +562,7 @@ PetscErrorCode Trainer::Train() {
   // The end-of-training checkpoint comes before the final test evaluation, whose metrics row a
   // run resumed from it writes again.
   PetscCall(WriteCheckpoint(eval_value));
+  outcome_.peak_rss_mb_training = PeakRssMb();
 
   // Test metrics at the final epoch, and at the best epoch when a validation split chose it.
   // Without one, the last epoch may have just evaluated the test split at these parameters.

@@ -175,16 +175,23 @@ PetscErrorCode Trainer::ReportFinal() {
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+double PeakRssMb() {
+  // Linux reports ru_maxrss in KiB.
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;
+}
+
 PetscErrorCode Trainer::WriteSummary() const {
   PetscFunctionBeginUser;
   if (summary_path_.empty()) PetscFunctionReturn(PETSC_SUCCESS);
-  // Peak resident memory of the largest rank (Linux reports ru_maxrss in KiB).
-  struct rusage usage {};
-  getrusage(RUSAGE_SELF, &usage);
-  double peak_rss_mb = static_cast<double>(usage.ru_maxrss) / 1024.0;
-  // Every rank's peak, and the item halo's rows per step of every rank, on rank 0.
-  std::vector<double> rank_rss((size_t)size_), rank_halo((size_t)size_);
+  double peak_rss_mb = PeakRssMb();
+  // Every rank's peak (overall and up to the end of training), and the item halo's rows per
+  // step of every rank, on rank 0.
+  std::vector<double> rank_rss((size_t)size_), rank_training_rss((size_t)size_), rank_halo((size_t)size_);
   PetscCallMPI(MPI_Gather(&peak_rss_mb, 1, MPI_DOUBLE, rank_rss.data(), 1, MPI_DOUBLE, 0, comm_));
+  PetscCallMPI(MPI_Gather(&outcome_.peak_rss_mb_training, 1, MPI_DOUBLE, rank_training_rss.data(),
+                          1, MPI_DOUBLE, 0, comm_));
   PetscCallMPI(MPI_Gather(&outcome_.halo_item_rows_per_step, 1, MPI_DOUBLE, rank_halo.data(), 1,
                           MPI_DOUBLE, 0, comm_));
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &peak_rss_mb, 1, MPI_DOUBLE, MPI_MAX, comm_));
@@ -204,6 +211,7 @@ PetscErrorCode Trainer::WriteSummary() const {
     json.Number("final_loss", outcome_.final_loss);
     json.Number("peak_rss_mb", peak_rss_mb);
     json.Numbers("peak_rss_mb_per_rank", rank_rss);
+    json.Numbers("peak_rss_mb_training_per_rank", rank_training_rss);
     json.Number("steps_run", (double)outcome_.steps_run);
     json.Numbers("halo_item_rows_per_step_per_rank", rank_halo);
     if (sampling_quality_) {
