@@ -172,7 +172,9 @@ class Sampler {
   virtual PetscErrorCode Sample(const SampleContext& context, const Batch& batch,
                                 Negatives* negatives) = 0;
   /// Not collective. The value of negative `slot` (FinalWidth values) from its terms; the default
-  /// is their weighted sum. Selection is over: whatever this computes carries gradient.
+  /// is their weighted sum, normalised to unit length when the model's final rows are (PinSage)
+  /// and the negative is not a single row. Selection is over: whatever this computes carries
+  /// gradient.
   virtual void Synthesize(const StepRows& rows, const Negatives& negatives, int64_t slot,
                           double* value) const;
   /// Not collective. Adds the gradient of the value's terms, given dL/dvalue, to the rows (and

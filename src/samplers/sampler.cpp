@@ -51,8 +51,10 @@ PetscErrorCode Sampler::SetUp(const Graph& graph) {
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-void Sampler::Synthesize(const StepRows& rows, const Negatives& negatives, int64_t slot,
-                         double* value) const {
+namespace {
+
+/// The weighted sum of a negative's terms into `value` (FinalWidth values).
+void SumTerms(const StepRows& rows, const Negatives& negatives, int64_t slot, double* value) {
   const Model& model = rows.GetModel();
   const int width = model.FinalWidth();
   Eigen::Map<Eigen::RowVectorXd> out(value, width);
@@ -67,10 +69,42 @@ void Sampler::Synthesize(const StepRows& rows, const Negatives& negatives, int64
   }
 }
 
+/// True when the negative is normalised to unit length: the model's final rows are, and the
+/// negative is more than one of them (a single row is left as it is, to the last bit).
+bool NormalizedNegative(const Model& model, const Negatives& negatives, int64_t slot) {
+  const int64_t first = negatives.offset[slot], terms = negatives.offset[slot + 1] - first;
+  return model.NormalizesFinalRows() &&
+         !(terms == 1 && negatives.weight[first] == 1.0 && negatives.TermLayer(first) == kFinalLayer);
+}
+
+constexpr double kNormFloor = 1e-12;
+
+}  // namespace
+
+void Sampler::Synthesize(const StepRows& rows, const Negatives& negatives, int64_t slot,
+                         double* value) const {
+  SumTerms(rows, negatives, slot, value);
+  const Model& model = rows.GetModel();
+  if (!NormalizedNegative(model, negatives, slot)) return;
+  Eigen::Map<Eigen::RowVectorXd> out(value, model.FinalWidth());
+  out /= std::max(out.norm(), kNormFloor);
+}
+
 void Sampler::SynthesizeBackward(StepRows* rows, const Negatives& negatives, int64_t slot,
                                  const double* value_grad) const {
   const Model& model = rows->GetModel();
   const int width = model.FinalWidth();
+  Eigen::RowVectorXd through_norm;
+  if (NormalizedNegative(model, negatives, slot)) {
+    // d(s/||s||) = (g - v <v, g>) / ||s||, with v = s/||s||.
+    Eigen::RowVectorXd sum(width);
+    SumTerms(*rows, negatives, slot, sum.data());
+    const double norm = std::max(sum.norm(), kNormFloor);
+    const Eigen::RowVectorXd unit = sum / norm;
+    const Eigen::Map<const Eigen::RowVectorXd> g(value_grad, width);
+    through_norm = (g - unit * unit.dot(g)) / norm;
+    value_grad = through_norm.data();
+  }
   const Eigen::Map<const Eigen::RowVectorXd> grad(value_grad, width);
   for (int64_t t = negatives.offset[slot]; t < negatives.offset[slot + 1]; ++t) {
     const int layer = negatives.TermLayer(t);

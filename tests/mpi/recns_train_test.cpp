@@ -43,6 +43,13 @@ TEST(recns_train_test, GradientMFAndNGCF) {
   CheckGradient(std::string("-model_type ngcf -model_layers 2 ") + kRecNS, data);
 }
 
+// PinSage's rows are unit vectors, and so are its merged negatives.
+TEST(recns_train_test, GradientPinSageNormalisedMerge) {
+  const Dataset data = TinyDatasetWithExposures(9, 16, 3);
+  CheckGradient(std::string("-model_type pinsage -model_dim 3 -model_pinsage_width 4 "
+                            "-model_pinsage_fanouts 2,3 -model_init normal ") + kRecNS, data);
+}
+
 // Where the gradient goes, on a hand-made case. User 0 (positive item 0) has the region
 // {1, 2, 3, 4} and was shown {2, 3, 5, 6}; without positive assistance its negatives are the
 // hardest candidate, item 1, and the exposed negative is item 5, with MF's rows (β s_ue for items
