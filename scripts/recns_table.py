@@ -10,7 +10,7 @@ Usage:
 Every choice is made on the validation split: the best evaluated epoch's valid Recall@20 of a
 seed-1 run (ties: the first setting listed). PinSage's search is of the learning rate of uniform
 negatives alone; its DNS and RecNS rows take LightGCN's chosen sampler settings (without LightGCN's
-rate and L2) at that rate, so --models must list lightgcn before pinsage.
+rate and L2) at that rate, so --models must list lightgcn too.
 """
 import argparse
 import glob
@@ -151,7 +151,7 @@ def lr_section(args):
             lr_rows(args, model, lines, rates)
     for model in borrowing_models(args.models):
         name = MODEL_NAMES.get(model, model)
-        lines += (["", ""] if graph else []) + [
+        lines += ([""] if graph else []) + [
             f"## Learning rate, {name}, uniform negatives (batch 512, features d = 50, width 256, "
             "fan-outs 10 and 25, gradient clipping at 5, no L2 on the features: the RecNS paper's "
             "PinSage settings)", ""] + header
