@@ -2,7 +2,12 @@
 
 Usage: alibaba_report.py OUT_DIR ALIBABA.h5
 Reads OUT_DIR/make_alibaba.log, propagate_{1,2}.jsonl (recns_bench -bench propagate),
-train_{1,2}.log, train_{1,2}_summary.json and train_{1,2}_logview.txt (recns_train), load.txt.
+train_{1,2}.log, train_{1,2}_summary.json and train_{1,2}_logview.txt (recns_train), load.txt,
+and when present (alibaba_scale.sh without PINSAGE=0) the PinSage runs' pinsage_{1,2}.log,
+pinsage_{1,2}_summary.json and pinsage_{1,2}_logview.txt: their seconds per step, phases and peak
+RSS beside LightGCN's, against 2 GiB per rank, and a model of their step time at P ranks from the
+sampled computation graph (compute 1/P at the fixed global batch, the exchange by the measured
+halo rows; see the report).
 From the dataset itself (h5py) it computes, with the ownership rule of src/graph/layout.cpp, the
 exact ghost rows, neighbour ranks and non-zeros per rank of the propagation at P = 1..64 ranks and
 the expected per-step item halo, and feeds them with the measured 1- and 2-rank figures into a
@@ -23,6 +28,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_report import machine_info, parse_log_view  # noqa: E402
 
 DIM, LAYERS, BATCH, NEGATIVES = 64, 3, 2048, 1
+# PinSage's runs: features, aggregator width, batch, fan-outs (hop 1, hop 2), memory limit (MiB).
+PS_DIM, PS_WIDTH, PS_BATCH, PS_FANOUTS = 50, 256, 512, (10, 25)
+PS_LIMIT_MB = 2 * 1024
+# Exchanges per PinSage step with each rank it shares rows with: the two halo set-ups of the
+# sampled graph, the compaction of the hop-1 roots, the feature and hop-1 broadcasts and their
+# gradient reductions, and the loss's item halo (set-up, broadcast, reduction); then the
+# allreduces of the loss and of the gradient norm (clipping).
+PS_EXCHANGES, PS_ALLREDUCES = 10, 2
 PRODUCTS = 2 * LAYERS  # Â products per step: LAYERS forward, LAYERS backward
 LIMIT_MB = 6 * 1024  # 6 GiB per rank, in MiB (ru_maxrss / 1024)
 RANKS = (1, 2)
@@ -126,38 +139,63 @@ def read_runs(out):
     runs = {}
     for p in RANKS:
         bench = [json.loads(l) for l in open(f"{out}/propagate_{p}.jsonl") if l.startswith("{")]
-        summary = json.load(open(f"{out}/train_{p}_summary.json"))
-        stages = parse_log_view(f"{out}/train_{p}_logview.txt")
-        log = open(f"{out}/train_{p}.log").read()
-        steps = int(summary["steps_run"])
-        sec, first = summary["seconds"], summary["first_step_seconds"]
-        rest = steps - 1
-        step_mean = (sec["steps"] - sec["first_step"]) / rest
-        phases = {k: (sec[k] - first[k]) / rest for k in PHASES}
-        phases["other"] = step_mean - sum(phases.values())
-        train_events = stages.get("Train", {"events": {}})["events"]
-        log_view = {k: sum(train_events.get(e, (0, 0.0))[1] for e in ev) / steps
-                    for k, ev in LOG_EVENTS.items()}
-        eval_events = stages.get("Eval", {"events": {}})["events"]
-        evaluate = eval_events.get("Evaluate", (0, math.nan))[1]
-        eval_forward = eval_events.get("Propagate", (0, math.nan))[1]
-        users = int(summary.get("eval_users", 0))
-        m = re.search(r"final \(epoch \d+\) test: (.*)", log)
-        runs[p] = {
-            "propagate": bench[0], "summary": summary, "steps": steps,
-            "seconds_per_step": step_mean, "first_step_seconds": sec["first_step"],
-            "phase_seconds_per_step": phases, "log_view_max_seconds_per_step": log_view,
-            "eval": {"users": users, "seconds_total": sec["evaluate"], "seconds_evaluator": evaluate,
-                     "seconds_forward": eval_forward,
-                     "users_per_second": users / evaluate if evaluate > 0 else math.nan,
-                     "users_per_second_with_forward": users / sec["evaluate"],
-                     "metrics": m.group(1) if m else ""},
-            "peak_rss_mb_per_rank": summary["peak_rss_mb_per_rank"],
-            "within_6_gib": all(x <= LIMIT_MB for x in summary["peak_rss_mb_per_rank"]),
-            "item_halo_rows_per_step_per_rank": summary["halo_item_rows_per_step_per_rank"],
-            "load_seconds": stages.get("Load", {}).get("seconds", math.nan),
-            "wall_seconds": sec["total"]}
+        runs[p] = {"propagate": bench[0], **read_train(out, f"train_{p}", LIMIT_MB, "within_6_gib")}
     return runs
+
+
+def read_pinsage(out):
+    """The PinSage runs by rank count, or None when alibaba_scale.sh ran without them."""
+    files = [f"{out}/pinsage_{p}{suffix}" for p in RANKS
+             for suffix in (".log", "_summary.json", "_logview.txt")]
+    present = [f for f in files if os.path.exists(f)]
+    if not present:
+        return None
+    if len(present) < len(files):
+        sys.exit(f"alibaba_report: PinSage's runs are incomplete, missing "
+                 f"{', '.join(f for f in files if f not in present)}")
+    runs = {p: read_train(out, f"pinsage_{p}", PS_LIMIT_MB, "within_2_gib") for p in RANKS}
+    for run in runs.values():
+        # Newer trainers also report each rank's peak up to the end of training.
+        training = run["summary"].get("peak_rss_mb_training_per_rank")
+        run["peak_rss_mb_training_per_rank"] = training
+        run["training_within_2_gib"] = (all(x <= PS_LIMIT_MB for x in training)
+                                        if training is not None else None)
+    return runs
+
+
+def read_train(out, name, limit_mb, limit_key):
+    """One training run's figures: OUT/NAME.log, NAME_summary.json and NAME_logview.txt."""
+    summary = json.load(open(f"{out}/{name}_summary.json"))
+    stages = parse_log_view(f"{out}/{name}_logview.txt")
+    log = open(f"{out}/{name}.log").read()
+    steps = int(summary["steps_run"])
+    sec, first = summary["seconds"], summary["first_step_seconds"]
+    rest = steps - 1
+    step_mean = (sec["steps"] - sec["first_step"]) / rest
+    phases = {k: (sec[k] - first[k]) / rest for k in PHASES}
+    phases["other"] = step_mean - sum(phases.values())
+    train_events = stages.get("Train", {"events": {}})["events"]
+    log_view = {k: sum(train_events.get(e, (0, 0.0))[1] for e in ev) / steps
+                for k, ev in LOG_EVENTS.items()}
+    eval_events = stages.get("Eval", {"events": {}})["events"]
+    evaluate = eval_events.get("Evaluate", (0, math.nan))[1]
+    eval_forward = eval_events.get("Propagate", (0, math.nan))[1]
+    users = int(summary.get("eval_users", 0))
+    m = re.search(r"final \(epoch \d+\) test: (.*)", log)
+    return {
+        "summary": summary, "steps": steps,
+        "seconds_per_step": step_mean, "first_step_seconds": sec["first_step"],
+        "phase_seconds_per_step": phases, "log_view_max_seconds_per_step": log_view,
+        "eval": {"users": users, "seconds_total": sec["evaluate"], "seconds_evaluator": evaluate,
+                 "seconds_forward": eval_forward,
+                 "users_per_second": users / evaluate if evaluate > 0 else math.nan,
+                 "users_per_second_with_forward": users / sec["evaluate"],
+                 "metrics": m.group(1) if m else ""},
+        "peak_rss_mb_per_rank": summary["peak_rss_mb_per_rank"],
+        limit_key: all(x <= limit_mb for x in summary["peak_rss_mb_per_rank"]),
+        "item_halo_rows_per_step_per_rank": summary["halo_item_rows_per_step_per_rank"],
+        "load_seconds": stages.get("Load", {}).get("seconds", math.nan),
+        "wall_seconds": sec["total"]}
 
 
 # --- the model ------------------------------------------------------------------------------------
@@ -248,6 +286,182 @@ def memory_model(runs, parts):
     return fixed, table
 
 
+def pinsage_model(ps, parts, bandwidth, latency):
+    """PinSage's step seconds at P ranks, by term, from its 1- and 2-rank runs (see the report).
+    Its step computes the sampled computation graph of the rank's targets (about 3·batch/P rows:
+    its users' pairs, the positive and negative items it owns) with fixed fan-outs, so at the fixed
+    global batch the compute falls as 1/P, and the rows it exchanges are the remote share (1 - 1/P)
+    of that graph: per rank (P - 1)/P² of the whole, scaled from the rows measured at 2 ranks."""
+    one, two = ps[1], ps[2]
+    ph1 = one["phase_seconds_per_step"]
+    rows_total = float(parts[1]["rows"][0])
+    graph1 = ph1["sample"] + ph1["forward"] + ph1["backward"] + ph1["loss"]
+    rows1 = ph1["optimize"] + ph1["halo"] + ph1["other"]
+    batch1 = ph1["batch"]
+    f1, f2 = PS_FANOUTS
+
+    def compute(p):
+        return graph1 / p, rows1 * float(parts[p]["rows"].max()) / rows_total
+
+    g2, r2 = compute(2)
+    exchange2 = max(two["seconds_per_step"] - g2 - r2 - batch1, 0.0)
+    h2 = float(np.mean(two["item_halo_rows_per_step_per_rank"]))
+    per_row = exchange2 / h2 if h2 > 0 else math.nan
+
+    def halo_rows(p):  # h(P) = h(2)·[(P - 1)/P²] / [(2 - 1)/2²]
+        return h2 * 4 * (p - 1) / p ** 2 if p > 1 else 0.0
+
+    def sampled_bytes(p):  # features of N1 ∪ N2 and hop-1 rows out, their gradients back
+        return (1 - 1 / p) * (3 * PS_BATCH / p) * f1 * ((1 + f2) * PS_DIM + PS_WIDTH) * 8 * 2
+
+    inputs = {"sampled_graph_s_per_step_1_rank": graph1, "per_row_s_per_step_1_rank": rows1,
+              "batch_s_per_step_1_rank": batch1, "exchange_s_per_step_2_ranks": exchange2,
+              "halo_rows_2_ranks": h2, "exchange_s_per_halo_row_2_ranks": per_row,
+              "net_bytes_per_s": bandwidth, "net_latency_s": latency}
+    rows = []
+    for p in MODEL_P:
+        graph, per_rows = compute(p)
+        h = halo_rows(p)
+        log_p = math.log2(p) if p > 1 else 0.0
+        volume = sampled_bytes(p) + h * (2 * PS_WIDTH + 1) * 8 if p > 1 else 0.0
+        terms = {"sampled_graph": graph, "per_row": per_rows, "batch": batch1,
+                 "exchange": (h * per_row + volume / bandwidth
+                              + latency * (PS_EXCHANGES * min(p - 1, h) + PS_ALLREDUCES * log_p))
+                 if p > 1 else 0.0}
+        rows.append({"ranks": p, "halo_rows": h, "exchange_mb_per_step": volume / 1e6,
+                     "terms": terms, "seconds_per_step": sum(terms.values())})
+    return inputs, rows
+
+
+def pinsage_report(ps, runs, predicted, parts):
+    """alibaba.json's "pinsage" entry and alibaba.md's PinSage sections."""
+    bandwidth = NET_GBPS * 1e9
+    inputs, rows = pinsage_model(ps, parts, bandwidth, NET_LATENCY)
+    _, pessimistic = pinsage_model(ps, parts, bandwidth / 3, NET_LATENCY * 5)
+    checks = {"within_2_gib": all(ps[p]["within_2_gib"] for p in RANKS)}
+    training = all(ps[p]["peak_rss_mb_training_per_rank"] is not None for p in RANKS)
+    if training:
+        checks["training_within_2_gib"] = all(ps[p]["training_within_2_gib"] for p in RANKS)
+    result = {"runs": {str(p): {k: v for k, v in r.items() if k != "summary"} for p, r in ps.items()},
+              "model": {"inputs": inputs, "predicted": rows, "pessimistic": pessimistic},
+              "checks": checks}
+    f1, f2 = PS_FANOUTS
+    labels = {"forward": "forward (LightGCN: propagation; PinSage: neighbour samples, feature and "
+                         "hop-1 halos, both aggregators)",
+              "backward": "backward (PinSage: with the halos' gradient reductions)",
+              "sample": "sample (negatives)", "halo": "item halo of the loss + row counting",
+              "loss": "loss", "optimize": "optimizer", "batch": "batch", "other": "other (step overhead)"}
+    md = ["", f"## PinSage beside LightGCN (d = {PS_DIM}, width {PS_WIDTH}, fan-outs {f1} and {f2}, "
+          f"uniform sampler, batch {PS_BATCH}, clipping at 5)", "",
+          f"PinSage runs of {ps[1]['steps']} steps with the same evaluation and timers as LightGCN's "
+          "above (seconds per step: the mean over the steps after the first). PinSage trains on the "
+          "sampled computation graph of the rows the step reads (each target's hop-1 sample, each "
+          "hop-1 node's hop-2 sample), not on products of the whole graph; its batch, the RecNS "
+          f"paper's, is {BATCH // PS_BATCH} times smaller than LightGCN's here, so the table also "
+          "gives seconds per 1,000 training pairs.", "",
+          "| per step, seconds | LightGCN 1 rank | LightGCN 2 ranks | PinSage 1 rank | PinSage 2 ranks |",
+          "|---|---|---|---|---|",
+          "| **step** | " + " | ".join(f"**{fmt(r[p]['seconds_per_step'])}**" for r in (runs, ps) for p in RANKS) + " |",
+          "| first step | " + " | ".join(fmt(r[p]['first_step_seconds']) for r in (runs, ps) for p in RANKS) + " |",
+          "| mean over all steps | " + " | ".join(fmt(r[p]['summary']['seconds']['steps'] / r[p]['steps'])
+                                             for r in (runs, ps) for p in RANKS) + " |"]
+    for k in PHASES + ["other"]:
+        md.append(f"| {labels[k]} | " + " | ".join(fmt(r[p]['phase_seconds_per_step'][k], 4)
+                                                  for r in (runs, ps) for p in RANKS) + " |")
+    md += ["| seconds per 1,000 training pairs | "
+           + " | ".join(fmt(r[p]['seconds_per_step'] * 1000 / b, 4)
+                        for r, b in ((runs, BATCH), (ps, PS_BATCH)) for p in RANKS) + " |",
+           "", f"Speed-up of PinSage's step from 1 to 2 ranks: "
+           f"{ps[1]['seconds_per_step'] / ps[2]['seconds_per_step']:.2f}. The loss's item halo "
+           "(summary `halo_item_rows_per_step_per_rank`): "
+           + ", ".join(f"{x:.0f}" for x in ps[2]["item_halo_rows_per_step_per_rank"])
+           + " rows per rank per step at 2 ranks.", "",
+           "Evaluation (the same user sample; PinSage ranks with full-neighbourhood rows, two "
+           "distributed products of the whole graph):", "",
+           "| | PinSage 1 rank | PinSage 2 ranks |", "|---|---|---|",
+           "| users evaluated | " + " | ".join(f"{ps[p]['eval']['users']:,}" for p in RANKS) + " |",
+           "| **users/s** (evaluator) | " + " | ".join(f"**{ps[p]['eval']['users_per_second']:.0f}**" for p in RANKS) + " |",
+           "| users/s with the forward pass | "
+           + " | ".join(f"{ps[p]['eval']['users_per_second_with_forward']:.0f}" for p in RANKS) + " |",
+           "", "### PinSage's memory", "",
+           "Peak resident memory per rank (summary `peak_rss_mb_per_rank`, the evaluation's "
+           f"full-neighbourhood pass included), limit 2 GiB = {PS_LIMIT_MB} MiB for PinSage "
+           "(LightGCN's limit stays 6 GiB):", "",
+           "| ranks | PinSage peak RSS per rank, MiB | <= 2 GiB | "
+           + ("PinSage peak up to the end of training, MiB | <= 2 GiB | " if training else "")
+           + "LightGCN peak RSS per rank, MiB |",
+           "|---|---|---|" + ("---|---|" if training else "") + "---|"]
+    for p in RANKS:
+        cells = [", ".join(f"{x:.0f}" for x in ps[p]["peak_rss_mb_per_rank"]),
+                 "yes" if ps[p]["within_2_gib"] else "**NO**"]
+        if training:
+            cells += [", ".join(f"{x:.0f}" for x in ps[p]["peak_rss_mb_training_per_rank"]),
+                      "yes" if ps[p]["training_within_2_gib"] else "**NO**"]
+        cells.append(", ".join(f"{x:.0f}" for x in runs[p]["peak_rss_mb_per_rank"]))
+        md.append(f"| {p} | " + " | ".join(cells) + " |")
+    if not training:
+        md += ["", "(This trainer's summary has no peak up to the end of training "
+               "(`peak_rss_mb_training_per_rank`): the peak above includes the evaluation.)"]
+    md += ["", "### PinSage's scaling model", "",
+           "Step time at P ranks, for a rank of the fixed global batch of "
+           f"{PS_BATCH} pairs:", "",
+           "    T(P) = t_graph(1)/P                                     sampled graph: sample, forward, backward, loss",
+           "         + t_rows(1)·rows_max(P)/rows                       optimizer, row counting, rest",
+           "         + t_batch(1)                                       batch",
+           "         + h(P)·c_h + V(P)/B + α·(10·min(P-1, h(P)) + 2·log2 P)   exchange", "",
+           "Assumptions. (1) The compute is that of the sampled computation graph: a rank's "
+           f"targets are about 3·{PS_BATCH}/P rows (its users' pairs, and the positive and negative "
+           f"items it owns), each with {f1} hop-1 neighbours and each of those with {f2} hop-2 "
+           "neighbours, whatever P, so at the fixed global batch the work per rank falls as 1/P "
+           "(t_graph(1): the 1-rank sample + forward + backward + loss phases; the graph's rows are "
+           "taken as evenly spread over the ranks, which the partition balances by training pairs). "
+           "The per-row phases (optimizer over the rank's feature rows, row counting, the rest) "
+           "scale with the rank's rows, exactly from the partition; the batch phase, in which every "
+           "rank walks the whole global batch, does not scale. (2) The exchange: the rows a rank "
+           "receives are the sampled nodes other ranks own, a share 1 - 1/P of its graph of "
+           "~batch/P targets, so h(P) = h(2)·4(P-1)/P², from h(2), the item-halo rows per rank "
+           "measured at 2 ranks (the only halo count the trainer reports; the sampled graph's "
+           "feature and hop-1 halos are drawn for the same targets and are taken proportional to "
+           "it). c_h, the seconds per such row, is the whole 2-rank step less its compute by (1) "
+           "(half the 1-rank graph, the per-row phases at 2 ranks, the batch) over h(2): it holds "
+           "the halo set-ups, the shared-memory copies of both halos and the loss's, the waiting "
+           "for the slower rank and the two ranks' contention for the machine: the model charges all "
+           "of the 2-rank overhead to the exchange and scales it with h(P). Repeated nodes "
+           "are deduplicated in the halos, more so in the large samples of 2 ranks than at 64, so "
+           "h(P) may be low at large P by up to that deduplication. (3) The network (not "
+           "measurable here): V(P) = (1 - 1/P)·(3·batch/P)·"
+           f"{f1}·(({f2} + 1)·{PS_DIM} + {PS_WIDTH})·8·2 bytes (features of the hop-1 and hop-2 "
+           "samples and the hop-1 rows, out and their gradients back, without deduplication: an "
+           f"upper bound) + h(P)·(2·{PS_WIDTH} + 1)·8 (the loss's rows), at B = {NET_GBPS:g} GB/s per "
+           f"rank, and α = {NET_LATENCY * 1e6:g} µs for each of the step's 10 exchanges with every "
+           "other rank (the sampled graph's two halo set-ups, the roots' compaction, two "
+           "broadcasts, two reductions; the loss's halo set-up, broadcast and reduction) and its "
+           "2 allreduces (loss, gradient norm); pessimistic column: B/3, 5α.", "",
+           f"Measured inputs: t_graph(1) = {inputs['sampled_graph_s_per_step_1_rank']:.4f} s, "
+           f"t_rows(1) = {inputs['per_row_s_per_step_1_rank']:.4f} s, t_batch(1) = "
+           f"{inputs['batch_s_per_step_1_rank']:.4f} s; at 2 ranks the exchange "
+           f"{inputs['exchange_s_per_step_2_ranks']:.4f} s over h(2) = {inputs['halo_rows_2_ranks']:.0f} "
+           f"rows: c_h = {inputs['exchange_s_per_halo_row_2_ranks'] * 1e6:.2f} µs per row.", "",
+           "| P | h(P) rows | exchange MB/step | sampled graph s | per-row phases s | batch s | "
+           "exchange s | **T(P) s/step** | pessimistic net | measured s/step | LightGCN T(P) s/step |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for row, pess, lg in zip(rows, pessimistic, predicted):
+        t = row["terms"]
+        measured = f"{ps[row['ranks']]['seconds_per_step']:.4f}" if row["ranks"] in ps else ""
+        md.append(f"| {row['ranks']} | {row['halo_rows']:.0f} | {row['exchange_mb_per_step']:.2f} | "
+                  f"{t['sampled_graph']:.4f} | {t['per_row']:.4f} | {t['batch']:.4f} | "
+                  f"{t['exchange']:.4f} | **{row['seconds_per_step']:.4f}** | "
+                  f"{pess['seconds_per_step']:.4f} | {measured} | {lg['seconds_per_step']:.3f} |")
+    t64 = rows[-1]
+    md += ["", f"Predicted at {t64['ranks']} ranks: {t64['seconds_per_step']:.4f} s per PinSage step "
+           f"(a speed-up of {ps[1]['seconds_per_step'] / t64['seconds_per_step']:.1f} over the "
+           f"measured 1-rank step), of which the exchange is "
+           f"{t64['terms']['exchange'] / t64['seconds_per_step'] * 100:.0f}%; "
+           f"{t64['seconds_per_step'] * 1000 / PS_BATCH:.4f} s per 1,000 training pairs against "
+           f"LightGCN's {predicted[-1]['seconds_per_step'] * 1000 / BATCH:.4f}."]
+    return result, md
+
+
 # --- the report -----------------------------------------------------------------------------------
 
 def fmt(x, digits=3):
@@ -258,6 +472,7 @@ def main(out, dataset):
     data = load_dataset(dataset)
     parts = {p: partition_figures(data, p) for p in MODEL_P}
     runs = read_runs(out)
+    ps = read_pinsage(out)
     make_log = open(f"{out}/make_alibaba.log").read() if os.path.exists(f"{out}/make_alibaba.log") else ""
     m = re.search(r"make_alibaba: ([0-9.]+) million interactions/s over ([0-9.]+) s wall", make_log)
     generation = ({"million_interactions_per_s": float(m.group(1)), "wall_seconds": float(m.group(2)),
@@ -286,11 +501,13 @@ def main(out, dataset):
               "model": {"inputs": inputs, "predicted": predicted, "pessimistic": pessimistic,
                         "memory_fixed_mb": fixed_mb, "memory": memory},
               "checks": checks}
+    if ps is not None:
+        result["pinsage"], ps_md = pinsage_report(ps, runs, predicted, parts)
     with open(f"{out}/alibaba.json", "w") as f:
         json.dump(result, f, indent=1, default=float)
 
     mc = result["machine"]
-    md = ["# LightGCN at Alibaba scale", "",
+    md = ["# LightGCN at Alibaba scale" + (", and PinSage" if ps is not None else ""), "",
           f"Dataset `{dataset}`: {data['users']:,} users, {data['items']:,} items, "
           f"{data['nnz']['train']:,} training + {data['nnz']['test']:,} test interactions "
           f"(= {data['nnz']['train'] + data['nnz']['test']:,}), {data['nnz'].get('exposure', 0):,} exposures.",
@@ -457,6 +674,8 @@ def main(out, dataset):
            "non-zero of Â (PETSc's matrix and the Propagator's copy) and 4 bytes per stored item id "
            "(train, test, exposure); the 2-rank prediction is to be compared "
            f"with the measured {max(runs[2]['peak_rss_mb_per_rank']):.0f} MiB."]
+    if ps is not None:
+        md += ps_md
     with open(f"{out}/alibaba.md", "w") as f:
         f.write("\n".join(md) + "\n")
 

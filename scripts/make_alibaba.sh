@@ -8,25 +8,28 @@
 # and of its CPU time (the HDF5 write included); it should be at least 1 million per second.
 # Then renumbers users and items for locality (recns_convert -order locality, README decision 2;
 # a few minutes, timed apart from the generation) unless ORDER=natural.
-# Environment: OUT (default input/alibaba.h5), SEED (default 1), ORDER (locality or natural).
+# Environment: OUT (default input/alibaba.h5), SEED (default 1), ORDER (locality or natural),
+# RECNS_BIN_DIR (the directory of recns_convert; default build, built when absent).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 source scripts/env.sh
 out="${OUT:-$root/input/alibaba.h5}"
-[ -x build/recns_convert ] || bash scripts/build.sh
+convert="${RECNS_BIN_DIR:-$root/build}/recns_convert"
+[ -n "${RECNS_BIN_DIR:-}" ] || [ -x build/recns_convert ] || bash scripts/build.sh
+[ -x "$convert" ] || { echo "make_alibaba: $convert is absent" >&2; exit 1; }
 mkdir -p "$(dirname "$out")"
 order="${ORDER:-locality}"
 case "$order" in locality | natural) ;; *) echo "make_alibaba: ORDER must be locality or natural" >&2; exit 2 ;; esac
 generated="$out"
 [ "$order" = locality ] && generated="${out%.h5}.natural.h5"
 trap 'rm -f "${out%.h5}.natural.h5"' EXIT
-/usr/bin/python3 - "$generated" "${SEED:-1}" <<'EOF'
+/usr/bin/python3 - "$generated" "${SEED:-1}" "$convert" <<'EOF'
 import resource, subprocess, sys, time
-out, seed = sys.argv[1], sys.argv[2]
+out, seed, convert = sys.argv[1], sys.argv[2], sys.argv[3]
 interactions, exposures = 7104657, 10868570
 start = time.perf_counter()
-subprocess.run(["build/recns_convert", "-format", "synthetic", "-name", "alibaba",
+subprocess.run([convert, "-format", "synthetic", "-name", "alibaba",
                 "-synthetic_users", "434442", "-synthetic_items", "227410",
                 "-synthetic_total_interactions", str(interactions),
                 "-synthetic_total_exposures", str(exposures), "-synthetic_seed", seed,
@@ -42,6 +45,6 @@ print(f"make_alibaba: {interactions / wall / 1e6:.2f} million interactions/s ove
 EOF
 if [ "$order" = locality ]; then
   start=$SECONDS
-  build/recns_convert -format recns -input "$generated" -name alibaba -order locality -output "$out"
+  "$convert" -format recns -input "$generated" -name alibaba -order locality -output "$out"
   echo "make_alibaba: locality order in $((SECONDS - start)) s"
 fi

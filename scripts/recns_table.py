@@ -8,7 +8,9 @@ Usage:
   recns_table.py region OUT --seeds N..       the Last.fm region study, appended to table.md
   recns_table.py alibaba OUT --seeds R..      OUT/alibaba.md from the step-cost runs R (repeats)
 Every choice is made on the validation split: the best evaluated epoch's valid Recall@20 of a
-seed-1 run (ties: the first setting listed).
+seed-1 run (ties: the first setting listed). PinSage's search is of the learning rate of uniform
+negatives alone; its DNS and RecNS rows take LightGCN's chosen sampler settings (without LightGCN's
+rate and L2) at that rate, so --models must list lightgcn too.
 """
 import argparse
 import glob
@@ -34,7 +36,13 @@ ROWS = [
 # The sampler whose chosen setting a table row uses, and what the row adds to it.
 ROW_BASE = {"recns_wo_pa": ("recns", "-sampler_recns_positive_assisted false"),
             "recns_wo_ea": ("recns", "-sampler_recns_exposure_augmented false")}
-MODEL_NAMES = {"lightgcn": "LightGCN", "ngcf": "NGCF", "mf": "MF"}
+MODEL_NAMES = {"lightgcn": "LightGCN", "ngcf": "NGCF", "mf": "MF", "pinsage": "PinSage"}
+# The models whose search is of the learning rate alone, the model whose chosen sampler settings
+# they take, and their table rows (every row of ROWS for the other models).
+BORROWS_SETTINGS = {"pinsage": "lightgcn"}
+MODEL_ROWS = {"pinsage": ["uniform", "dns", "recns"]}
+# The options of a borrowed setting that stay the lending model's own.
+NOT_BORROWED = ("-optimizer_lr", "-loss_l2")
 # RecNS paper, Table 2, LightGCN (%), Recall / NDCG / HR @20: (Zhihu, Alibaba).
 PAPER = {
     "uniform": ("4.32 / 4.92 / 50.47", "5.43 / 2.45 / 7.60"),
@@ -103,21 +111,51 @@ def save_chosen(out, chosen):
         json.dump(chosen, f, indent=2, sort_keys=True)
 
 
+def grid_models(models):
+    """The models of the full search, in the order given."""
+    return [m for m in models if m not in BORROWS_SETTINGS]
+
+
+def borrowing_models(models):
+    """The models whose search is of the learning rate alone; their lender must be listed."""
+    borrowing = [m for m in models if m in BORROWS_SETTINGS]
+    for model in borrowing:
+        if BORROWS_SETTINGS[model] not in models:
+            fail(f"--models {' '.join(models)}: {model} takes the chosen sampler settings of "
+                 f"{BORROWS_SETTINGS[model]}, which must be listed too")
+    return borrowing
+
+
+def lr_rows(args, model, lines, rates):
+    runs = search_runs(args.out, f"search_{model}_uniform_lr")
+    if not runs:
+        fail(f"no search_{model}_uniform_lr* runs in {args.out}")
+    for run in runs.values():
+        lines.append(f"| {MODEL_NAMES.get(model, model)} | {option_value(run, '-optimizer_lr')} | "
+                     f"{run['best']['epoch']} | {valid_score(run):.4f} | "
+                     f"{run['best']['valid']['ndcg@20']:.4f} |")
+    best = max(runs, key=lambda name: valid_score(runs[name]))
+    rates[model] = option_value(runs[best], "-optimizer_lr")
+    return runs[best]
+
+
 def lr_section(args):
     """The learning-rate search of uniform negatives: its lines and the chosen rate per model."""
-    lines = ["# RecNS reproduction: the search on the validation split (seed 1)", "",
-             "## Learning rate, uniform negatives (L2 1e-4)", "",
-             "| model | lr | best epoch | valid Recall@20 | valid NDCG@20 |", "|---|---|---|---|---|"]
+    lines = ["# RecNS reproduction: the search on the validation split (seed 1)", ""]
+    header = ["| model | lr | best epoch | valid Recall@20 | valid NDCG@20 |", "|---|---|---|---|---|"]
     rates = {}
-    for model in args.models:
-        runs = search_runs(args.out, f"search_{model}_uniform_lr")
-        if not runs:
-            fail(f"no search_{model}_uniform_lr* runs in {args.out}")
-        for run in runs.values():
-            lines.append(f"| {MODEL_NAMES.get(model, model)} | {option_value(run, '-optimizer_lr')} | "
-                         f"{run['best']['epoch']} | {valid_score(run):.4f} | "
-                         f"{run['best']['valid']['ndcg@20']:.4f} |")
-        rates[model] = option_value(max(runs.values(), key=valid_score), "-optimizer_lr")
+    graph = grid_models(args.models)
+    if graph:
+        lines += ["## Learning rate, uniform negatives (L2 1e-4)", ""] + header
+        for model in graph:
+            lr_rows(args, model, lines, rates)
+    for model in borrowing_models(args.models):
+        name = MODEL_NAMES.get(model, model)
+        lines += ([""] if graph else []) + [
+            f"## Learning rate, {name}, uniform negatives (batch 512, features d = 50, width 256, "
+            "fan-outs 10 and 25, gradient clipping at 5, no L2 on the features: the RecNS paper's "
+            "PinSage settings)", ""] + header
+        lr_rows(args, model, lines, rates)
     return lines, rates
 
 
@@ -142,7 +180,7 @@ def search(args):
               "best of those settings at other learning rates and L2 weights.", "",
               "| model | sampler | setting | best epoch | valid Recall@20 | valid NDCG@20 |",
               "|---|---|---|---|---|---|"]
-    for model in args.models:
+    for model in grid_models(args.models):
         for sampler, own in SETTING_OPTIONS.items():
             options = ["-optimizer_lr", "-loss_l2"] + own
             runs = search_runs(args.out, f"search_{model}_{sampler}_")
@@ -165,9 +203,37 @@ def search(args):
                 "options": " ".join(f"{o} {option_value(best, o)}" for o in options
                                     if option_value(best, o) is not None),
                 "valid": valid_score(best)}
+    for model in borrowing_models(args.models):
+        lender = BORROWS_SETTINGS[model]
+        name, lender_name = MODEL_NAMES.get(model, model), MODEL_NAMES.get(lender, lender)
+        best = max(search_runs(args.out, f"search_{model}_uniform_lr").values(), key=valid_score)
+        lines += ["", f"## {name}'s samplers", "",
+                  f"Uniform at {name}'s chosen learning rate ({rates[model]}); DNS and RecNS with "
+                  f"{lender_name}'s chosen setting (its own options, without {lender_name}'s "
+                  f"learning rate and L2) at that rate, not searched again.", "",
+                  "| model | sampler | setting | from | valid Recall@20 |", "|---|---|---|---|---|",
+                  f"| {name} | uniform | -optimizer_lr {rates[model]} | {name}'s rate search | "
+                  f"{valid_score(best):.4f} |"]
+        chosen[model]["uniform"] = {"options": "", "valid": valid_score(best)}
+        for sampler in MODEL_ROWS[model]:
+            if sampler == "uniform":
+                continue
+            if sampler not in chosen[lender]:
+                fail(f"no chosen setting for {sampler} ({lender}), which {model} takes")
+            own = borrowed(chosen[lender][sampler]["options"])
+            chosen[model][sampler] = {"options": own, "from": lender}
+            lines.append(f"| {name} | {sampler} | -optimizer_lr {rates[model]} {own} | "
+                         f"{lender_name}'s chosen setting | - |")
     save_chosen(args.out, chosen)
     with open(os.path.join(args.out, "search.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
+
+
+def borrowed(options):
+    """A chosen setting's options less those (rate, L2) that stay the lending model's own."""
+    tokens = options.split()
+    pairs = [(tokens[i], tokens[i + 1]) for i in range(0, len(tokens) - 1, 2)]
+    return " ".join(f"{o} {v}" for o, v in pairs if o not in NOT_BORROWED)
 
 
 def options(args):
@@ -188,6 +254,13 @@ def mean_std(values):
     return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
+def model_rows(model):
+    """The table rows (sampler, label) of a model."""
+    if model not in MODEL_ROWS:
+        return ROWS
+    return [(row, label) for row, label in ROWS if row in MODEL_ROWS[model]]
+
+
 def table(args):
     results = {}
     lines = ["# RecNS reproduction on Yahoo! R3", "",
@@ -200,7 +273,7 @@ def table(args):
                       "| sampler | " + " | ".join(m.replace("recall", "Recall").replace("ndcg", "NDCG")
                                                   .replace("hr", "HR") for m in TABLE_METRICS) + " |",
                       "|---|" + "---|" * len(TABLE_METRICS)]
-            for row, label in ROWS:
+            for row, label in model_rows(model):
                 runs = [summary(args.out, f"table_{model}_{row}_s{seed}") for seed in args.seeds]
                 cells = []
                 for metric in TABLE_METRICS:
@@ -225,6 +298,11 @@ def table(args):
     plot(args, results)
 
 
+# The bars: the other samplers grey, RecNS red, its variants light red.
+BAR_COLOURS = {"uniform": "#888888", "dns": "#888888", "expns": "#888888", "mixedns": "#888888",
+               "recns": "#c0392b"}
+
+
 def plot(args, results):
     import matplotlib
     matplotlib.use("Agg")
@@ -235,12 +313,13 @@ def plot(args, results):
     for i, model in enumerate(models):
         for j, (split, split_name) in enumerate(SPLITS):
             ax = axes[i][j]
-            labels = [label for row, label in ROWS]
-            means = [results[model][row][split][METRIC]["mean"] for row, _ in ROWS]
-            stds = [results[model][row][split][METRIC]["std"] for row, _ in ROWS]
-            ax.bar(range(len(ROWS)), means, yerr=stds, capsize=3,
-                   color=["#888888"] * 4 + ["#c0392b", "#e6a09a", "#e6a09a", "#e6a09a"])
-            ax.set_xticks(range(len(ROWS)))
+            rows = model_rows(model)
+            labels = [label for row, label in rows]
+            means = [results[model][row][split][METRIC]["mean"] for row, _ in rows]
+            stds = [results[model][row][split][METRIC]["std"] for row, _ in rows]
+            ax.bar(range(len(rows)), means, yerr=stds, capsize=3,
+                   color=[BAR_COLOURS.get(row, "#e6a09a") for row, _ in rows])
+            ax.set_xticks(range(len(rows)))
             ax.set_xticklabels(labels, rotation=35, ha="right", fontsize=8)
             ax.set_ylabel("Recall@20")
             low = min(m - s for m, s in zip(means, stds))

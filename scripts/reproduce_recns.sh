@@ -14,6 +14,13 @@
 # 3. The table: uniform, DNS, ExpNS, MixedNS, RecNS, RecNS w/o p-a and RecNS w/o e-a with the
 #    chosen settings, and RecNS's negatives with the BPR loss instead of its hinge, SEEDS seeds
 #    each; the test and test_random metrics of the best validation epoch.
+#    PinSage (MODELS="lightgcn pinsage"): uniform, DNS and RecNS rows with the same protocol, in
+#    the settings of the RecNS paper's PinSage code: features d = 50, aggregator width 256,
+#    fan-outs 10 and 25, batch 512, Adam, gradient clipping at 5, no L2 on the features (the
+#    model's weight decay 2e-6 on its aggregators). The search on the validation split (seed 1)
+#    is of the learning rate with uniform negatives only (PINSAGE_LRS, default "1e-3 3e-3");
+#    DNS and RecNS (hinge) take LightGCN's chosen sampler settings at PinSage's chosen rate, so
+#    MODELS must then hold lightgcn too (its runs are those above, reused when done).
 # 4. The region study on Last.fm (no exposures): RecNS w/o e-a drawing its candidates from the
 #    intermediate region (khop 3, 5, 7), the distant region and all unobserved items, with each
 #    region's mean size per user (from the run log).
@@ -23,7 +30,7 @@
 # Runs JOBS trainings at a time, one rank each. A run whose summary exists is not repeated.
 # Environment: RECNS_SHARED_DATA (default ../shared/data), OUT (default results/recns), SEEDS
 # (default "1 2 3"), JOBS (default 2), MODELS (default lightgcn; "lightgcn ngcf" adds NGCF rows
-# with the same settings), RECNS_BIN_DIR (default build, made if absent), STAGES (default
+# with the same settings, "lightgcn pinsage" PinSage's rows, see 3), PINSAGE_LRS, RECNS_BIN_DIR (default build, made if absent), STAGES (default
 # "search table region"; "alibaba" adds stage 5), ALIBABA_H5 (default input/alibaba.h5),
 # ALIBABA_STEPS (10) and ALIBABA_REPEAT (2).
 set -euo pipefail
@@ -35,6 +42,20 @@ out="${OUT:-$root/results/recns}"
 seeds="${SEEDS:-1 2 3}"
 jobs="${JOBS:-2}"
 models="${MODELS:-lightgcn}"
+pinsage_lrs="${PINSAGE_LRS:-1e-3 3e-3}"
+# The models of the full search (each sampler's own grid, then rates and L2 weights) and PinSage,
+# whose search is of the learning rate alone.
+grid_models=""
+with_pinsage=0
+for m in $models; do
+  if [ "$m" = pinsage ]; then with_pinsage=1; else grid_models="$grid_models $m"; fi
+done
+grid_models="${grid_models# }"
+if [ "$with_pinsage" = 1 ] && [[ " $grid_models " != *" lightgcn "* ]]; then
+  echo "reproduce_recns: MODELS=\"$models\": pinsage needs lightgcn too (PinSage's DNS and RecNS rows" \
+       "take LightGCN's chosen sampler settings)" >&2
+  exit 1
+fi
 stages="${STAGES:-search table region}"
 bin="${RECNS_BIN_DIR:-$root/build}"
 [ -n "${RECNS_BIN_DIR:-}" ] || [ -x build/recns_train ] || bash scripts/build.sh
@@ -52,16 +73,23 @@ lastfm="$out/lastfm.h5"
 
 eval_every=2
 patience=5
-base="-model_dim 64 -model_layers 3 -loss_l2 1e-4 -optimizer_type adam -train_batch_size 8192
-  -train_epochs 200 -eval_interval $eval_every -eval_patience $patience -eval_ks 20
+# The model's own settings, then those of every run. LightGCN and NGCF: d = 64, 3 layers, L2
+# 1e-4, batch 8192 (the RecNS LightGCN script); PinSage: the RecNS paper's PinSage code (see 3).
+base_graph="-model_dim 64 -model_layers 3 -loss_l2 1e-4 -optimizer_type adam -train_batch_size 8192"
+base_pinsage="-model_dim 50 -model_pinsage_width 256 -model_pinsage_fanouts 10,25 -optimizer_type adam
+  -train_batch_size 512 -optimizer_clip 5"
+base="-train_epochs 200 -eval_interval $eval_every -eval_patience $patience -eval_ks 20
   -eval_metric recall@20 -checkpoint_every_epochs 0"
 
 # run NAME DATASET OPTIONS...: one training, its files OUT/NAME.{log,summary.json,metrics.h5}.
+# The model's settings follow its -model_type in OPTIONS.
 run() {
   local name="$1" data="$2"
   shift 2
   [ -f "$out/$name.summary.json" ] && return 0
-  mpirun -q --bind-to none -n 1 "$bin/recns_train" "$data" $base "$@" \
+  local model_base="$base_graph"
+  [[ " $* " != *" -model_type pinsage "* ]] || model_base="$base_pinsage"
+  mpirun -q --bind-to none -n 1 "$bin/recns_train" "$data" $model_base $base "$@" \
     -metrics_file "$out/$name.metrics.h5" -summary "$out/$name.summary.json.part" \
     -checkpoint_dir "$out/checkpoints/$name" > "$out/$name.log" 2>&1 ||
     { echo "reproduce_recns: $name failed, see $out/$name.log" >&2; return 1; }
@@ -70,7 +98,7 @@ run() {
   echo "reproduce_recns: $name done ($(grep '^best epoch' "$out/$name.log" | head -n 1))"
 }
 export -f run
-export out bin base
+export out bin base base_graph base_pinsage
 
 # Lines "NAME DATASET OPTIONS..." run JOBS at a time.
 run_all() { xargs -P "$jobs" -L 1 bash -c 'run "$@"' _; }
@@ -92,17 +120,19 @@ sampler_grid() {  # model lr: the search's runs of every sampler setting
 
 if [[ " $stages " == *" search "* ]]; then
   for m in $models; do
-    for lr in 2e-3 5e-3 1e-2; do
+    rates="2e-3 5e-3 1e-2"
+    [ "$m" != pinsage ] || rates="$pinsage_lrs"
+    for lr in $rates; do
       echo "search_${m}_uniform_lr$lr $yahoo -model_type $m -optimizer_lr $lr -train_seed 1 -sampler_type uniform"
     done
   done | run_all
   /usr/bin/python3 scripts/recns_table.py search-lr "$out" --models $models
-  for m in $models; do sampler_grid "$m" "$(cat "$out/chosen_${m}_lr.txt")"; done | run_all
+  for m in $grid_models; do sampler_grid "$m" "$(cat "$out/chosen_${m}_lr.txt")"; done | run_all
   /usr/bin/python3 scripts/recns_table.py search "$out" --models $models
   # The hinge loss of RecNS and DNS's hard negatives may want another rate or L2 than uniform
   # BPR: uniform, DNS and RecNS (with either loss) are tried at other rates and L2 weights with
   # their chosen setting.
-  for m in $models; do
+  for m in $grid_models; do
     for s in uniform dns recns recns_bpr; do
       options="$(/usr/bin/python3 scripts/recns_table.py options "$out" --models "$m" --sampler "$s")"
       for lr_l2 in "2e-3 1e-4" "2e-3 1e-3" "5e-3 1e-3"; do
@@ -117,7 +147,9 @@ fi
 
 if [[ " $stages " == *" table "* ]]; then
   for m in $models; do
-    for s in uniform dns expns mixedns recns recns_wo_pa recns_wo_ea recns_bpr; do
+    rows="uniform dns expns mixedns recns recns_wo_pa recns_wo_ea recns_bpr"
+    [ "$m" != pinsage ] || rows="uniform dns recns"
+    for s in $rows; do
       options="$(/usr/bin/python3 scripts/recns_table.py options "$out" --models "$m" --sampler "$s")"
       for seed in $seeds; do echo "table_${m}_${s}_s$seed $yahoo -model_type $m $options -train_seed $seed"; done
     done

@@ -4,7 +4,10 @@
 #     a table row's options put the setting after the learning rate, which it may override;
 #  2. the table's means and standard deviations are those computed here, on both test splits;
 #  3. the region study reads each region's size from the run's set-up line;
-#  4. a missing run is one error line and exit code 2.
+#  4. a missing run is one error line and exit code 2;
+#  5. PinSage: its rate search alone, its DNS and RecNS rows with LightGCN's chosen sampler
+#     settings (not LightGCN's rate or L2) at its own rate, its three rows in the table and in
+#     results.json, and pinsage without lightgcn is an error.
 set -euo pipefail
 src="${RECNS_SOURCE_DIR:?}"
 work="$(mktemp -d /tmp/recns_table_cli.XXXXXX)"
@@ -51,6 +54,31 @@ options="$($py "$table" options . --models lightgcn --sampler uniform)"
 [ "$options" = "-optimizer_lr 5e-3 -sampler_type uniform -optimizer_lr 2e-3 -loss_l2 1e-3" ] ||
   fail "the options of uniform are: $options"
 
+# 5. PinSage's search: the rate of the best validation figure, LightGCN's settings unchanged.
+summary search_pinsage_uniform_lr1e-3 "-optimizer_lr 1e-3" 0.30 0.99
+summary search_pinsage_uniform_lr3e-3 "-optimizer_lr 3e-3" 0.35 0.10
+cp chosen.json chosen_lightgcn_only.json
+$py "$table" search-lr . --models lightgcn pinsage || fail "search-lr with pinsage failed"
+[ "$(cat chosen_pinsage_lr.txt)" = 3e-3 ] || fail "PinSage's chosen rate is $(cat chosen_pinsage_lr.txt), not 3e-3"
+$py "$table" search . --models lightgcn pinsage || fail "search with pinsage failed"
+$py - <<'EOF2' || fail "pinsage changed LightGCN's chosen settings"
+import json
+assert json.load(open("chosen.json"))["lightgcn"] == json.load(open("chosen_lightgcn_only.json"))["lightgcn"]
+EOF2
+grep -q "## Learning rate, PinSage" search.md || fail "no PinSage rate section: $(cat search.md)"
+grep -q "lr 2e-3 -loss_l2 1e-3 (chosen)" search.md || fail "LightGCN's search changed with pinsage: $(cat search.md)"
+options="$($py "$table" options . --models pinsage --sampler dns)"
+[ "$options" = "-optimizer_lr 3e-3 -sampler_type dns -sampler_dns_candidates 5" ] ||
+  fail "the options of PinSage's DNS are: $options"
+options="$($py "$table" options . --models pinsage --sampler recns)"
+[ "$options" = "-optimizer_lr 3e-3 -sampler_type recns -loss_type hinge -sampler_recns_weighting sigmoid" ] ||
+  fail "the options of PinSage's RecNS are: $options"
+options="$($py "$table" options . --models pinsage --sampler uniform)"
+[ "$options" = "-optimizer_lr 3e-3 -sampler_type uniform" ] || fail "the options of PinSage's uniform are: $options"
+if $py "$table" search-lr . --models pinsage 2> alone.err; then fail "pinsage without lightgcn passed"; fi
+grep -q "lightgcn, which must be listed" alone.err || fail "pinsage alone's error: $(cat alone.err)"
+$py "$table" search . --models lightgcn pinsage || fail "search with pinsage failed"
+
 # 2. The table: three seeds, test recall 0.1, 0.2, 0.3 + row/100 (mean 0.2 + row/100, std 0.1),
 #    and the random split 0.05 for every seed (std 0).
 row=0
@@ -61,13 +89,29 @@ for sampler in uniform dns expns mixedns recns recns_wo_pa recns_wo_ea recns_bpr
   done
   row=$((row + 1))
 done
-$py "$table" table . --models lightgcn --seeds 1 2 3 || fail "table failed"
+row=0
+for sampler in uniform dns recns; do
+  for seed in 1 2 3; do
+    summary "table_pinsage_${sampler}_s$seed" "-sampler_type x" 0.5 \
+      "$($py -c "print($seed / 10 + $row / 100 + 0.5)")" 0.07
+  done
+  row=$((row + 1))
+done
+$py "$table" table . --models lightgcn pinsage --seeds 1 2 3 || fail "table failed"
 grep -q "| DNS | 0.2100 ± 0.1000 |" table.md || fail "DNS's test row: $(grep DNS table.md)"
+sed -n '/^## PinSage, test split/,/^## PinSage, random/p' table.md > pinsage_test.md
+grep -q "| RecNS | 0.7200 ± 0.1000 |" pinsage_test.md && [ "$(grep -c '^| [A-Z]' pinsage_test.md)" = 3 ] ||
+  fail "PinSage's test rows: $(cat table.md)"
+grep -q "^## PinSage, random-exposure split" table.md || fail "no PinSage random-exposure rows: $(cat table.md)"
 grep -q "| RecNS w/o e-a | 0.0500 ± 0.0000 |" table.md || fail "the random split's rows: $(cat table.md)"
 $py - <<'EOF' || fail "results.json or recall.png is wrong"
 import json
-r = json.load(open("results.json"))["lightgcn"]["recns"]["test"]["recall@20"]
+results = json.load(open("results.json"))
+r = results["lightgcn"]["recns"]["test"]["recall@20"]
 assert abs(r["mean"] - 0.24) < 1e-12 and abs(r["std"] - 0.1) < 1e-12, r
+assert sorted(results["pinsage"]) == ["dns", "recns", "uniform"], results["pinsage"].keys()
+r = results["pinsage"]["dns"]["test_random"]["recall@20"]
+assert abs(r["mean"] - 0.07) < 1e-12, r
 assert open("recall.png", "rb").read(8) == b"\x89PNG\r\n\x1a\n"
 EOF
 
