@@ -16,8 +16,8 @@ namespace recns {
 enum class NeighbourSampling {
   kUniform,  ///< min(fanout, degree) distinct neighbours, uniformly without replacement
   kTable,    ///< the reference's fixed table: `table_width` neighbours per node drawn once (with
-             ///< replacement below that degree); a step takes the same `fanout` random columns
-             ///< of every row
+             ///< replacement below that degree, the dummy node for an isolated one); a step takes
+             ///< the same `fanout` random columns of every row
 };
 
 /// The epoch of the draws of inference with sampled neighbourhoods: one fixed sample, apart from
@@ -40,8 +40,12 @@ class Neighbourhoods {
   int TableWidth() const { return table_width_; }
   int64_t Degree(int64_t local_row) const { return start_[local_row + 1] - start_[local_row]; }
   const int32_t* Neighbours(int64_t local_row) const { return key_.data() + start_[local_row]; }
+  /// The dummy node of the table mode, the only neighbour of isolated nodes (and of itself): its
+  /// key follows every node's.
+  int64_t DummyKey() const { return layout_->NumNodes(); }
   /// Not collective. Appends to `keys` the neighbours sampled for owned row `local_row` at hop
-  /// `hop` (1 or 2) of step (epoch, step). An isolated node has none.
+  /// `hop` (1 or 2) of step (epoch, step). An isolated node has none in the uniform mode and
+  /// `fanout` times the dummy node in the table mode.
   void Sample(int64_t local_row, uint32_t epoch, int64_t step, int hop, int fanout,
               std::vector<int64_t>* keys) const;
   /// Bytes held on this rank.
@@ -54,7 +58,7 @@ class Neighbourhoods {
   int table_width_ = 0;
   std::vector<int64_t> start_{0};
   std::vector<int32_t> key_;
-  std::vector<int32_t> table_;  ///< kTable: LocalRows × table_width keys (empty rows: isolated)
+  std::vector<int32_t> table_;  ///< kTable: LocalRows × table_width keys
 };
 
 }  // namespace recns

@@ -59,7 +59,7 @@ PetscErrorCode Neighbourhoods::SetUp(const Graph& graph, uint64_t seed, Neighbou
   }
   table_.clear();
   if (sampling_ == NeighbourSampling::kTable) {
-    table_.assign((size_t)layout.LocalRows() * table_width_, -1);
+    table_.assign((size_t)layout.LocalRows() * table_width_, (int32_t)DummyKey());
     std::vector<int64_t> positions;
     for (int64_t r = 0; r < layout.LocalRows(); ++r) {
       const int64_t degree = Degree(r);
@@ -81,9 +81,9 @@ PetscErrorCode Neighbourhoods::SetUp(const Graph& graph, uint64_t seed, Neighbou
 void Neighbourhoods::Sample(int64_t local_row, uint32_t epoch, int64_t step, int hop, int fanout,
                             std::vector<int64_t>* keys) const {
   const int64_t degree = Degree(local_row);
-  if (degree == 0) return;
   const int32_t* neighbours = Neighbours(local_row);
   if (sampling_ == NeighbourSampling::kUniform) {
+    if (degree == 0) return;
     const size_t first = keys->size();
     DrawNeighbourPositions(seed_, epoch, step, hop, layout_->KeyOfLocalRow(local_row), degree,
                            fanout, keys);

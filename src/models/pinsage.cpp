@@ -80,11 +80,17 @@ class PinSageModel final : public Model {
         targets_.push_back((int64_t)r);
       }
     SampleAll(targets_, 1, fanout_[0], &t_start_, &t_keys_);
-    PetscCall(hop1_halo_->SetNodes(t_keys_));
+    dummy_used_ = false;
+    halo_keys_.clear();
+    for (int64_t key : t_keys_) {
+      if (IsDummy(key)) dummy_used_ = true;
+      else halo_keys_.push_back(key);
+    }
+    PetscCall(hop1_halo_->SetNodes(halo_keys_));
     // The hop-1 nodes this rank owns: those in its own samples and those other ranks read.
     for (int64_t r : hop1_rows_) compact_[(size_t)r] = -1;
     hop1_rows_ = hop1_halo_->ReadByOthers();
-    for (int64_t key : t_keys_)
+    for (int64_t key : halo_keys_)
       if (layout.OwnsKey(key)) hop1_rows_.push_back(layout.LocalRowOfKey(key));
     std::sort(hop1_rows_.begin(), hop1_rows_.end());
     hop1_rows_.erase(std::unique(hop1_rows_.begin(), hop1_rows_.end()), hop1_rows_.end());
@@ -92,8 +98,10 @@ class PinSageModel final : public Model {
     PetscCall(hop1_halo_->CompactRoots(hop1_rows_));
     SampleAll(hop1_rows_, 2, fanout_[1], &h_start_, &h_keys_);
     // Features of every sampled node.
-    feature_keys_.assign(h_keys_.begin(), h_keys_.end());
-    feature_keys_.insert(feature_keys_.end(), t_keys_.begin(), t_keys_.end());
+    feature_keys_.clear();
+    for (const std::vector<int64_t>* keys : {&h_keys_, &t_keys_})
+      for (int64_t key : *keys)
+        if (!IsDummy(key)) feature_keys_.push_back(key);
     PetscCall(feature_halo_->SetNodes(feature_keys_));
     PetscCall(feature_halo_->Bcast(ego_, &ghost_x_));
     // Layer 1 on the hop-1 nodes (their N2) and on the targets (their N1).
@@ -103,6 +111,8 @@ class PinSageModel final : public Model {
     Gather(targets_, ego_, &target_x_);
     MeanFeatures(t_start_, t_keys_, &target_mean_);
     Aggregate1(target_x_, target_mean_, &target_h_);
+    // The dummy node as a hop-1 node: its only neighbour is itself.
+    if (dummy_used_) Aggregate1(dummy_feature_, dummy_feature_, &dummy_h_);
     // Layer 2 on the targets, from the hop-1 rows of their N1.
     PetscCall(hop1_halo_->Bcast(hop1_h_, &ghost_h_));
     const Eigen::Index t = (Eigen::Index)targets_.size();
@@ -151,13 +161,15 @@ class PinSageModel final : public Model {
     // The hop-1 rows' gradient, from every target whose N1 holds them, reduced into the owners.
     hop1_dh_.setZero(hop1_h_.rows(), width_);
     ghost_dh_.setZero(ghost_h_.rows(), width_);
+    dummy_dh_.setZero(1, width_);
     const Layout& layout = graph_->GetLayout();
     for (Eigen::Index k = 0; k < t; ++k) {
       const int64_t count = t_start_[k + 1] - t_start_[k];
       for (int64_t s = t_start_[k]; s < t_start_[k + 1]; ++s) {
         const int64_t key = t_keys_[s];
-        auto row = layout.OwnsKey(key) ? hop1_dh_.row(compact_[(size_t)layout.LocalRowOfKey(key)])
-                                       : ghost_dh_.row(hop1_halo_->GhostRowOfKey(key));
+        auto row = IsDummy(key)            ? dummy_dh_.row(0)
+                   : layout.OwnsKey(key) ? hop1_dh_.row(compact_[(size_t)layout.LocalRowOfKey(key)])
+                                         : ghost_dh_.row(hop1_halo_->GhostRowOfKey(key));
         row += target_dhmean_.row(k) / (double)count;
       }
     }
@@ -167,6 +179,19 @@ class PinSageModel final : public Model {
     ghost_dx_.setZero(ghost_x_.rows(), dim_);
     Backward1(hop1_rows_, hop1_x_, hop1_mean_, hop1_h_, &hop1_dh_, h_start_, h_keys_);
     Backward1(targets_, target_x_, target_mean_, target_h_, &target_dh_, t_start_, t_keys_);
+    if (dummy_used_) {
+      // Its own feature is both its self and its neighbour input.
+      const int half = width_ / 2;
+      dummy_dh_ = dummy_dh_.cwiseProduct((dummy_h_.array() > 0).cast<double>().matrix());
+      w1_self_grad_.noalias() += dummy_feature_.transpose() * dummy_dh_.leftCols(half);
+      w1_neighbour_grad_.noalias() += dummy_feature_.transpose() * dummy_dh_.rightCols(half);
+      if (bias_) {
+        b1_self_grad_ += dummy_dh_.leftCols(half);
+        b1_neighbour_grad_ += dummy_dh_.rightCols(half);
+      }
+      dummy_feature_grad_.noalias() += dummy_dh_.leftCols(half) * w1_self_.transpose();
+      dummy_feature_grad_.noalias() += dummy_dh_.rightCols(half) * w1_neighbour_.transpose();
+    }
     PetscCall(feature_halo_->ReduceAdd(ghost_dx_, &ego_grad_));
     PetscCall(PetscLogEventEnd(Events().backward, 0, 0, 0, 0));
     PetscFunctionReturn(PETSC_SUCCESS);
@@ -188,6 +213,7 @@ class PinSageModel final : public Model {
     add("w1_neighbour", &w1_neighbour_, &w1_neighbour_grad_, weight_decay_);
     add("w2_self", &w2_self_, &w2_self_grad_, weight_decay_);
     add("w2_neighbour", &w2_neighbour_, &w2_neighbour_grad_, weight_decay_);
+    if (table_) add("dummy_feature", &dummy_feature_, &dummy_feature_grad_, 0);
     if (bias_) {
       add("b1_self", &b1_self_, &b1_self_grad_, 0);
       add("b1_neighbour", &b1_neighbour_, &b1_neighbour_grad_, 0);
@@ -200,6 +226,7 @@ class PinSageModel final : public Model {
     auto structure = Model::Structure();
     structure.emplace_back("model_pinsage_width", width_);
     structure.emplace_back("model_pinsage_bias", bias_ ? 1 : 0);
+    structure.emplace_back("model_pinsage_table", table_ ? 1 : 0);  // the dummy node's feature
     return structure;
   }
 
@@ -305,6 +332,15 @@ class PinSageModel final : public Model {
     for (RowMatrix* m : {&b1_self_, &b1_neighbour_, &b2_self_, &b2_neighbour_, &b1_self_grad_,
                          &b1_neighbour_grad_, &b2_self_grad_, &b2_neighbour_grad_})
       *m = RowMatrix::Zero(1, half);
+    // The table mode's dummy node: a feature row like an item's, drawn from a key no node has.
+    const Layout& layout = graph_->GetLayout();
+    const double dummy_std = init_ == "xavier" ? std::sqrt(2.0 / (layout.NumItems() + dim_)) : init_std_;
+    dummy_feature_.resize(1, dim_);
+    for (int c = 0; c < dim_; ++c)
+      dummy_feature_(0, c) = dummy_std * NormalFromBlock(RandomBlock(seed_, RngPurpose::kInitItem, 0,
+                                                                     (uint64_t)layout.NumItems(), (uint32_t)c));
+    dummy_feature_grad_ = RowMatrix::Zero(1, dim_);
+    dummy_used_ = false;
     // The rows of every node are made at the first Forward: a run that only trains keeps the
     // step's rows alone.
     final_.resize(0, width_);
@@ -335,13 +371,16 @@ class PinSageModel final : public Model {
     for (size_t k = 0; k < rows.size(); ++k) to->row((Eigen::Index)k) = from.row(rows[k]);
   }
 
+  bool IsDummy(int64_t key) const { return table_ && key == neighbourhoods_.DummyKey(); }
   RowMatrix::ConstRowXpr FeatureRow(int64_t key) const {
     const Layout& layout = graph_->GetLayout();
+    if (IsDummy(key)) return dummy_feature_.row(0);
     return layout.OwnsKey(key) ? ego_.row(layout.LocalRowOfKey(key))
                                : ghost_x_.row(feature_halo_->GhostRowOfKey(key));
   }
   RowMatrix::ConstRowXpr Hop1Row(int64_t key) const {
     const Layout& layout = graph_->GetLayout();
+    if (IsDummy(key)) return dummy_h_.row(0);
     return layout.OwnsKey(key) ? hop1_h_.row(compact_[(size_t)layout.LocalRowOfKey(key)])
                                : ghost_h_.row(hop1_halo_->GhostRowOfKey(key));
   }
@@ -403,8 +442,9 @@ class PinSageModel final : public Model {
       const int64_t count = start[k + 1] - start[k];
       for (int64_t s = start[k]; s < start[k + 1]; ++s) {
         const int64_t key = keys[s];
-        auto row = layout.OwnsKey(key) ? ego_grad_.row(layout.LocalRowOfKey(key))
-                                       : ghost_dx_.row(feature_halo_->GhostRowOfKey(key));
+        auto row = IsDummy(key)            ? dummy_feature_grad_.row(0)
+                   : layout.OwnsKey(key) ? ego_grad_.row(layout.LocalRowOfKey(key))
+                                         : ghost_dx_.row(feature_halo_->GhostRowOfKey(key));
         row += dmean_.row((Eigen::Index)k) / (double)count;
       }
     }
@@ -471,6 +511,10 @@ class PinSageModel final : public Model {
   double weight_decay_ = 2e-6;
   bool bias_ = false;
   Neighbourhoods neighbourhoods_;
+  // The table mode's dummy node (ALGORITHMS §1.4): a shared feature row, and its hop-1 row when a
+  // step's sample holds it.
+  RowMatrix dummy_feature_, dummy_feature_grad_, dummy_h_, dummy_dh_;
+  bool dummy_used_ = false;
   RowMatrix w1_self_, w1_neighbour_, w2_self_, w2_neighbour_;
   RowMatrix w1_self_grad_, w1_neighbour_grad_, w2_self_grad_, w2_neighbour_grad_;
   RowMatrix b1_self_, b1_neighbour_, b2_self_, b2_neighbour_;
@@ -483,7 +527,7 @@ class PinSageModel final : public Model {
   // rows (roots compacted to hop1_rows_) and of features, and what Backward needs.
   bool trainable_pass_ = false;
   std::vector<int64_t> targets_, t_start_, t_keys_;
-  std::vector<int64_t> hop1_rows_, h_start_, h_keys_, feature_keys_;
+  std::vector<int64_t> hop1_rows_, h_start_, h_keys_, feature_keys_, halo_keys_;
   std::vector<int64_t> compact_;     ///< per owned row: its index in hop1_rows_, or -1
   std::vector<int64_t> step_index_;  ///< per owned row: its index in targets_, or -1
   std::unique_ptr<Halo> hop1_halo_, feature_halo_;
