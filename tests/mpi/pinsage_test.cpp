@@ -6,6 +6,7 @@
 #include <petscsys.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -181,13 +182,14 @@ struct DensePinSage {
   }
 };
 
-/// Sets every bias of `model` (the same on every rank) to values away from 0.
+/// Sets every bias of `model` (the same on every rank) to values away from 0 (and from the
+/// ReLU's kink on an isolated node's neighbour branch).
 void SetBiases(recns::Model& model) {
   int block = 0;
   for (const char* name : {"b1_self", "b1_neighbour", "b2_self", "b2_neighbour"}) {
     RowMatrix* b = Block(model, name);
     ASSERT_NE(b, nullptr) << name;
-    for (Eigen::Index c = 0; c < b->cols(); ++c) (*b)(0, c) = 0.1 * ((c + block) % 3) - 0.07 * block;
+    for (Eigen::Index c = 0; c < b->cols(); ++c) (*b)(0, c) = 0.1 * ((c + block) % 3) - 0.07 * block + 0.03;
     ++block;
   }
 }
@@ -225,7 +227,8 @@ TEST(pinsage_forward_test, FullNeighbourhoodsEqualDenseSerialPinSage) {
 
 // ForwardRows computes the flagged rows on the neighbourhoods of DrawNeighbourPositions at the
 // step set by SetStep: a target's own layer-1 row on its N1, every hop-1 node's on its own N2,
-// whichever rank owns them. Rows left unflagged change nothing for the others. With
+// whichever rank owns them. Rows left unflagged (all of a rank's, on every rank but 0) change
+// nothing for the others. With
 // -model_pinsage_inference sampled, Forward is the sample of the inference epoch.
 TEST(pinsage_forward_test, SampledRowsEqualDenseSerialPinSage) {
   const Dataset data = WithoutItem(TinyDataset(13, 10, 5), 4);
@@ -244,11 +247,12 @@ TEST(pinsage_forward_test, SampledRowsEqualDenseSerialPinSage) {
     int64_t differ_from_full = 0;
     for (const auto& [epoch, step] : {std::pair<uint32_t, int64_t>{0, 0}, {0, 5}, {3, 2}}) {
       const Eigen::MatrixXd expected = dense.Sampled(epoch, step, 2, 3);
-      for (const bool every : {true, false}) {
-        SCOPED_TRACE(std::to_string(epoch) + "/" + std::to_string(step) + (every ? " every row" : " some rows"));
+      for (const char* which : {"every row", "some rows", "rank 0's rows"}) {
+        SCOPED_TRACE(std::to_string(epoch) + "/" + std::to_string(step) + " " + which);
         recns::RowFlags flags((size_t)n, 1);
-        if (!every)
-          for (int64_t r = 0; r < n; ++r) flags[(size_t)r] = DatasetNode(layout, r) % 3 != 1;
+        for (int64_t r = 0; r < n; ++r)
+          if (which[0] == 's') flags[(size_t)r] = DatasetNode(layout, r) % 3 != 1;
+          else if (which[0] == 'r') flags[(size_t)r] = layout.Rank() == 0;
         model->SetStep(epoch, step);
         ASSERT_PETSC_OK(model->ForwardRows(flags));
         for (int64_t r = 0; r < n; ++r) {
@@ -280,6 +284,87 @@ TEST(pinsage_forward_test, SampledRowsEqualDenseSerialPinSage) {
     for (int c = 0; c < 6; ++c)
       EXPECT_NEAR(model->Final()(r, c), expected(DatasetNode(layout, r), c), 1e-12)
           << "key " << DatasetNode(layout, r) << ", column " << c;
+}
+
+// Backward differentiates the sampled pass: central differences of <G, Final> over the flagged
+// rows, for the features and every weight and bias, with targets on rank 0 only (the other
+// ranks hold hop-1 nodes and features of its samples, and no target) and NaN in the final
+// gradient's other rows.
+TEST(pinsage_backward_test, SampledPassWithTargetsOnOneRank) {
+  const Dataset data = WithoutItem(TinyDataset(13, 10, 5), 4);
+  recns::Graph graph;
+  ASSERT_PETSC_OK(graph.Build(PETSC_COMM_WORLD, data));
+  const recns::Layout& layout = graph.GetLayout();
+  const int64_t n = layout.LocalRows();
+  const int width = 4;
+  std::unique_ptr<recns::Model> model;
+  ASSERT_PETSC_OK(MakeModel(PETSC_COMM_WORLD, graph,
+                            "-model_dim 3 -model_pinsage_width 4 -model_init normal -model_init_std 0.5 "
+                            "-model_pinsage_fanouts 2,3 -model_pinsage_bias",
+                            &model));
+  SetBiases(*model);
+  recns::RowFlags flags((size_t)n, 0);
+  RowMatrix g = RowMatrix::Zero(n, width);
+  for (int64_t r = 0; r < n; ++r) {
+    const int64_t key = DatasetNode(layout, r);
+    flags[(size_t)r] = layout.Rank() == 0 && key % 4 != 3;
+    for (int c = 0; c < width; ++c)
+      g(r, c) = flags[(size_t)r] ? recns::NormalFromBlock(recns::RandomBlock(4, recns::RngPurpose::kSynthetic, 0, key, c))
+                                 : std::nan("");
+  }
+  model->SetStep(2, 3);
+  auto loss = [&](double* value) -> PetscErrorCode {
+    PetscFunctionBeginUser;
+    PetscCall(model->ForwardRows(flags));
+    double sum = 0;
+    for (int64_t r = 0; r < n; ++r)
+      if (flags[(size_t)r]) sum += g.row(r).dot(model->Final().row(r));
+    PetscCallMPI(MPI_Allreduce(&sum, value, 1, MPI_DOUBLE, MPI_SUM, PETSC_COMM_WORLD));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  };
+  recns::ParameterList params;
+  model->GetParameters(&params);
+  ASSERT_EQ(params.size(), 9u);
+  double unused;
+  ASSERT_PETSC_OK(loss(&unused));
+  for (const recns::Parameter& p : params) p.grad->setConstant(0.0);
+  model->FinalGrad() = g;
+  ASSERT_PETSC_OK(model->Backward(nullptr));
+  std::vector<RowMatrix> grads;
+  for (const recns::Parameter& p : params) {
+    RowMatrix grad = *p.grad;
+    if (p.scope == recns::ParamScope::kShared)
+      MPI_Allreduce(MPI_IN_PLACE, grad.data(), (int)grad.size(), MPI_DOUBLE, MPI_SUM, PETSC_COMM_WORLD);
+    grads.push_back(grad);
+  }
+  const double h = 1e-6;
+  for (size_t b = 0; b < params.size(); ++b) {
+    RowMatrix& value = *params[b].value;
+    const bool shared = params[b].scope == recns::ParamScope::kShared;
+    double norm = 0;
+    for (int owner = 0; owner < (shared ? 1 : layout.Size()); ++owner) {
+      int64_t count = value.rows();
+      if (!shared) MPI_Bcast(&count, 1, MPI_INT64_T, owner, PETSC_COMM_WORLD);
+      for (int64_t r = 0; r < count; ++r)
+        for (int c = 0; c < value.cols(); ++c) {
+          const bool mine = shared || layout.Rank() == owner;
+          const double saved = mine ? value(r, c) : 0;
+          double plus, minus;
+          if (mine) value(r, c) = saved + h;
+          ASSERT_PETSC_OK(loss(&plus));
+          if (mine) value(r, c) = saved - h;
+          ASSERT_PETSC_OK(loss(&minus));
+          if (!mine) continue;
+          value(r, c) = saved;
+          const double numeric = (plus - minus) / (2 * h);
+          EXPECT_NEAR(grads[b](r, c), numeric, 1e-7 + 1e-6 * std::fabs(numeric))
+              << params[b].Path() << " row " << r << " of rank " << owner << ", column " << c;
+          norm += numeric * numeric;
+        }
+    }
+    MPI_Allreduce(MPI_IN_PLACE, &norm, 1, MPI_DOUBLE, MPI_SUM, PETSC_COMM_WORLD);
+    EXPECT_GT(norm, 0.0) << params[b].Path();
+  }
 }
 
 // The flagged rows of ForwardRows, by node key, are the same on 1, 2 and 4 ranks (sub-
@@ -340,10 +425,12 @@ const char* const kTrainOptions =
 
 // The neighbourhoods of a step are drawn from (seed, epoch, step, hop, node key) alone: the same
 // trajectory at any rank count, with samplers that choose before the sampled pass (uniform) and
-// after a full pass (DNS scores items), and with table neighbourhoods and biases.
+// after a full pass (DNS scores items; also on the fixed sample of sampled inference), and with
+// table neighbourhoods, biases and gradient clipping.
 TEST(pinsage_train_test, SameForAnyRankCount) {
   for (const char* variant :
        {"-sampler_type uniform", "-sampler_type dns -sampler_dns_candidates 3",
+        "-sampler_type dns -sampler_dns_candidates 3 -model_pinsage_inference sampled",
         "-sampler_type uniform -model_pinsage_neighbours table -model_pinsage_table_width 4 "
         "-model_pinsage_bias -optimizer_clip 0.05"}) {
     SCOPED_TRACE(variant);
