@@ -249,7 +249,8 @@ class PinSageModel final : public Model {
       // be dropped silently: count the values given with room for one more.
       PetscInt given[3];
       count = 3;
-      PetscCall(PetscOptionsGetIntArray(nullptr, nullptr, "-model_pinsage_fanouts", given, &count, nullptr));
+      PetscCall(PetscOptionsGetIntArray(PetscOptionsObject->options, PetscOptionsObject->prefix,
+                                        "-model_pinsage_fanouts", given, &count, nullptr));
     }
     RECNS_CHECK_INPUT(width >= 2 && width % 2 == 0, comm_,
                       "-model_pinsage_width must be an even number >= 2 (got %d)", (int)width);
