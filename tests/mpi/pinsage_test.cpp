@@ -1,7 +1,8 @@
 // PinSage: exact gradients through both aggregators, the normalisation and the features of
 // sampled neighbours (owned by any rank); the full and the sampled forward passes against a dense
-// serial PinSage; the sampled rows, by node key, the same at any rank count; whole runs the same
-// at any rank count and resumed exactly from a checkpoint; bad options as input errors.
+// serial PinSage; the sampled rows, by node key, the same at any rank count; Backward of the
+// sampled pass with targets on one rank; whole runs the same at any rank count and resumed
+// exactly from a checkpoint; bad options as input errors.
 #include <gtest/gtest.h>
 #include <petscsys.h>
 
