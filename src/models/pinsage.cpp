@@ -281,6 +281,14 @@ class PinSageModel final : public Model {
     PetscCall(PetscOptionsBool("-model_pinsage_bias", "A bias on each branch of both aggregators",
                                "Model", bias, &bias, nullptr));
     PetscOptionsHeadEnd();
+    if (fanouts_set) {
+      // PetscOptionsIntArray stops at the array's capacity without a word, so a third value would
+      // be dropped silently: count the values given with room for one more.
+      PetscInt given[3];
+      count = 3;
+      PetscCall(PetscOptionsGetIntArray(PetscOptionsObject->options, PetscOptionsObject->prefix,
+                                        "-model_pinsage_fanouts", given, &count, nullptr));
+    }
     RECNS_CHECK_INPUT(width >= 2 && width % 2 == 0, comm_,
                       "-model_pinsage_width must be an even number >= 2 (got %d)", (int)width);
     RECNS_CHECK_INPUT(!fanouts_set || count == 2, comm_,

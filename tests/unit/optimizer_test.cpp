@@ -1,9 +1,12 @@
 // Optimizers against hand-computed steps: Adam (PyTorch's form), sparse and dense SGD, coupled
-// weight decay, and the step-decay schedule.
+// weight decay, element-wise gradient clipping, and the step-decay schedule.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "../test_util.hpp"
 #include "recns/optimizer.hpp"
@@ -131,6 +134,77 @@ TEST(optimizer_test, BadValuesAreInputErrors) {
         recns::test::WithOptions(options, [&] { return optimizer->SetFromOptions(); }));
     EXPECT_NE(message.find(named), std::string::npos) << options << ": " << message;
   }
+}
+
+// -optimizer_clip c bounds every gradient entry to [-c, c] before SGD's update, on dense and
+// sparse steps and on shared blocks; 0 (the default) leaves the update as it was.
+TEST(optimizer_test, SGDClipsEachGradientEntry) {
+  RowMatrix grad(3, 2), shared_grad(1, 3);
+  grad << -10.0, -0.3, 0.0, 0.25, 7.0, 0.5;
+  shared_grad << 2.0, -0.75, 0.1;
+  for (const bool sparse : {false, true}) {
+    SCOPED_TRACE(sparse ? "sparse" : "dense");
+    const std::vector<int64_t> rows = {0, 2};
+    auto run = [&](const std::string& options, RowMatrix* value, RowMatrix* shared) {
+      auto sgd = Make("sgd", "-optimizer_lr 0.1 " + options);
+      *value = RowMatrix::Constant(3, 2, 1.0);
+      *shared = RowMatrix::Constant(1, 3, -1.0);
+      recns::ParameterList params = Block(value, &grad);
+      params.push_back(Block(shared, &shared_grad, recns::ParamScope::kShared)[0]);
+      params[1].name = "w";
+      ASSERT_EQ(sgd->SetUp(params), 0);
+      ASSERT_EQ(sgd->Step(0.1, sparse ? &rows : nullptr), 0);
+    };
+    RowMatrix clipped, clipped_shared, plain, plain_shared, zero, zero_shared;
+    run("-optimizer_clip 0.5", &clipped, &clipped_shared);
+    run("", &plain, &plain_shared);
+    run("-optimizer_clip 0", &zero, &zero_shared);
+    for (int64_t r = 0; r < 3; ++r)
+      for (int c = 0; c < 2; ++c) {
+        const bool moves = !sparse || r != 1;
+        const double g = grad(r, c);
+        EXPECT_EQ(clipped(r, c), moves ? 1.0 - 0.1 * std::min(std::max(g, -0.5), 0.5) : 1.0) << r << "," << c;
+        EXPECT_EQ(plain(r, c), moves ? 1.0 - 0.1 * g : 1.0) << r << "," << c;
+      }
+    for (int c = 0; c < 3; ++c)
+      EXPECT_EQ(clipped_shared(0, c), -1.0 - 0.1 * std::min(std::max(shared_grad(0, c), -0.5), 0.5));
+    EXPECT_EQ(zero, plain);
+    EXPECT_EQ(zero_shared, plain_shared);
+  }
+}
+
+// Adam with -optimizer_clip c is Adam fed the clipped gradients (its moments hold them), step
+// after step; 0 leaves it unchanged, and clipping that bites changes the trajectory.
+TEST(optimizer_test, AdamClipsEachGradientEntry) {
+  const double clip = 0.4;
+  auto run = [&](const std::string& options, bool clip_by_hand, RowMatrix* value) {
+    auto adam = Make("adam", "-optimizer_lr 0.05 " + options);
+    RowMatrix grad(2, 3);
+    *value = RowMatrix::Constant(2, 3, 0.5);
+    ASSERT_EQ(adam->SetUp(Block(value, &grad)), 0);
+    for (int step = 0; step < 4; ++step) {
+      for (int r = 0; r < 2; ++r)
+        for (int c = 0; c < 3; ++c) grad(r, c) = std::sin(1.0 + step + 3 * r + c) * (r + 1) * (step % 2 ? 0.3 : 2.0);
+      if (clip_by_hand) grad = grad.cwiseMax(-clip).cwiseMin(clip);
+      ASSERT_EQ(adam->Step(0.05, nullptr), 0);
+    }
+  };
+  RowMatrix clipped, by_hand, plain, zero;
+  run("-optimizer_clip 0.4", false, &clipped);
+  run("", true, &by_hand);
+  run("", false, &plain);
+  run("-optimizer_clip 0", false, &zero);
+  EXPECT_EQ(clipped, by_hand);
+  EXPECT_EQ(zero, plain);
+  EXPECT_GT((clipped - plain).cwiseAbs().maxCoeff(), 1e-3);
+}
+
+TEST(optimizer_test, NegativeClipIsAnInputError) {
+  std::unique_ptr<recns::Optimizer> optimizer;
+  ASSERT_EQ(recns::OptimizerRegistry::Get().Create("optimizer", "sgd", PETSC_COMM_SELF, &optimizer), 0);
+  const std::string message = recns::test::InputError(
+      recns::test::WithOptions("-optimizer_clip -1", [&] { return optimizer->SetFromOptions(); }));
+  EXPECT_NE(message.find("-optimizer_clip must be a finite number >= 0"), std::string::npos) << message;
 }
 
 }  // namespace
