@@ -171,17 +171,23 @@ TEST(neighbourhood_test, TableRowsShareTheStepsColumns) {
   EXPECT_LT(ChiSquare(column_count, (double)steps * fanout / width), ChiSquareQuantile999(width - 1));
   EXPECT_GT(differ_between_steps, steps / 2);
   // Every node's samples are its neighbours (with repeats when its degree is below the width);
-  // an isolated node has none.
+  // an isolated node's are the dummy node, whose key follows every node's.
+  EXPECT_EQ(hoods.DummyKey(), data.num_users + data.num_items);
   for (int64_t r = 0; r < layout.LocalRows(); ++r) {
     const int32_t* list = hoods.Neighbours(r);
     const int64_t degree = hoods.Degree(r);
     for (int s = 0; s < 50; ++s) {
       std::vector<int64_t> keys;
       hoods.Sample(r, 0, s, 1 + s % 2, fanout, &keys);
-      EXPECT_EQ(keys.size(), degree == 0 ? 0u : (size_t)fanout) << "key " << layout.KeyOfLocalRow(r);
-      for (int64_t key : keys)
+      EXPECT_EQ(keys.size(), (size_t)fanout) << "key " << layout.KeyOfLocalRow(r);
+      for (int64_t key : keys) {
+        if (degree == 0) {
+          EXPECT_EQ(key, hoods.DummyKey()) << "isolated node " << layout.KeyOfLocalRow(r);
+          continue;
+        }
         EXPECT_NE(std::find(list, list + degree, (int32_t)key), list + degree)
             << "node " << layout.KeyOfLocalRow(r) << " sampled " << key << ", not a neighbour";
+      }
     }
   }
   EXPECT_EQ(hoods.Degree(layout.LocalRowOfKey(data.num_users + 11)), 0);
