@@ -257,7 +257,8 @@ class PinSageModel final : public Model {
                               "have half each) and of the final rows",
                               "Model", width, &width, nullptr));
     PetscCall(PetscOptionsIntArray("-model_pinsage_fanouts",
-                                   "Neighbours sampled per node in training: hop 1 (of the rows a "
+                                   "Neighbours sampled per node in training, comma-separated (default "
+                                   "10,25): hop 1 (of the rows a "
                                    "step reads), hop 2 (of each hop-1 node)",
                                    "Model", fanouts, &count, &fanouts_set));
     PetscCall(PetscOptionsEList("-model_pinsage_neighbours",
