@@ -192,6 +192,9 @@ class Sampler {
   /// False when Sample never reads the model's final embeddings (uniform, PNS): the trainer
   /// then samples before the forward pass and computes only the rows the step reads.
   virtual bool ScoresItems() const { return true; }
+  /// True when the negatives take single layers of the model (MixGCF's hop mixing): such a
+  /// sampler needs a model whose final rows are pooled from layer rows (Model::HasLayerRows).
+  virtual bool MixesLayers() const { return false; }
   /// Collective. Called after the last step of every epoch, at the parameters the epoch ended
   /// with (samplers with per-epoch state, such as SRNS's score history, update it here).
   virtual PetscErrorCode EndEpoch(const SampleContext&) { return PETSC_SUCCESS; }

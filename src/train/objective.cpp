@@ -208,10 +208,9 @@ PetscErrorCode Objective::Compute(const Batch& batch, const Negatives& negatives
   const bool distributed = size_ > 1;
   const bool layers = negatives.HasLayerTerms();
   const int num_layers = model_->NumLayers();
-  RECNS_CHECK_INPUT(!layers || model_->HasLayerRows(), comm_,
-                    "-sampler_type %s mixes single layers of the model, which -model_type %s "
-                    "does not have (its final rows are not pooled from layer rows)",
-                    sampler_->Type(), model_->Type());
+  PetscCheck(!layers || (model_->HasLayerRows() && sampler_->MixesLayers()), comm_, PETSC_ERR_PLIB,
+             "negatives of -sampler_type %s read single layers: the sampler must say so "
+             "(MixesLayers), and the model must have them", sampler_->Type());
   if (layers && !model_->LayerGradsEnabled()) model_->EnableLayerGrads();
   // Every gradient but the ego rows' (cleared by the row rules of Prepare) accumulates from 0.
   for (const Parameter& p : params_)

@@ -196,6 +196,10 @@ PetscErrorCode Trainer::SetFromOptions() {
   PetscCall(OptimizerRegistry::Get().Create("optimizer", optimizer_type_, comm_, &optimizer_));
   PetscCall(model_->SetFromOptions());
   PetscCall(sampler_->SetFromOptions());
+  RECNS_CHECK_INPUT(!sampler_->MixesLayers() || model_->HasLayerRows(), comm_,
+                    "-sampler_type %s mixes single layers of the model, which -model_type %s "
+                    "does not have (its final rows are not pooled from layer rows)",
+                    sampler_type_.c_str(), model_type_.c_str());
   if (!model_->RegularizesEgoRows()) loss_->SetDefaultL2(0);
   PetscCall(loss_->SetFromOptions());
   PetscCall(optimizer_->SetFromOptions());
