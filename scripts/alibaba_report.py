@@ -33,9 +33,9 @@ PS_DIM, PS_WIDTH, PS_BATCH, PS_FANOUTS = 50, 256, 512, (10, 25)
 PS_LIMIT_MB = 2 * 1024
 # Exchanges per PinSage step with each rank it shares rows with: the two halo set-ups of the
 # sampled graph, the compaction of the hop-1 roots, the feature and hop-1 broadcasts and their
-# gradient reductions, and the loss's item halo (set-up, broadcast, reduction); then the
-# allreduces of the loss and of the gradient norm (clipping).
-PS_EXCHANGES, PS_ALLREDUCES = 10, 2
+# gradient reductions, and the loss's item halo (set-up, broadcast, reduction); then the step's
+# one allreduce (the loss with the shared weights' gradients; clipping is per entry, no norm).
+PS_EXCHANGES, PS_ALLREDUCES = 10, 1
 PRODUCTS = 2 * LAYERS  # Â products per step: LAYERS forward, LAYERS backward
 LIMIT_MB = 6 * 1024  # 6 GiB per rank, in MiB (ru_maxrss / 1024)
 RANKS = (1, 2)
@@ -194,6 +194,8 @@ def read_train(out, name, limit_mb, limit_key):
         "peak_rss_mb_per_rank": summary["peak_rss_mb_per_rank"],
         limit_key: all(x <= limit_mb for x in summary["peak_rss_mb_per_rank"]),
         "item_halo_rows_per_step_per_rank": summary["halo_item_rows_per_step_per_rank"],
+        # Values the model's own halos bring per step (PinSage's sampled graph), when reported.
+        "model_halo_values_per_step_per_rank": summary.get("model_halo_values_per_step_per_rank"),
         "load_seconds": stages.get("Load", {}).get("seconds", math.nan),
         "wall_seconds": sec["total"]}
 
@@ -311,12 +313,18 @@ def pinsage_model(ps, parts, bandwidth, latency):
     def halo_rows(p):  # h(P) = h(2)·[(P - 1)/P²] / [(2 - 1)/2²]
         return h2 * 4 * (p - 1) / p ** 2 if p > 1 else 0.0
 
+    measured = two.get("model_halo_values_per_step_per_rank")
+    m2 = float(np.mean(measured)) if measured else math.nan
+
     def sampled_bytes(p):  # features of N1 ∪ N2 and hop-1 rows out, their gradients back
+        if measured:  # the values measured at 2 ranks, scaled as the halo rows
+            return m2 * 8 * 2 * 4 * (p - 1) / p ** 2
         return (1 - 1 / p) * (3 * PS_BATCH / p) * f1 * ((1 + f2) * PS_DIM + PS_WIDTH) * 8 * 2
 
     inputs = {"sampled_graph_s_per_step_1_rank": graph1, "per_row_s_per_step_1_rank": rows1,
               "batch_s_per_step_1_rank": batch1, "exchange_s_per_step_2_ranks": exchange2,
               "halo_rows_2_ranks": h2, "exchange_s_per_halo_row_2_ranks": per_row,
+              "sampled_graph_halo_values_2_ranks": m2,
               "net_bytes_per_s": bandwidth, "net_latency_s": latency}
     rows = []
     for p in MODEL_P:
@@ -408,7 +416,7 @@ def pinsage_report(ps, runs, predicted, parts):
            "    T(P) = t_graph(1)/P                                     sampled graph: sample, forward, backward, loss",
            "         + t_rows(1)·rows_max(P)/rows                       optimizer, row counting, rest",
            "         + t_batch(1)                                       batch",
-           "         + h(P)·c_h + V(P)/B + α·(10·min(P-1, h(P)) + 2·log2 P)   exchange", "",
+           "         + h(P)·c_h + V(P)/B + α·(10·min(P-1, h(P)) + log2 P)     exchange", "",
            "Assumptions. (1) The compute is that of the sampled computation graph: a rank's "
            f"targets are about 3·{PS_BATCH}/P rows (its users' pairs, and the positive and negative "
            f"items it owns), each with {f1} hop-1 neighbours and each of those with {f2} hop-2 "
@@ -420,23 +428,27 @@ def pinsage_report(ps, runs, predicted, parts):
            "rank walks the whole global batch, does not scale. (2) The exchange: the rows a rank "
            "receives are the sampled nodes other ranks own, a share 1 - 1/P of its graph of "
            "~batch/P targets, so h(P) = h(2)·4(P-1)/P², from h(2), the item-halo rows per rank "
-           "measured at 2 ranks (the only halo count the trainer reports; the sampled graph's "
-           "feature and hop-1 halos are drawn for the same targets and are taken proportional to "
-           "it). c_h, the seconds per such row, is the whole 2-rank step less its compute by (1) "
+           "measured at 2 ranks (the sampled graph's feature and hop-1 halos are drawn for the "
+           "same targets and scale alike). c_h, the seconds per such row, is the whole 2-rank step less its compute by (1) "
            "(half the 1-rank graph, the per-row phases at 2 ranks, the batch) over h(2): it holds "
            "the halo set-ups, the shared-memory copies of both halos and the loss's, the waiting "
            "for the slower rank and the two ranks' contention for the machine: the model charges all "
            "of the 2-rank overhead to the exchange and scales it with h(P). Repeated nodes "
            "are deduplicated in the halos, more so in the large samples of 2 ranks than at 64, so "
            "h(P) may be low at large P by up to that deduplication. (3) The network (not "
-           "measurable here): V(P) = (1 - 1/P)·(3·batch/P)·"
-           f"{f1}·(({f2} + 1)·{PS_DIM} + {PS_WIDTH})·8·2 bytes (features of the hop-1 and hop-2 "
-           "samples and the hop-1 rows, out and their gradients back, without deduplication: an "
-           f"upper bound) + h(P)·(2·{PS_WIDTH} + 1)·8 (the loss's rows), at B = {NET_GBPS:g} GB/s per "
+           "measurable here): V(P) = "
+           + (f"m(2)·4(P-1)/P²·8·2 bytes, from m(2) = {inputs['sampled_graph_halo_values_2_ranks']:,.0f} "
+              "values that the sampled graph's feature and hop-1 halos brought to a rank per step at "
+              "2 ranks (summary `model_halo_values_per_step_per_rank`), out and their gradients back,"
+              if not math.isnan(inputs['sampled_graph_halo_values_2_ranks']) else
+              f"(1 - 1/P)·(3·batch/P)·{f1}·(({f2} + 1)·{PS_DIM} + {PS_WIDTH})·8·2 bytes (features of "
+              "the hop-1 and hop-2 samples and the hop-1 rows, out and their gradients back, without "
+              "deduplication: an upper bound, as the runs did not report their halos),")
+           + f" + h(P)·(2·{PS_WIDTH} + 1)·8 (the loss's rows), at B = {NET_GBPS:g} GB/s per "
            f"rank, and α = {NET_LATENCY * 1e6:g} µs for each of the step's 10 exchanges with every "
            "other rank (the sampled graph's two halo set-ups, the roots' compaction, two "
            "broadcasts, two reductions; the loss's halo set-up, broadcast and reduction) and its "
-           "2 allreduces (loss, gradient norm); pessimistic column: B/3, 5α.", "",
+           "one allreduce (the loss with the shared weights' gradients); pessimistic column: B/3, 5α.", "",
            f"Measured inputs: t_graph(1) = {inputs['sampled_graph_s_per_step_1_rank']:.4f} s, "
            f"t_rows(1) = {inputs['per_row_s_per_step_1_rank']:.4f} s, t_batch(1) = "
            f"{inputs['batch_s_per_step_1_rank']:.4f} s; at 2 ranks the exchange "

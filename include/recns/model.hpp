@@ -93,6 +93,9 @@ class Model {
   virtual const RowMatrix& StepFinal() const { return Final(); }
   virtual RowMatrix& StepFinalGrad() { return FinalGrad(); }
   virtual int64_t StepRow(int64_t local_row) const { return local_row; }
+  /// Values (doubles) the last ForwardRows brought to this rank through the model's own halos
+  /// (PinSage: hop-1 rows and features of the sampled graph); Backward sends as many back.
+  virtual double StepHaloValues() const { return 0; }
   /// Not collective. The step whose random choices the next ForwardRows makes (the counter
   /// streams of PinSage's neighbourhoods), so they are the same at any rank count and on restart.
   void SetStep(uint32_t epoch, int64_t step) {

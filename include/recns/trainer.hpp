@@ -88,6 +88,8 @@ class Trainer {
     PhaseSeconds first_step_phases;
     /// Remote item rows this rank fetched through the per-step item halo, mean over the steps.
     double halo_item_rows_per_step = 0;
+    /// Values the model's own halos brought to this rank per step (Model::StepHaloValues), mean.
+    double model_halo_values_per_step = 0;
     /// Stopped by a signal before the end (the run resumes from its last checkpoint).
     bool interrupted = false;
     /// Checkpoints written by this run, and the last one.
@@ -141,7 +143,7 @@ class Trainer {
   PetscErrorCode CombineVotes(double votes[2]);
   void CastVotes(double votes[2]) const;
   /// Adds one global step's wall seconds and item-halo rows to this run's sums in Outcome.
-  void RecordStep(double seconds, double* halo_rows_sum, int64_t* steps_this_run);
+  void RecordStep(double seconds, double halo_sums[2], int64_t* steps_this_run);
   // Checkpoints (trainer_checkpoint.cpp).
   PetscErrorCode PrepareCheckpointFolder();
   /// Collective. The bytes a checkpoint of this run takes at most (CheckpointFile::Measure).

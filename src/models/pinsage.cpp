@@ -50,6 +50,9 @@ class PinSageModel final : public Model {
   bool HasLayerRows() const override { return false; }
   bool NormalizesFinalRows() const override { return true; }
   bool RowLocalGradient() const override { return false; }
+  double StepHaloValues() const override {
+    return (double)(ghost_h_.size() + ghost_x_.size());
+  }
 
   PetscErrorCode Forward() override {
     PetscFunctionBeginUser;

@@ -463,13 +463,14 @@ PetscErrorCode Trainer::FinishEpoch(int epoch, double lr, double* eval_value, bo
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-void Trainer::RecordStep(double seconds, double* halo_rows_sum, int64_t* steps_this_run) {
+void Trainer::RecordStep(double seconds, double halo_sums[2], int64_t* steps_this_run) {
   if (++*steps_this_run == 1) {
     outcome_.first_step_seconds = seconds;
     outcome_.first_step_phases = outcome_.phases;
   }
   outcome_.step_seconds += seconds;
-  *halo_rows_sum += (double)objective_.HaloRows();  // 0 on one rank, where no row is remote
+  halo_sums[0] += (double)objective_.HaloRows();  // 0 on one rank, where no row is remote
+  halo_sums[1] += model_->StepHaloValues();
 }
 
 PetscErrorCode Trainer::Train() {
@@ -485,7 +486,7 @@ PetscErrorCode Trainer::Train() {
   last_checkpoint_time_ = MPI_Wtime();
   bool interrupted = false, step_limit = false;
   double eval_value = NAN;  // the watched metric of the last finished epoch, when evaluated
-  double halo_rows_sum = 0;
+  double halo_sums[2] = {0, 0};  // the item halo's rows, the model's own halo values
   int64_t steps_this_run = 0;
   while (!state_.finished && state_.epoch < epochs_ && !interrupted && !step_limit) {
     const int epoch = state_.epoch;
@@ -501,7 +502,7 @@ PetscErrorCode Trainer::Train() {
       double loss;
       const double step_start = MPI_Wtime();
       PetscCall(Step((uint32_t)epoch, state_.step, lr, &loss));
-      RecordStep(MPI_Wtime() - step_start, &halo_rows_sum, &steps_this_run);
+      RecordStep(MPI_Wtime() - step_start, halo_sums, &steps_this_run);
       state_.loss_sum += loss;
       ++state_.step;
       ++state_.steps_done;
@@ -517,7 +518,8 @@ PetscErrorCode Trainer::Train() {
     PetscCall(PetscLogStagePop());
     state_.epoch_seconds += MPI_Wtime() - lap;
     outcome_.steps_run = state_.steps_done;
-    outcome_.halo_item_rows_per_step = halo_rows_sum / (double)std::max<int64_t>(steps_this_run, 1);
+    outcome_.halo_item_rows_per_step = halo_sums[0] / (double)std::max<int64_t>(steps_this_run, 1);
+    outcome_.model_halo_values_per_step = halo_sums[1] / (double)std::max<int64_t>(steps_this_run, 1);
     if (interrupted) break;
 
     if (state_.step < steps) {

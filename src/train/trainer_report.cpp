@@ -188,12 +188,15 @@ PetscErrorCode Trainer::WriteSummary() const {
   double peak_rss_mb = PeakRssMb();
   // Every rank's peak (overall and up to the end of training), and the item halo's rows per
   // step of every rank, on rank 0.
-  std::vector<double> rank_rss((size_t)size_), rank_training_rss((size_t)size_), rank_halo((size_t)size_);
+  std::vector<double> rank_rss((size_t)size_), rank_training_rss((size_t)size_), rank_halo((size_t)size_),
+      rank_model_halo((size_t)size_);
   PetscCallMPI(MPI_Gather(&peak_rss_mb, 1, MPI_DOUBLE, rank_rss.data(), 1, MPI_DOUBLE, 0, comm_));
   PetscCallMPI(MPI_Gather(&outcome_.peak_rss_mb_training, 1, MPI_DOUBLE, rank_training_rss.data(),
                           1, MPI_DOUBLE, 0, comm_));
   PetscCallMPI(MPI_Gather(&outcome_.halo_item_rows_per_step, 1, MPI_DOUBLE, rank_halo.data(), 1,
                           MPI_DOUBLE, 0, comm_));
+  PetscCallMPI(MPI_Gather(&outcome_.model_halo_values_per_step, 1, MPI_DOUBLE, rank_model_halo.data(),
+                          1, MPI_DOUBLE, 0, comm_));
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &peak_rss_mb, 1, MPI_DOUBLE, MPI_MAX, comm_));
   PetscErrorCode failed = PETSC_SUCCESS;
   if (rank_ == 0) {
@@ -214,6 +217,7 @@ PetscErrorCode Trainer::WriteSummary() const {
     json.Numbers("peak_rss_mb_training_per_rank", rank_training_rss);
     json.Number("steps_run", (double)outcome_.steps_run);
     json.Numbers("halo_item_rows_per_step_per_rank", rank_halo);
+    json.Numbers("model_halo_values_per_step_per_rank", rank_model_halo);
     if (sampling_quality_) {
       json.Number("sampling_tnr", outcome_.sampling_tnr);
       json.Number("sampling_inf", outcome_.sampling_inf);

@@ -7,7 +7,8 @@
 #     the end of training when the summary has it; LightGCN's figures are those of the report
 #     without PinSage;
 #  3. PinSage's model: at 1 rank the measured step; at 2 ranks the measured step plus the network
-#     terms alone (its exchange is calibrated there); the halo rows h(P) = h(2)·4(P-1)/P²;
+#     terms alone (its exchange is calibrated there); the halo rows h(P) = h(2)·4(P-1)/P²; the
+#     sampled graph's halo values measured at 2 ranks, when the summary has them, for its volume;
 #  4. an incomplete set of PinSage's files is an error.
 set -euo pipefail
 bin="${RECNS_BIN_DIR:?}"
@@ -100,10 +101,34 @@ rows = {r["ranks"]: r for r in ps["model"]["predicted"]}
 assert abs(rows[1]["seconds_per_step"] - 0.1) < 1e-9, rows[1]
 B, alpha = 3e9, 2e-6
 volume = 0.5 * (3 * 512 / 2) * 10 * (26 * 50 + 256) * 8 * 2 + 100 * (2 * 256 + 1) * 8
-network = volume / B + alpha * (10 * 1 + 2 * 1)
+network = volume / B + alpha * (10 * 1 + 1 * 1)
 assert abs(rows[2]["seconds_per_step"] - (0.07 + network)) < 1e-9, (rows[2], network)
 assert abs(rows[64]["halo_rows"] - 100 * 4 * 63 / 64 ** 2) < 1e-9, rows[64]
 assert abs(rows[64]["terms"]["sampled_graph"] - 0.08 / 64) < 1e-12, rows[64]["terms"]
+EOF
+
+# The sampled graph's halo values, when the runs report them, replace the upper bound:
+# V(P) = m(2)·4(P-1)/P²·8·2 bytes.
+cp -r both measured
+$py - <<'EOF' || fail "the measured halo's input"
+import json
+path = "measured/pinsage_2_summary.json"
+summary = json.load(open(path))
+summary["model_halo_values_per_step_per_rank"] = [1000.0, 3000.0]
+json.dump(summary, open(path, "w"))
+EOF
+$py "$report" measured data.h5 > /dev/null || fail "the report with measured halos"
+$py - <<'EOF' || fail "PinSage's model with measured halos"
+import json
+ps = json.load(open("measured/alibaba.json"))["pinsage"]
+rows = {r["ranks"]: r for r in ps["model"]["predicted"]}
+assert ps["model"]["inputs"]["sampled_graph_halo_values_2_ranks"] == 2000.0, ps["model"]["inputs"]
+volume = 2000.0 * 8 * 2 * 4 * 1 / 4 + 100 * (2 * 256 + 1) * 8
+network = volume / 3e9 + 2e-6 * (10 * 1 + 1 * 1)
+assert abs(rows[2]["seconds_per_step"] - (0.07 + network)) < 1e-9, (rows[2], network)
+assert abs(rows[64]["exchange_mb_per_step"] * 1e6
+           - (2000.0 * 8 * 2 * 4 * 63 / 64 ** 2 + rows[64]["halo_rows"] * (2 * 256 + 1) * 8)) < 1e-3
+assert "model_halo_values_per_step_per_rank" in open("measured/alibaba.md").read()
 EOF
 
 # 4. Incomplete PinSage files.
