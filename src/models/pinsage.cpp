@@ -480,6 +480,11 @@ class PinSageModel final : public Model {
     PetscCall(PetscLogEventBegin(Events().forward, 0, 0, 0, 0));
     const Eigen::Index n = ego_.rows();
     const int half = width_ / 2;
+    // The hidden rows are made a block of columns at a time, each block's part of z added as it
+    // comes, so the pass holds the final rows and a few blocks of n × block values, never the
+    // hidden layer whole: the block is the largest divisor of width/2 up to 64.
+    int block = std::min(64, half);
+    while (half % block != 0) --block;
     // The products are set up at the first full pass: runs that never rank keep their memory.
     if (!feature_propagator_) {
       const Layout& layout = graph_->GetLayout();
@@ -493,23 +498,30 @@ class PinSageModel final : public Model {
       feature_propagator_ = std::make_unique<Propagator>();
       PetscCall(feature_propagator_->SetUp(graph_->Adjacency(), dim_));
       hidden_propagator_ = std::make_unique<Propagator>();
-      PetscCall(hidden_propagator_->SetUp(graph_->Adjacency(), width_));
+      PetscCall(hidden_propagator_->SetUp(graph_->Adjacency(), block));
     }
     if (final_.rows() != n) AllocateRows(&final_, n, width_);
-    RowMatrix scaled, mean, hidden;
-    PetscCall(MeanOfNeighbours(feature_propagator_.get(), ego_, &scaled, &mean));
-    Aggregate1(ego_, mean, &hidden);
-    // z's self half first, so the hidden rows can then be scaled in place for the product.
-    final_.leftCols(half).noalias() = hidden * w2_self_;
-    if (bias_) final_.leftCols(half).rowwise() += b2_self_.row(0);
-    for (Eigen::Index r = 0; r < n; ++r) hidden.row(r) *= root_degree_[(size_t)r];
-    mean.resize(n, width_);
-    PetscCall(hidden_propagator_->Apply(hidden, &mean));
-    hidden.resize(0, 0);
-    for (Eigen::Index r = 0; r < n; ++r)
-      if (root_degree_[(size_t)r] > 0) mean.row(r) /= root_degree_[(size_t)r];
-    final_.rightCols(half).noalias() = mean * w2_neighbour_;
-    if (bias_) final_.rightCols(half).rowwise() += b2_neighbour_.row(0);
+    RowMatrix scaled, feature_mean, hidden, hidden_mean;
+    PetscCall(MeanOfNeighbours(feature_propagator_.get(), ego_, &scaled, &feature_mean));
+    final_.setZero();
+    for (int branch = 0; branch < 2; ++branch) {
+      const RowMatrix& input = branch == 0 ? ego_ : feature_mean;
+      const RowMatrix& w1 = branch == 0 ? w1_self_ : w1_neighbour_;
+      const RowMatrix& b1 = branch == 0 ? b1_self_ : b1_neighbour_;
+      for (int c = 0; c < half; c += block) {
+        hidden.noalias() = input * w1.middleCols(c, block);
+        if (bias_) hidden.rowwise() += b1.row(0).segment(c, block);
+        hidden = hidden.cwiseMax(0.0);
+        const Eigen::Index rows_of_w2 = (Eigen::Index)branch * half + c;
+        final_.leftCols(half).noalias() += hidden * w2_self_.middleRows(rows_of_w2, block);
+        PetscCall(MeanOfNeighbours(hidden_propagator_.get(), hidden, &scaled, &hidden_mean));
+        final_.rightCols(half).noalias() += hidden_mean * w2_neighbour_.middleRows(rows_of_w2, block);
+      }
+    }
+    if (bias_) {
+      final_.leftCols(half).rowwise() += b2_self_.row(0);
+      final_.rightCols(half).rowwise() += b2_neighbour_.row(0);
+    }
     for (Eigen::Index r = 0; r < n; ++r) final_.row(r) /= std::max(final_.row(r).norm(), kNormFloor);
     PetscCall(PetscLogEventEnd(Events().forward, 0, 0, 0, 0));
     PetscFunctionReturn(PETSC_SUCCESS);

@@ -200,30 +200,35 @@ const char* const kDenseOptions =
     "-model_pinsage_fanouts 2,3 ";
 
 // Forward uses every neighbour: the final rows equal a dense serial PinSage, with and without
-// biases, on a graph with an item of degree zero (its neighbour branches are their biases).
+// biases, on a graph with an item of degree zero (its neighbour branches are their biases), at a
+// width whose hidden layer is made in one block per branch and at one made in two (260: blocks
+// of 65 columns).
 TEST(pinsage_forward_test, FullNeighbourhoodsEqualDenseSerialPinSage) {
   const Dataset data = WithoutItem(TinyDataset(13, 10, 5), 4);
   recns::Graph graph;
   ASSERT_PETSC_OK(graph.Build(PETSC_COMM_WORLD, data));
   const recns::Layout& layout = graph.GetLayout();
-  for (const bool bias : {false, true}) {
-    SCOPED_TRACE(bias ? "biases" : "no bias");
-    std::unique_ptr<recns::Model> model;
-    ASSERT_PETSC_OK(MakeModel(PETSC_COMM_WORLD, graph,
-                              std::string(kDenseOptions) + (bias ? "-model_pinsage_bias" : ""), &model));
-    ASSERT_EQ(model->FinalWidth(), 6);
-    if (bias) SetBiases(*model);
-    ASSERT_PETSC_OK(model->Forward());
-    const DensePinSage dense(PETSC_COMM_WORLD, data, *model, layout);
-    ASSERT_TRUE(dense.neighbours[(size_t)(data.num_users + 4)].empty());
-    const Eigen::MatrixXd expected = dense.Full();
-    for (int64_t r = 0; r < layout.LocalRows(); ++r) {
-      const int64_t key = DatasetNode(layout, r);
-      ASSERT_EQ(key, layout.KeyOfLocalRow(r));
-      for (int c = 0; c < 6; ++c)
-        EXPECT_NEAR(model->Final()(r, c), expected(key, c), 1e-12) << "key " << key << ", column " << c;
+  for (const int width : {6, 260})
+    for (const bool bias : {false, true}) {
+      SCOPED_TRACE(std::string(bias ? "biases" : "no bias") + ", width " + std::to_string(width));
+      std::unique_ptr<recns::Model> model;
+      ASSERT_PETSC_OK(MakeModel(PETSC_COMM_WORLD, graph,
+                                std::string(kDenseOptions) + "-model_pinsage_width " +
+                                    std::to_string(width) + (bias ? " -model_pinsage_bias" : ""),
+                                &model));
+      ASSERT_EQ(model->FinalWidth(), width);
+      if (bias) SetBiases(*model);
+      ASSERT_PETSC_OK(model->Forward());
+      const DensePinSage dense(PETSC_COMM_WORLD, data, *model, layout);
+      ASSERT_TRUE(dense.neighbours[(size_t)(data.num_users + 4)].empty());
+      const Eigen::MatrixXd expected = dense.Full();
+      for (int64_t r = 0; r < layout.LocalRows(); ++r) {
+        const int64_t key = DatasetNode(layout, r);
+        ASSERT_EQ(key, layout.KeyOfLocalRow(r));
+        for (int c = 0; c < width; ++c)
+          EXPECT_NEAR(model->Final()(r, c), expected(key, c), 1e-12) << "key " << key << ", column " << c;
+      }
     }
-  }
 }
 
 // ForwardRows computes the flagged rows on the neighbourhoods of DrawNeighbourPositions at the
