@@ -17,6 +17,46 @@
 
 namespace recns::test {
 
+/// Collective. Compares `gradients` (one per block of `params`, shared blocks summed over the
+/// ranks) with central differences of the global `loss`, entry by entry: a block of owned rows is
+/// perturbed by the owner of each entry, a shared block by every rank alike, while every rank
+/// evaluates the loss. `checked` receives the entries compared per block.
+inline PetscErrorCode CompareWithDifferences(const recns::ParameterList& params,
+                                             const std::vector<RowMatrix>& gradients,
+                                             const recns::Layout& layout,
+                                             const std::function<PetscErrorCode(double*)>& loss,
+                                             std::vector<int64_t>* checked) {
+  PetscFunctionBeginUser;
+  const double h = 1e-6;
+  checked->assign(params.size(), 0);
+  for (size_t b = 0; b < params.size(); ++b) {
+    RowMatrix& value = *params[b].value;
+    const bool shared = params[b].scope == recns::ParamScope::kShared;
+    for (int owner = 0; owner < (shared ? 1 : layout.Size()); ++owner) {
+      int64_t rows = value.rows();
+      if (!shared) PetscCallMPI(MPI_Bcast(&rows, 1, MPI_INT64_T, owner, layout.Comm()));
+      for (int64_t r = 0; r < rows; ++r)
+        for (int c = 0; c < value.cols(); ++c) {
+          const bool mine = shared || layout.Rank() == owner;
+          const double saved = mine ? value(r, c) : 0;
+          double plus, minus;
+          if (mine) value(r, c) = saved + h;
+          PetscCall(loss(&plus));
+          if (mine) value(r, c) = saved - h;
+          PetscCall(loss(&minus));
+          if (mine) {
+            value(r, c) = saved;
+            const double numeric = (plus - minus) / (2 * h);
+            EXPECT_NEAR(gradients[b](r, c), numeric, 1e-7 + 1e-6 * std::fabs(numeric))
+                << params[b].Path() << " row " << r << " of rank " << owner << ", column " << c;
+          }
+          ++(*checked)[b];
+        }
+    }
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /// Compares the gradient of every block of the parameter list (ego rows, a model's weights, a
 /// sampler's own blocks) for the loss of one batch with central differences, entry by entry,
 /// with the sampler's choices held fixed. A block of owned rows is perturbed by the owner of each
@@ -42,34 +82,15 @@ inline void CheckGradient(const std::string& model_options, const Dataset& data 
     std::vector<RowMatrix> gradients;
     for (const recns::Parameter& p : params) gradients.push_back(*p.grad);
     const recns::Layout& layout = trainer.GetGraph().GetLayout();
-    const double h = 1e-6;
+    std::vector<int64_t> checked;
+    PetscCall(CompareWithDifferences(
+        params, gradients, layout,
+        [&](double* value) { return trainer.LossAndGradient(batch, negatives, value); }, &checked));
     for (size_t b = 0; b < params.size(); ++b) {
-      RowMatrix& value = *params[b].value;
+      const RowMatrix& value = *params[b].value;
       const bool shared = params[b].scope == recns::ParamScope::kShared;
-      int64_t checked = 0;
-      for (int owner = 0; owner < (shared ? 1 : layout.Size()); ++owner) {
-        int64_t rows = value.rows();
-        if (!shared) PetscCallMPI(MPI_Bcast(&rows, 1, MPI_INT64_T, owner, PETSC_COMM_WORLD));
-        for (int64_t r = 0; r < rows; ++r)
-          for (int c = 0; c < value.cols(); ++c) {
-            const bool mine = shared || layout.Rank() == owner;
-            const double saved = mine ? value(r, c) : 0;
-            double plus, minus;
-            if (mine) value(r, c) = saved + h;
-            PetscCall(trainer.LossAndGradient(batch, negatives, &plus));
-            if (mine) value(r, c) = saved - h;
-            PetscCall(trainer.LossAndGradient(batch, negatives, &minus));
-            if (mine) {
-              value(r, c) = saved;
-              const double numeric = (plus - minus) / (2 * h);
-              EXPECT_NEAR(gradients[b](r, c), numeric, 1e-7 + 1e-6 * std::fabs(numeric))
-                  << params[b].Path() << " row " << r << " of rank " << owner << ", column " << c;
-            }
-            ++checked;
-          }
-      }
       const int64_t expected = shared ? value.size() : layout.NumNodes() * value.cols();
-      EXPECT_EQ(checked, expected) << params[b].Path();
+      EXPECT_EQ(checked[b], expected) << params[b].Path();
       double norm = gradients[b].squaredNorm();
       PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &norm, 1, MPI_DOUBLE, MPI_SUM, PETSC_COMM_WORLD));
       EXPECT_GT(norm, 0.0) << params[b].Path();

@@ -36,6 +36,19 @@ struct Parameter {
 
 using ParameterList = std::vector<Parameter>;
 
+/// A dense block shared by every rank (kShared) under `group`, with its coupled weight decay.
+inline Parameter SharedBlock(const std::string& group, const std::string& name, RowMatrix* value,
+                             RowMatrix* grad, double weight_decay = 0) {
+  Parameter p;
+  p.group = group;
+  p.name = name;
+  p.scope = ParamScope::kShared;
+  p.value = value;
+  p.grad = grad;
+  p.weight_decay = weight_decay;
+  return p;
+}
+
 /// Collective. Writes every block of `params` under its group: owned rows as
 /// `<group>/user_<name>` and `<group>/item_<name>` in dataset order, shared blocks once.
 PetscErrorCode SaveParameters(CheckpointFile& file, const ParameterList& params);

@@ -228,14 +228,7 @@ class NGCFModel final : public Model {
   void GetParameters(ParameterList* params) override {
     Model::GetParameters(params);
     auto add = [&](const std::string& name, RowMatrix* value, RowMatrix* grad) {
-      Parameter p;
-      p.group = "/model";
-      p.name = name;
-      p.scope = ParamScope::kShared;
-      p.value = value;
-      p.grad = grad;
-      p.weight_decay = weight_decay_;
-      params->push_back(p);
+      params->push_back(SharedBlock("/model", name, value, grad, weight_decay_));
     };
     for (int l = 0; l < layers_; ++l) {
       const std::string suffix = "_" + std::to_string(l);

@@ -203,14 +203,7 @@ class PinSageModel final : public Model {
   void GetParameters(ParameterList* params) override {
     Model::GetParameters(params);
     auto add = [&](const char* name, RowMatrix* value, RowMatrix* grad, double decay) {
-      Parameter p;
-      p.group = "/model";
-      p.name = name;
-      p.scope = ParamScope::kShared;
-      p.value = value;
-      p.grad = grad;
-      p.weight_decay = decay;
-      params->push_back(p);
+      params->push_back(SharedBlock("/model", name, value, grad, decay));
     };
     add("w1_self", &w1_self_, &w1_self_grad_, weight_decay_);
     add("w1_neighbour", &w1_neighbour_, &w1_neighbour_grad_, weight_decay_);

@@ -214,30 +214,8 @@ TEST(ngcf_backward_test, LayerGradsAndStepRows) {
       for (int64_t r = 0; r < every[b].rows(); ++r)
         for (int64_t c = 0; c < every[b].cols(); ++c)
           ASSERT_EQ(step[b](r, c), every[b](r, c)) << params[b].Path() << " row " << r << ", column " << c;
-    const double h = 1e-6;
-    for (size_t b = 0; b < params.size(); ++b) {
-      RowMatrix& value = *params[b].value;
-      const bool shared = params[b].scope == recns::ParamScope::kShared;
-      for (int owner = 0; owner < (shared ? 1 : layout.Size()); ++owner) {
-        int64_t count = value.rows();
-        if (!shared) MPI_Bcast(&count, 1, MPI_INT64_T, owner, PETSC_COMM_WORLD);
-        for (int64_t r = 0; r < count; ++r)
-          for (int c = 0; c < value.cols(); ++c) {
-            const bool mine = shared || layout.Rank() == owner;
-            const double saved = mine ? value(r, c) : 0;
-            double plus, minus;
-            if (mine) value(r, c) = saved + h;
-            ASSERT_PETSC_OK(loss(&plus));
-            if (mine) value(r, c) = saved - h;
-            ASSERT_PETSC_OK(loss(&minus));
-            if (!mine) continue;
-            value(r, c) = saved;
-            const double numeric = (plus - minus) / (2 * h);
-            EXPECT_NEAR(every[b](r, c), numeric, 1e-7 + 1e-6 * std::fabs(numeric))
-                << params[b].Path() << " row " << r << " of rank " << owner << ", column " << c;
-          }
-      }
-    }
+    std::vector<int64_t> checked;
+    ASSERT_PETSC_OK(recns::test::CompareWithDifferences(params, every, layout, loss, &checked));
   }
 }
 
