@@ -58,6 +58,24 @@ on_ranks() {
   shift
   if [ "$ranks" = 1 ]; then mpirun -q -n 1 --bind-to none "$@"; else mpirun -q -n "$ranks" "$@"; fi
 }
+# train RANKS NAME LABEL OPTIONS...: a uniform run of STEPS steps and a test evaluation of
+# ~EVAL_USERS users, its files OUT/NAME_RANKS{.log,_summary.json,_logview.txt}.
+train() {
+  local ranks=$1 name=$2 label=$3
+  shift 3
+  echo "alibaba_scale: $label + uniform, $steps steps and a test evaluation of ~$eval_users" \
+       "users, $ranks rank(s)"
+  local summary="$out/${name}_${ranks}_summary.json" log="$out/${name}_$ranks.log"
+  local start=$(date +%s)
+  on_ranks "$ranks" "$bin/recns_train" "$data" "$@" -sampler_type uniform -train_epochs 1 \
+    -train_max_steps "$steps" -eval_interval 0 -eval_user_sample "$eval_users" -checkpoint_dir "" \
+    -metrics_file "" -summary "$summary" -log_view ":$out/${name}_${ranks}_logview.txt" \
+    > "$log" 2>&1 || { cat "$log"; fail "$label's recns_train at $ranks rank(s) (log: $log)"; }
+  cat "$log"
+  echo "alibaba_scale: $ranks rank(s): $(( $(date +%s) - start )) s wall for the $label run"
+  [ -s "$summary" ] && [ -s "$out/${name}_${ranks}_logview.txt" ] ||
+    fail "$label's recns_train at $ranks rank(s) exited 0 but wrote no summary or -log_view"
+}
 for ranks in 1 2; do
   echo "ranks $ranks before the product: $(cat /proc/loadavg)" >> "$out/load.txt"
   echo "alibaba_scale: one propagation product (d = 64) and its halo, $ranks rank(s)"
@@ -67,38 +85,12 @@ for ranks in 1 2; do
   cat "$out/propagate_$ranks.jsonl"
 
   echo "ranks $ranks before training: $(cat /proc/loadavg)" >> "$out/load.txt"
-  echo "alibaba_scale: LightGCN + uniform, $steps steps and a test evaluation of ~$eval_users" \
-       "users, $ranks rank(s)"
-  summary="$out/train_${ranks}_summary.json"
-  start=$(date +%s)
-  on_ranks "$ranks" "$bin/recns_train" "$data" -model_type lightgcn -model_dim 64 -model_layers 3 \
-    -sampler_type uniform -train_batch_size 2048 -train_epochs 1 -train_max_steps "$steps" \
-    -eval_interval 0 -eval_user_sample "$eval_users" -checkpoint_dir "" -metrics_file "" \
-    -summary "$summary" -log_view ":$out/train_${ranks}_logview.txt" \
-    > "$out/train_$ranks.log" 2>&1 ||
-    { cat "$out/train_$ranks.log"; fail "recns_train at $ranks rank(s) (log: $out/train_$ranks.log)"; }
-  cat "$out/train_$ranks.log"
-  echo "alibaba_scale: $ranks rank(s): $(( $(date +%s) - start )) s wall for the training run"
-  [ -s "$summary" ] && [ -s "$out/train_${ranks}_logview.txt" ] ||
-    fail "recns_train at $ranks rank(s) exited 0 but wrote no summary or -log_view"
-
+  train "$ranks" train LightGCN -model_type lightgcn -model_dim 64 -model_layers 3 \
+    -train_batch_size 2048
   [ "$pinsage" = 1 ] || continue
   echo "ranks $ranks before PinSage: $(cat /proc/loadavg)" >> "$out/load.txt"
-  echo "alibaba_scale: PinSage + uniform, $steps steps and a test evaluation of ~$eval_users" \
-       "users, $ranks rank(s)"
-  summary="$out/pinsage_${ranks}_summary.json"
-  start=$(date +%s)
-  on_ranks "$ranks" "$bin/recns_train" "$data" -model_type pinsage -model_dim 50 \
-    -model_pinsage_width 256 -model_pinsage_fanouts 10,25 -optimizer_clip 5 \
-    -sampler_type uniform -train_batch_size 512 -train_epochs 1 -train_max_steps "$steps" \
-    -eval_interval 0 -eval_user_sample "$eval_users" -checkpoint_dir "" -metrics_file "" \
-    -summary "$summary" -log_view ":$out/pinsage_${ranks}_logview.txt" \
-    > "$out/pinsage_$ranks.log" 2>&1 ||
-    { cat "$out/pinsage_$ranks.log"; fail "PinSage's recns_train at $ranks rank(s) (log: $out/pinsage_$ranks.log)"; }
-  cat "$out/pinsage_$ranks.log"
-  echo "alibaba_scale: $ranks rank(s): $(( $(date +%s) - start )) s wall for the PinSage run"
-  [ -s "$summary" ] && [ -s "$out/pinsage_${ranks}_logview.txt" ] ||
-    fail "PinSage's recns_train at $ranks rank(s) exited 0 but wrote no summary or -log_view"
+  train "$ranks" pinsage PinSage -model_type pinsage -model_dim 50 -model_pinsage_width 256 \
+    -model_pinsage_fanouts 10,25 -optimizer_clip 5 -train_batch_size 512
 done
 echo "after the runs: $(cat /proc/loadavg)" >> "$out/load.txt"
 
