@@ -29,10 +29,11 @@ class Halo {
   PetscErrorCode SetItems(const std::vector<int32_t>& items);
   /// Collective. The same for node keys (Layout::ItemKey; users and items alike).
   PetscErrorCode SetNodes(const std::vector<int64_t>& keys);
-  /// Collective. After SetNodes: the roots become the owned rows `rows` (sorted, holding every
-  /// row of ReadByOthers), in that order, so Bcast and ReduceAdd take owned matrices with one row
-  /// per entry of `rows`: for blocks that a step computes on a few rows only.
-  PetscErrorCode CompactRoots(const std::vector<int64_t>& rows);
+  /// Collective. This halo becomes `source`'s (set up; it may be this one) with its roots the
+  /// owned rows `rows` (sorted, holding every row of source's ReadByOthers), in that order, so
+  /// Bcast and ReduceAdd take owned matrices with one row per entry of `rows`: for blocks that a
+  /// step computes on a few rows only. The ghosts and their order are source's.
+  PetscErrorCode CompactRoots(const Halo& source, const std::vector<int64_t>& rows);
   int64_t Ghosts() const { return static_cast<int64_t>(ghost_keys_.size()); }
   /// The owned rows other ranks hold as ghosts since the last set-up, sorted and unique.
   const std::vector<int64_t>& ReadByOthers() const { return read_by_others_; }

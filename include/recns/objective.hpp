@@ -88,8 +88,8 @@ class Objective final : public StepRows {
   ParameterList params_;
   std::unique_ptr<Halo> halo_;
   /// The halo of the final rows and their gradient when the model keeps only the step's rows:
-  /// halo_'s ghosts with its roots compacted to them (halo_ itself keeps every owned row as a
-  /// root, for the ego and layer rows).
+  /// halo_ with its roots compacted to them, without a second set-up (halo_ itself keeps every
+  /// owned row as a root, for the ego and layer rows).
   std::unique_ptr<Halo> step_halo_;
   Halo& FinalHalo() { return step_halo_ ? *step_halo_ : *halo_; }
 

@@ -51,12 +51,17 @@ PetscErrorCode Halo::SetNodes(const std::vector<int64_t>& keys) {
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode Halo::CompactRoots(const std::vector<int64_t>& rows) {
+PetscErrorCode Halo::CompactRoots(const Halo& source, const std::vector<int64_t>& rows) {
   PetscFunctionBeginUser;
-  std::vector<PetscInt> compact((size_t)layout_.LocalRows(), -1), at_owner((size_t)Ghosts(), -1);
+  std::vector<PetscInt> compact((size_t)layout_.LocalRows(), -1), at_owner((size_t)source.Ghosts(), -1);
   for (size_t k = 0; k < rows.size(); ++k) compact[(size_t)rows[k]] = (PetscInt)k;
-  PetscCall(PetscSFBcastBegin(sf_, MPIU_INT, compact.data(), at_owner.data(), MPI_REPLACE));
-  PetscCall(PetscSFBcastEnd(sf_, MPIU_INT, compact.data(), at_owner.data(), MPI_REPLACE));
+  PetscCall(PetscSFBcastBegin(source.sf_, MPIU_INT, compact.data(), at_owner.data(), MPI_REPLACE));
+  PetscCall(PetscSFBcastEnd(source.sf_, MPIU_INT, compact.data(), at_owner.data(), MPI_REPLACE));
+  if (&source != this) {
+    ghost_keys_ = source.ghost_keys_;
+    ghost_row_ = source.ghost_row_;
+    read_by_others_ = source.read_by_others_;
+  }
   std::vector<PetscSFNode> remote(ghost_keys_.size());
   for (size_t g = 0; g < ghost_keys_.size(); ++g) {
     PetscCheck(at_owner[g] >= 0, layout_.Comm(), PETSC_ERR_PLIB,

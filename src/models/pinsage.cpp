@@ -98,7 +98,7 @@ class PinSageModel final : public Model {
     std::sort(hop1_rows_.begin(), hop1_rows_.end());
     hop1_rows_.erase(std::unique(hop1_rows_.begin(), hop1_rows_.end()), hop1_rows_.end());
     for (size_t k = 0; k < hop1_rows_.size(); ++k) compact_[(size_t)hop1_rows_[k]] = (int64_t)k;
-    PetscCall(hop1_halo_->CompactRoots(hop1_rows_));
+    PetscCall(hop1_halo_->CompactRoots(*hop1_halo_, hop1_rows_));
     SampleAll(hop1_rows_, 2, fanout_[1], &h_start_, &h_keys_);
     // Features of every sampled node.
     feature_keys_.clear();
@@ -110,12 +110,12 @@ class PinSageModel final : public Model {
     // Layer 1 on the hop-1 nodes (their N2) and on the targets (their N1).
     Gather(hop1_rows_, ego_, &hop1_x_);
     MeanFeatures(h_start_, h_keys_, &hop1_mean_);
-    Aggregate1(hop1_x_, hop1_mean_, &hop1_h_);
+    Aggregate(1, hop1_x_, hop1_mean_, &hop1_h_);
     Gather(targets_, ego_, &target_x_);
     MeanFeatures(t_start_, t_keys_, &target_mean_);
-    Aggregate1(target_x_, target_mean_, &target_h_);
+    Aggregate(1, target_x_, target_mean_, &target_h_);
     // The dummy node as a hop-1 node: its only neighbour is itself.
-    if (dummy_used_) Aggregate1(dummy_feature_, dummy_feature_, &dummy_h_);
+    if (dummy_used_) Aggregate(1, dummy_feature_, dummy_feature_, &dummy_h_);
     // Layer 2 on the targets, from the hop-1 rows of their N1.
     PetscCall(hop1_halo_->Bcast(hop1_h_, &ghost_h_));
     const Eigen::Index t = (Eigen::Index)targets_.size();
@@ -125,7 +125,7 @@ class PinSageModel final : public Model {
       for (int64_t s = t_start_[k]; s < t_start_[k + 1]; ++s) target_hmean_.row(k) += Hop1Row(t_keys_[s]);
       if (count > 0) target_hmean_.row(k) /= (double)count;
     }
-    Aggregate2(target_h_, target_hmean_, &target_z_);
+    Aggregate(2, target_h_, target_hmean_, &target_z_);
     norms_.resize(t);
     step_final_.resize(t, width_);
     for (Eigen::Index k = 0; k < t; ++k) {
@@ -401,29 +401,18 @@ class PinSageModel final : public Model {
     }
   }
 
-  /// h = ReLU([x W1s + b1s ‖ mean W1n + b1n]).
-  void Aggregate1(const RowMatrix& x, const RowMatrix& mean, RowMatrix* h) const {
+  /// Aggregator `layer` (1 or 2): out = [self Ws + bs ‖ mean Wn + bn], then ReLU for layer 1.
+  void Aggregate(int layer, const RowMatrix& self, const RowMatrix& mean, RowMatrix* out) const {
     const int half = width_ / 2;
-    h->resize(x.rows(), width_);
-    h->leftCols(half).noalias() = x * w1_self_;
-    h->rightCols(half).noalias() = mean * w1_neighbour_;
+    const bool first = layer == 1;
+    out->resize(self.rows(), width_);
+    out->leftCols(half).noalias() = self * (first ? w1_self_ : w2_self_);
+    out->rightCols(half).noalias() = mean * (first ? w1_neighbour_ : w2_neighbour_);
     if (bias_) {
-      h->leftCols(half).rowwise() += b1_self_.row(0);
-      h->rightCols(half).rowwise() += b1_neighbour_.row(0);
+      out->leftCols(half).rowwise() += (first ? b1_self_ : b2_self_).row(0);
+      out->rightCols(half).rowwise() += (first ? b1_neighbour_ : b2_neighbour_).row(0);
     }
-    *h = h->cwiseMax(0.0);
-  }
-
-  /// z = [h W2s + b2s ‖ mean W2n + b2n].
-  void Aggregate2(const RowMatrix& h, const RowMatrix& mean, RowMatrix* z) const {
-    const int half = width_ / 2;
-    z->resize(h.rows(), width_);
-    z->leftCols(half).noalias() = h * w2_self_;
-    z->rightCols(half).noalias() = mean * w2_neighbour_;
-    if (bias_) {
-      z->leftCols(half).rowwise() += b2_self_.row(0);
-      z->rightCols(half).rowwise() += b2_neighbour_.row(0);
-    }
+    if (first) *out = out->cwiseMax(0.0);
   }
 
   /// The adjoint of Aggregate1 on `rows` (owned) whose neighbours are [start, keys): from dh

@@ -140,10 +140,7 @@ PetscErrorCode Objective::Prepare(const Batch& batch, const Negatives& negatives
   std::sort(counted_.begin(), counted_.end());
   counted_.erase(std::unique(counted_.begin(), counted_.end()), counted_.end());
   touched_ = counted_;
-  if (distributed && step_halo_) {
-    PetscCall(step_halo_->SetItems(needed_items_));
-    PetscCall(step_halo_->CompactRoots(touched_));
-  }
+  if (distributed && step_halo_) PetscCall(step_halo_->CompactRoots(*halo_, touched_));
   for (int64_t r : touched_) {
     step_rows_[r] = 1;
     if (clear_step_rows) {
