@@ -79,8 +79,9 @@ class Model {
   /// is the one without `rows`, to the last bit.
   virtual PetscErrorCode Backward(const RowFlags* rows) = 0;
   /// Collective. Forward for a step that reads the final embeddings of the rows flagged in
-  /// `rows` only: those rows come out as Forward computes them, to the last bit; the others
-  /// are left unspecified until the next Forward.
+  /// `rows` only (and their single layers, Layer(l), for a model with layer rows): those rows
+  /// come out as Forward computes them, to the last bit; the others are left unspecified until
+  /// the next Forward.
   virtual PetscErrorCode ForwardRows(const RowFlags&) { return Forward(); }
   /// True when a training step reads rows that ForwardRows computes differently from Forward
   /// (PinSage: sampled neighbourhoods in training, full ones for ranking and for the samplers

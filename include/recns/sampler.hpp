@@ -9,6 +9,7 @@
 #include <petscsys.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -135,13 +136,20 @@ class StepRows {
   virtual double* ItemLayerGrad(int l, int32_t item) = 0;
 };
 
+/// The forward pass a sampler's gather runs first when the trainer has deferred it: the rows of
+/// `items` (every row when null) on this rank, and those that `halo`'s set-up over them says
+/// other ranks read; single layers included. Collective.
+using ComputeRows = std::function<PetscErrorCode(const std::vector<int32_t>* items, const Halo* halo)>;
+
 /// What a sampler may look at when it samples one step. The model's final embeddings are those
-/// of the current parameters: the trainer runs the forward pass before sampling.
+/// of the current parameters: the trainer runs the forward pass before sampling, or, for a
+/// sampler that ReadsGatheredRows, sets `compute_rows` and the sampler's gather runs it.
 struct SampleContext {
   const Graph* graph = nullptr;
   const Model* model = nullptr;
   uint64_t seed = 0;
   uint32_t epoch = 0;
+  ComputeRows compute_rows = nullptr;
 };
 
 class Sampler {
@@ -192,6 +200,13 @@ class Sampler {
   /// False when Sample never reads the model's final embeddings (uniform, PNS): the trainer
   /// then samples before the forward pass and computes only the rows the step reads.
   virtual bool ScoresItems() const { return true; }
+  /// True when Sample reads the model's rows only through its gathers (GatherItemRows,
+  /// GatherItemLayerRows, GatherAllItemRows) and the rows of the batch's users after the first
+  /// of them, and the items it gathers include the batch's positives and every item its
+  /// negatives name: its candidates come from counters and its own state, never from scores.
+  /// The trainer then defers the forward pass to the first gather, which computes the rows of
+  /// the gathered items only (every row for GatherAllItemRows: exact BNS, AOBPR).
+  virtual bool ReadsGatheredRows() const { return false; }
   /// True when the negatives take single layers of the model (MixGCF's hop mixing): such a
   /// sampler needs a model whose final rows are pooled from layer rows (Model::HasLayerRows).
   virtual bool MixesLayers() const { return false; }

@@ -160,6 +160,10 @@ class Trainer {
   std::string run_name_;              // RunName of this run, which its checkpoints record
   PetscErrorCode Step(uint32_t epoch, int64_t step, double lr, double* loss);
   PetscErrorCode Forward();
+  /// Collective. The deferred forward pass of a step whose sampler ReadsGatheredRows (its
+  /// ComputeRows): the rows of the batch's users and of the gathered items, and those other
+  /// ranks gather; every row when `items` is null.
+  PetscErrorCode ForwardGatheredRows(const std::vector<int32_t>* items, const Halo* halo);
   /// Collective. Metrics of `split` at the current parameters; `forward_current` when the last
   /// full forward pass was made at them.
   PetscErrorCode EvaluateSplit(EvalSplit split, bool forward_current, EvalResult* result);
@@ -200,6 +204,9 @@ class Trainer {
   // Per-step work arrays, kept to avoid reallocation.
   Batch batch_;
   Negatives negatives_;
+  // A deferred forward pass's rows this step, and whether it ran (and on every row).
+  RowFlags gathered_rows_;
+  bool gathered_ = false, gathered_all_ = false;
   Outcome outcome_;
   // The test evaluation of an epoch without a validation split, and the step count it was at.
   EvalResult last_test_;

@@ -32,7 +32,9 @@ class LightGCNModel final : public Model {
   }
 
   // E^(l+1) is needed on the rows E^(l+2)'s wanted rows read, and so on down from the step's
-  // rows: each layer computes only those, then the final rows are summed for the step's rows.
+  // rows: each layer computes only those (which include the step's rows: their single layers
+  // are there for the samplers that read them), then the final rows are summed for the step's
+  // rows.
   // Once the wanted rows are most of the graph's, the layers below are computed whole: flagging
   // the rows they read would cost a pass over nearly every nonzero to skip almost none.
   PetscErrorCode ForwardRows(const RowFlags& rows) override {

@@ -47,6 +47,7 @@ class BayesianSampler final : public Sampler {
  public:
   using Sampler::Sampler;
   const char* Type() const override { return "bns"; }
+  bool ReadsGatheredRows() const override { return true; }
   std::string Describe() const override {
     std::string text = Format("bns (|M_u|=%d, lambda=%g", candidates_, lambda_);
     if (lambda_decay_ > 0) text += Format(" from %g by -%g/epoch", lambda_start_, lambda_decay_);

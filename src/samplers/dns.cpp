@@ -2,6 +2,8 @@
 // from I \ I_u^+ and the one the current model scores highest. The candidates are the first M
 // draws of the pair's uniform stream, so M = 1 is exactly the uniform sampler. The choice carries
 // no gradient; the chosen item is an ordinary negative. With -loss_type soft_bpr this is SDNS.
+#include <algorithm>
+
 #include "recns/error.hpp"
 #include "recns/model.hpp"
 #include "recns/package.hpp"
@@ -15,17 +17,20 @@ class DynamicSampler final : public Sampler {
   using Sampler::Sampler;
   const char* Type() const override { return "dns"; }
   std::string Describe() const override { return Format("dns (M=%d)", candidates_); }
+  bool ReadsGatheredRows() const override { return true; }
 
   PetscErrorCode Sample(const SampleContext& context, const Batch& batch,
                         Negatives* negatives) override {
     PetscFunctionBeginUser;
     const size_t per_pair = (size_t)num_negatives_ * candidates_;
-    pool_.resize(batch.Size() * per_pair);
+    // The candidates, then the positives: the gather names every row the step reads.
+    pool_.resize(batch.Size() * per_pair + batch.Size());
     for (size_t b = 0; b < batch.Size(); ++b) {
       RandomStream stream = PairStream(context, batch.pair[b]);
       for (size_t c = 0; c < per_pair; ++c)
         pool_[b * per_pair + c] = DrawUniformNegative(*graph_, batch.user[b], &stream);
     }
+    std::copy(batch.item.begin(), batch.item.end(), pool_.begin() + (long)(batch.Size() * per_pair));
     PetscCall(GatherItemRows(context, pool_));
 
     PetscCall(PetscLogEventBegin(Events().sample_score, 0, 0, 0, 0));

@@ -33,6 +33,7 @@ class MixGCFSampler final : public Sampler {
  public:
   using Sampler::Sampler;
   const char* Type() const override { return "mixgcf"; }
+  bool ReadsGatheredRows() const override { return true; }
   bool MixesLayers() const override { return true; }
   std::string Describe() const override {
     return Format("mixgcf (n_negs=%d, K=%d)", candidates_, num_negatives_);

@@ -48,6 +48,7 @@ class RecNSSampler final : public Sampler {
   // The paper's and the code's k = 15, set before SetFromOptions reads -sampler_num_negatives.
   explicit RecNSSampler(MPI_Comm comm) : Sampler(comm) { num_negatives_ = 15; }
   const char* Type() const override { return "recns"; }
+  bool ReadsGatheredRows() const override { return true; }
   std::string Describe() const override {
     const std::string alpha = alpha_ < 0 ? "U(0,1)" : Format("%g", alpha_);
     return Format("recns (M=%d, %s region%s, %s, %s)", candidates_,

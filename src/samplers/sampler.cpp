@@ -170,11 +170,13 @@ PetscErrorCode Sampler::GatherItemRows(const SampleContext& context,
   PetscFunctionBeginUser;
   PetscCall(PetscLogEventBegin(Events().sample_rows, 0, 0, 0, 0));
   owned_rows_ = &context.model->Final();
-  if (graph_->GetLayout().Size() > 1) {
+  const bool distributed = graph_->GetLayout().Size() > 1;
+  if (distributed) {
     if (!halo_) halo_ = std::make_unique<Halo>(graph_->GetLayout());
     PetscCall(halo_->SetItems(items));
-    PetscCall(halo_->Bcast(*owned_rows_, &ghost_rows_));
   }
+  if (context.compute_rows) PetscCall(context.compute_rows(&items, distributed ? halo_.get() : nullptr));
+  if (distributed) PetscCall(halo_->Bcast(*owned_rows_, &ghost_rows_));
   PetscCall(PetscLogEventEnd(Events().sample_rows, 0, 0, 0, 0));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -192,9 +194,13 @@ PetscErrorCode Sampler::GatherItemLayerRows(const SampleContext& context,
   const int layers = model.NumLayers();
   owned_layer_rows_.resize((size_t)layers + 1);
   for (int l = 0; l <= layers; ++l) owned_layer_rows_[(size_t)l] = &model.Layer(l);
-  if (graph_->GetLayout().Size() > 1) {
+  const bool distributed = graph_->GetLayout().Size() > 1;
+  if (distributed) {
     if (!halo_) halo_ = std::make_unique<Halo>(graph_->GetLayout());
     PetscCall(halo_->SetItems(items));
+  }
+  if (context.compute_rows) PetscCall(context.compute_rows(&items, distributed ? halo_.get() : nullptr));
+  if (distributed) {
     ghost_layer_rows_.resize((size_t)layers + 1);
     for (int l = 0; l <= layers; ++l)
       PetscCall(halo_->Bcast(model.Layer(l), &ghost_layer_rows_[(size_t)l]));
@@ -222,6 +228,7 @@ PetscErrorCode Sampler::GatherAllItemRows(const SampleContext& context, RowMatri
   PetscFunctionBeginUser;
   const Layout& layout = graph_->GetLayout();
   if (layout.Size() == 1) {
+    if (context.compute_rows) PetscCall(context.compute_rows(nullptr, nullptr));
     *rows = context.model->Final().row(layout.LocalUsers()).data();
     PetscFunctionReturn(PETSC_SUCCESS);
   }
@@ -233,6 +240,7 @@ PetscErrorCode Sampler::GatherAllItemRows(const SampleContext& context, RowMatri
 PetscErrorCode Sampler::GatherAllItemRows(const SampleContext& context, RowMatrix* all) const {
   PetscFunctionBeginUser;
   PetscCall(PetscLogEventBegin(Events().sample_rows, 0, 0, 0, 0));
+  if (context.compute_rows) PetscCall(context.compute_rows(nullptr, nullptr));
   PetscCall(AllgatherItemRows(graph_->GetLayout(), context.model->Final(), all));
   PetscCall(PetscLogEventEnd(Events().sample_rows, 0, 0, 0, 0));
   PetscFunctionReturn(PETSC_SUCCESS);

@@ -75,6 +75,7 @@ class SRNSSampler final : public Sampler {
  public:
   using Sampler::Sampler;
   const char* Type() const override { return "srns"; }
+  bool ReadsGatheredRows() const override { return true; }
   std::string Describe() const override {
     return Format("srns (V=%d, S1=%d, S2=%d, alpha=%g, warmup=%g, tau=%g, history=%d)",
                   (int)pool_size_, (int)s1_, (int)(s1_ * s2_ratio_), (double)alpha_,
@@ -396,7 +397,7 @@ PetscErrorCode SRNSSampler::Sample(const SampleContext& context, const Batch& ba
   if (!built_) PetscCall(BuildState(context));
   const int64_t V = pool_size_, S1 = s1_, S2 = s1_ * s2_ratio_;
   const Pool& pool = pools_.front();
-  const int d = (int)context.model->Final().cols();
+  const int d = context.model->FinalWidth();
   // A step reads up to B·(1 + S1 + S2) item rows. Once that reaches the catalogue size their
   // union covers most of it (uniform pools: 1 − 1/e of it at equality), and one all-gather of
   // every item row is far cheaper than building this step's halo over ~10^4 repeated ids (ML-100k,

@@ -325,21 +325,39 @@ PetscErrorCode Trainer::Step(uint32_t epoch, int64_t step, double lr, double* lo
   batcher_.Fill(epoch, step, &batch_);
   PetscCall(PetscLogEventEnd(Events().batch, 0, 0, 0, 0));
   Lap(t, &phase.batch);
-  // Scoring samplers choose with the current parameters, so the forward pass (every row) comes
-  // first; the others sample first, and the forward pass computes only the rows the step reads.
-  // A model that trains on rows of their own (PinSage's sampled neighbourhoods) computes them
-  // after sampling in any case.
-  const bool sample_first = (needed_rows_only_ || model_->TrainsOnStepRows()) && !sampler_->ScoresItems();
-  const bool step_rows = sample_first || model_->TrainsOnStepRows();
-  if (!sample_first) PetscCall(Forward());
+  // Samplers that read no rows sample first, and the forward pass computes only the rows the
+  // step reads. Scoring samplers choose with the current parameters: one that draws its
+  // candidates from counters runs the forward pass itself on the rows it gathers (the batch's
+  // included) before it scores them; the others get every row first. A model that trains on
+  // rows of its own (PinSage's sampled neighbourhoods) computes them after sampling in any case.
+  const bool trains_on_step_rows = model_->TrainsOnStepRows();
+  const bool sample_first = (needed_rows_only_ || trains_on_step_rows) && !sampler_->ScoresItems();
+  const bool deferred = needed_rows_only_ && !trains_on_step_rows && sampler_->ScoresItems() &&
+                        sampler_->ReadsGatheredRows();
+  if (!sample_first && !deferred) PetscCall(Forward());
+  SampleContext context{&graph_, model_.get(), seed_, epoch};
+  gathered_ = gathered_all_ = false;
+  if (deferred)
+    context.compute_rows = [this](const std::vector<int32_t>* items, const Halo* halo) {
+      return ForwardGatheredRows(items, halo);
+    };
+  const double forward_before = phase.forward;
   t = MPI_Wtime();
   PetscCall(PetscLogEventBegin(Events().sample, 0, 0, 0, 0));
-  PetscCall(sampler_->Sample(SampleContext{&graph_, model_.get(), seed_, epoch}, batch_, &negatives_));
+  PetscCall(sampler_->Sample(context, batch_, &negatives_));
   PetscCall(PetscLogEventEnd(Events().sample, 0, 0, 0, 0));
   Lap(t, &phase.sample);
+  phase.sample -= phase.forward - forward_before;  // a deferred forward pass counts as forward
   CastVotes(step_votes_);
   PetscCall(objective_.Prepare(batch_, negatives_));
-  if (step_rows) {
+  if (gathered_ && !gathered_all_)
+    for (int64_t r : objective_.Touched())
+      PetscCheck(gathered_rows_[(size_t)r], PETSC_COMM_SELF, PETSC_ERR_PLIB,
+                 "-sampler_type %s: the step reads local row %lld, which the sampler's gathers "
+                 "did not name (ReadsGatheredRows)",
+                 sampler_->Type(), (long long)r);
+  // A deferring sampler that gathered nothing (BNS's uniform warm-up) leaves the step's rows.
+  if (sample_first || trains_on_step_rows || (deferred && !gathered_)) {
     t = MPI_Wtime();
     model_->SetStep(epoch, step);
     PetscCall(model_->ForwardRows(objective_.StepRowFlags()));
@@ -358,6 +376,29 @@ PetscErrorCode Trainer::Step(uint32_t epoch, int64_t step, double lr, double* lo
   PetscCall(optimizer_->Step(lr, model_->RowLocalGradient() ? &objective_.Touched() : nullptr));
   PetscCall(PetscLogEventEnd(Events().optimize, 0, 0, 0, 0));
   Lap(t, &phase.optimize);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode Trainer::ForwardGatheredRows(const std::vector<int32_t>* items, const Halo* halo) {
+  PetscFunctionBeginUser;
+  if (gathered_all_) PetscFunctionReturn(PETSC_SUCCESS);
+  if (!items) {
+    PetscCall(Forward());
+    gathered_ = gathered_all_ = true;
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  const double t = MPI_Wtime();
+  const Layout& layout = graph_.GetLayout();
+  // A second gather in the same step adds its rows: the pass recomputes the union.
+  if (!gathered_) gathered_rows_.assign((size_t)layout.LocalRows(), 0);
+  for (int32_t user : batch_.user) gathered_rows_[(size_t)user] = 1;
+  for (int32_t item : *items)
+    if (layout.OwnsItem(item)) gathered_rows_[(size_t)layout.LocalItemRow(item)] = 1;
+  if (halo)
+    for (int64_t r : halo->ReadByOthers()) gathered_rows_[(size_t)r] = 1;
+  gathered_ = true;
+  PetscCall(model_->ForwardRows(gathered_rows_));
+  outcome_.phases.forward += MPI_Wtime() - t;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

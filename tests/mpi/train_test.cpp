@@ -330,33 +330,60 @@ TEST(rank_agreement_test, ExposureSamplers) {
   }
 }
 
-// Propagating only the rows a step reads (a non-scoring sampler: the forward pass too; a scoring
-// one: the backward pass) follows the full computation's trajectory to the last bit.
+// Propagating only the rows a step reads follows the full computation's trajectory to the last
+// bit: a sampler that reads no rows samples first; a scoring sampler whose candidates come from
+// counters has its gather compute the rows of its candidates and of the batch (and every row
+// when it gathers them all: exact BNS); AOBPR gets every row first. The backward pass is
+// restricted in every case.
 TEST(needed_rows_test, SameBitsAsEveryRow) {
-  const Dataset data = TinyDataset(40, 30, 11);
+  const Dataset data = recns::test::TinyDatasetWithExposures(40, 30, 11);
   const std::string common =
       "-model_type lightgcn -model_layers 3 -model_dim 16 -train_epochs 3 -optimizer_lr 0.02 "
       "-eval_sampling_quality ";
+  struct Case {
+    const char* options;
+    bool restricted_scoring;  // a scoring sampler whose forward pass is restricted
+  };
   // A batch of 16 wants most rows one layer down, so the lowest layer is computed whole; one of
   // 2 restricts every layer; one of 48 wants most rows at the top, so every layer is whole. MixGCF
   // reads single layers: its backward pass folds their gradients in, restricted or not.
-  for (const char* sampler : {"-train_batch_size 16 -sampler_type uniform -sampler_num_negatives 2",
-                              "-train_batch_size 16 -sampler_type pns",
-                              "-train_batch_size 16 -sampler_type dns -sampler_dns_candidates 4",
-                              "-train_batch_size 2 -sampler_type uniform",
-                              "-train_batch_size 16 -sampler_type mixgcf -sampler_mixgcf_candidates 4",
-                              "-train_batch_size 2 -sampler_type mixgcf -sampler_mixgcf_candidates 4",
-                              "-train_batch_size 48 -sampler_type uniform"}) {
-    SCOPED_TRACE(sampler);
+  for (const Case& test : std::vector<Case>{
+           {"-train_batch_size 16 -sampler_type uniform -sampler_num_negatives 2", false},
+           {"-train_batch_size 16 -sampler_type pns", false},
+           {"-train_batch_size 2 -sampler_type uniform", false},
+           {"-train_batch_size 48 -sampler_type uniform", false},
+           {"-train_batch_size 16 -sampler_type dns -sampler_dns_candidates 4", true},
+           {"-train_batch_size 2 -sampler_type dns -sampler_dns_candidates 4 -sampler_num_negatives 2 "
+            "-loss_type hinge", true},
+           {"-train_batch_size 16 -sampler_type mixgcf -sampler_mixgcf_candidates 4", true},
+           {"-train_batch_size 2 -sampler_type mixgcf -sampler_mixgcf_candidates 4", true},
+           {"-train_batch_size 2 -sampler_type bns -sampler_bns_cdf subsample -sampler_bns_cdf_samples 5",
+            true},
+           {"-train_batch_size 2 -sampler_type bns -sampler_bns_cdf subsample -sampler_bns_cdf_samples 5 "
+            "-sampler_bns_uniform_epochs 1", true},
+           {"-train_batch_size 2 -sampler_type bns -sampler_bns_cdf exact", false},
+           {"-train_batch_size 2 -sampler_type srns -sampler_srns_pool_size 20 -sampler_srns_s1 2 "
+            "-sampler_srns_s2_ratio 1 -sampler_srns_warmup 1", true},
+           {"-train_batch_size 16 -sampler_type srns -sampler_srns_pool_size 80 -sampler_srns_warmup 1",
+            false},  // its step reads most items: it gathers them all
+           {"-train_batch_size 2 -sampler_type recns -sampler_recns_candidates 4 -sampler_num_negatives 2 "
+            "-loss_type hinge", true},
+           {"-train_batch_size 2 -sampler_type recns -sampler_recns_candidates 4 "
+            "-sampler_recns_positive_assisted false", true},
+           {"-train_batch_size 2 -sampler_type aobpr -sampler_aobpr_mode exact", false},
+           {"-train_batch_size 2 -sampler_type aobpr -sampler_aobpr_mode factor", false}}) {
+    SCOPED_TRACE(test.options);
     recns::Trainer::Outcome needed, every;
-    ASSERT_PETSC_OK(TrainOutcome(data, common + sampler, &needed));
-    ASSERT_PETSC_OK(TrainOutcome(data, common + sampler + " -train_needed_rows_only false", &every));
+    ASSERT_PETSC_OK(TrainOutcome(data, common + test.options, &needed));
+    ASSERT_PETSC_OK(TrainOutcome(data, common + test.options + " -train_needed_rows_only false", &every));
     EXPECT_EQ(needed.final_loss, every.final_loss);
     EXPECT_EQ(needed.sampling_inf, every.sampling_inf);
     ASSERT_EQ(needed.final_test.metrics.size(), every.final_test.metrics.size());
     for (size_t m = 0; m < needed.final_test.metrics.size(); ++m)
       EXPECT_EQ(needed.final_test.metrics[m].second, every.final_test.metrics[m].second)
           << needed.final_test.metrics[m].first;
+    // Without restriction every step has a forward pass over every row; with it, none has.
+    if (test.restricted_scoring) EXPECT_LT(needed.forward_passes, every.forward_passes);
   }
 }
 
