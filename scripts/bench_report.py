@@ -184,11 +184,16 @@ def main(out, ranks, gowalla):
            f"{LAYERS} layers), against {p['seconds_median']:.4f} s for one full product alone; with "
            "-train_needed_rows_only (the default) a forward pass computes only the rows the step reads."]
 
+    md += evaluation(result, ev, users, items, rate, ranks, gemm_best)
+    md += memory(result, summary)
+    return write(out, result, md)
+
+
+def evaluation(result, ev, users, items, rate, ranks, gemm_best):
+    """The evaluation's figures into result["evaluation"]; its Markdown lines."""
     count, seconds = ev["events"].get("Evaluate", (0, math.nan))
     if count == 0:
-        md += ["", "Evaluation: no `Evaluate` event in the Eval stage of the -log_view table."]
-        result["peak_rss_mb"] = summary.get("peak_rss_mb")
-        return write(out, result, md)
+        return ["", "Evaluation: no `Evaluate` event in the Eval stage of the -log_view table."]
     ranked = ["test"] if count == 1 else (["valid", "test"] if "valid" in users and count == 2
                                           else ["test"] * count)
     users_ranked = sum(users[s] for s in ranked)
@@ -204,24 +209,39 @@ def main(out, ranks, gowalla):
                             "fraction_of_best_gemm": eval_rate / gemm_best,
                             "eval_forward_seconds": ev["events"].get("Propagate", (0, math.nan))[1]}
     e = result["evaluation"]
-    md += ["", f"## Full-ranking evaluation (Gowalla, {ranks} rank(s))", "",
-           f"The `Evaluate` event of the same run's Eval stage: {count} evaluation(s) "
-           f"({' + '.join(ranked)}), {users_ranked:,} users × {items:,} items ranked.", "",
-           "| figure | value |", "|---|---|",
-           f"| seconds, all evaluations | {seconds:.2f} |",
-           f"| one evaluation of all {users['test']:,} test users"
-           + (" (scaled by users)" if len(ranked) > 1 else "") + f" | {one_test:.2f} s |",
-           f"| scoring rate users·items·d·2 / s | {eval_rate:.2f} GFLOP/s |",
-           f"| against GEMM 64 × 16384 at {ranks} rank(s) ({g64:.2f}) | {e['fraction_of_gemm_64x16384']:.1%} |",
-           f"| against the best GEMM shape at {ranks} rank(s) ({gemm_best:.2f}) | {e['fraction_of_best_gemm']:.1%} |",
-           f"| forward pass before it (Eval stage Propagate) | {e['eval_forward_seconds']:.2f} s |"]
+    return ["", f"## Full-ranking evaluation (Gowalla, {ranks} rank(s))", "",
+            f"The `Evaluate` event of the same run's Eval stage: {count} evaluation(s) "
+            f"({' + '.join(ranked)}), {users_ranked:,} users × {items:,} items ranked.", "",
+            "| figure | value |", "|---|---|",
+            f"| seconds, all evaluations | {seconds:.2f} |",
+            f"| one evaluation of all {users['test']:,} test users"
+            + (" (scaled by users)" if len(ranked) > 1 else "") + f" | {one_test:.2f} s |",
+            f"| scoring rate users·items·d·2 / s | {eval_rate:.2f} GFLOP/s |",
+            f"| against GEMM 64 × 16384 at {ranks} rank(s) ({g64:.2f}) | {e['fraction_of_gemm_64x16384']:.1%} |",
+            f"| against the best GEMM shape at {ranks} rank(s) ({gemm_best:.2f}) | {e['fraction_of_best_gemm']:.1%} |",
+            f"| forward pass before it (Eval stage Propagate) | {e['eval_forward_seconds']:.2f} s |"]
 
-    rss = summary.get("peak_rss_mb")
-    result["peak_rss_mb"] = rss
-    md += ["", "## Memory", "",
-           f"Peak resident memory of the training run, largest rank (`getrusage` ru_maxrss, "
-           f"summary `peak_rss_mb`): **{rss:.0f} MB**." if rss is not None else "peak_rss_mb: absent"]
-    return write(out, result, md)
+
+def per_rank(values):
+    """"a / b / ..." MB, or "missing"."""
+    return " / ".join(f"{v:.0f}" for v in values) if values else "missing"
+
+
+def memory(result, summary):
+    """The epoch run's peak memory per rank into result["memory"] (one entry per precision the
+    run's parameters were in; this trainer computes in double); its Markdown lines."""
+    entry = {"precision": "double", "peak_rss_mb": summary.get("peak_rss_mb"),
+             "peak_rss_mb_per_rank": summary.get("peak_rss_mb_per_rank"),
+             "peak_rss_mb_training_per_rank": summary.get("peak_rss_mb_training_per_rank")}
+    result["memory"] = [entry]
+    result["peak_rss_mb"] = entry["peak_rss_mb"]
+    return ["", "## Memory", "",
+            "Peak resident memory of the epoch's run per rank (`getrusage` ru_maxrss, MB, rank 0 "
+            "first): over the whole run, the final evaluation included (summary "
+            "`peak_rss_mb_per_rank`), and up to the end of training (`peak_rss_mb_training_per_rank`).", "",
+            "| precision | peak per rank, whole run | peak per rank, training |", "|---|---|---|",
+            f"| {entry['precision']} | {per_rank(entry['peak_rss_mb_per_rank'])} | "
+            f"{per_rank(entry['peak_rss_mb_training_per_rank'])} |"]
 
 
 def write(out, result, md):
