@@ -2,7 +2,9 @@
 
 Usage: bench_report.py OUT_DIR RANKS [GOWALLA.h5]
 Reads OUT_DIR/micro.jsonl (recns_bench's JSON lines), and with a Gowalla file
-OUT_DIR/train_logview.txt (recns_train -log_view), OUT_DIR/train_summary.json and OUT_DIR/train.log.
+OUT_DIR/train_logview.txt (recns_train -log_view), OUT_DIR/train_summary.json and OUT_DIR/train.log,
+and when bench.sh measured the samplers' steps, OUT_DIR/samplers/ (samplers.tsv: each sampler and
+its options; settings.json: steps, repeat and the common options; scripts/step_cost.sh's runs).
 """
 import json
 import math
@@ -14,6 +16,9 @@ import sys
 
 import h5py
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import step_cost  # noqa: E402
 
 LAYERS, DIM = 3, 64
 # Training phases: (label, -log_view events of the Train stage whose times add up).
@@ -184,11 +189,17 @@ def main(out, ranks, gowalla):
            f"{LAYERS} layers), against {p['seconds_median']:.4f} s for one full product alone; with "
            "-train_needed_rows_only (the default) a forward pass computes only the rows the step reads."]
 
+    md += evaluation(result, ev, users, items, rate, ranks, gemm_best)
+    md += memory(result, summary)
+    md += sampler_steps(result, f"{out}/samplers", ranks)
+    return write(out, result, md)
+
+
+def evaluation(result, ev, users, items, rate, ranks, gemm_best):
+    """The evaluation's figures into result["evaluation"]; its Markdown lines."""
     count, seconds = ev["events"].get("Evaluate", (0, math.nan))
     if count == 0:
-        md += ["", "Evaluation: no `Evaluate` event in the Eval stage of the -log_view table."]
-        result["peak_rss_mb"] = summary.get("peak_rss_mb")
-        return write(out, result, md)
+        return ["", "Evaluation: no `Evaluate` event in the Eval stage of the -log_view table."]
     ranked = ["test"] if count == 1 else (["valid", "test"] if "valid" in users and count == 2
                                           else ["test"] * count)
     users_ranked = sum(users[s] for s in ranked)
@@ -204,24 +215,111 @@ def main(out, ranks, gowalla):
                             "fraction_of_best_gemm": eval_rate / gemm_best,
                             "eval_forward_seconds": ev["events"].get("Propagate", (0, math.nan))[1]}
     e = result["evaluation"]
-    md += ["", f"## Full-ranking evaluation (Gowalla, {ranks} rank(s))", "",
-           f"The `Evaluate` event of the same run's Eval stage: {count} evaluation(s) "
-           f"({' + '.join(ranked)}), {users_ranked:,} users × {items:,} items ranked.", "",
-           "| figure | value |", "|---|---|",
-           f"| seconds, all evaluations | {seconds:.2f} |",
-           f"| one evaluation of all {users['test']:,} test users"
-           + (" (scaled by users)" if len(ranked) > 1 else "") + f" | {one_test:.2f} s |",
-           f"| scoring rate users·items·d·2 / s | {eval_rate:.2f} GFLOP/s |",
-           f"| against GEMM 64 × 16384 at {ranks} rank(s) ({g64:.2f}) | {e['fraction_of_gemm_64x16384']:.1%} |",
-           f"| against the best GEMM shape at {ranks} rank(s) ({gemm_best:.2f}) | {e['fraction_of_best_gemm']:.1%} |",
-           f"| forward pass before it (Eval stage Propagate) | {e['eval_forward_seconds']:.2f} s |"]
+    return ["", f"## Full-ranking evaluation (Gowalla, {ranks} rank(s))", "",
+            f"The `Evaluate` event of the same run's Eval stage: {count} evaluation(s) "
+            f"({' + '.join(ranked)}), {users_ranked:,} users × {items:,} items ranked.", "",
+            "| figure | value |", "|---|---|",
+            f"| seconds, all evaluations | {seconds:.2f} |",
+            f"| one evaluation of all {users['test']:,} test users"
+            + (" (scaled by users)" if len(ranked) > 1 else "") + f" | {one_test:.2f} s |",
+            f"| scoring rate users·items·d·2 / s | {eval_rate:.2f} GFLOP/s |",
+            f"| against GEMM 64 × 16384 at {ranks} rank(s) ({g64:.2f}) | {e['fraction_of_gemm_64x16384']:.1%} |",
+            f"| against the best GEMM shape at {ranks} rank(s) ({gemm_best:.2f}) | {e['fraction_of_best_gemm']:.1%} |",
+            f"| forward pass before it (Eval stage Propagate) | {e['eval_forward_seconds']:.2f} s |"]
 
-    rss = summary.get("peak_rss_mb")
-    result["peak_rss_mb"] = rss
-    md += ["", "## Memory", "",
-           f"Peak resident memory of the training run, largest rank (`getrusage` ru_maxrss, "
-           f"summary `peak_rss_mb`): **{rss:.0f} MB**." if rss is not None else "peak_rss_mb: absent"]
-    return write(out, result, md)
+
+def per_rank(values):
+    """"a / b / ..." MB, or "missing"."""
+    return " / ".join(f"{v:.0f}" for v in values) if values else "missing"
+
+
+def memory(result, summary):
+    """The epoch run's peak memory per rank into result["memory"] (one entry per precision the
+    run's parameters were in; this trainer computes in double); its Markdown lines."""
+    entry = {"precision": "double", "peak_rss_mb": summary.get("peak_rss_mb"),
+             "peak_rss_mb_per_rank": summary.get("peak_rss_mb_per_rank"),
+             "peak_rss_mb_training_per_rank": summary.get("peak_rss_mb_training_per_rank")}
+    result["memory"] = [entry]
+    result["peak_rss_mb"] = entry["peak_rss_mb"]
+    return ["", "## Memory", "",
+            "Peak resident memory of the epoch's run per rank (`getrusage` ru_maxrss, MB, rank 0 "
+            "first): over the whole run, the final evaluation included (summary "
+            "`peak_rss_mb_per_rank`), and up to the end of training (`peak_rss_mb_training_per_rank`).", "",
+            "| precision | peak per rank, whole run | peak per rank, training |", "|---|---|---|",
+            f"| {entry['precision']} | {per_rank(entry['peak_rss_mb_per_rank'])} | "
+            f"{per_rank(entry['peak_rss_mb_training_per_rank'])} |"]
+
+
+def cell(text):
+    """TEXT in a Markdown table's cell."""
+    return text.replace("|", "\\|")
+
+
+def trainer_description(log):
+    """The sampler as the trainer's header line describes it ("dns (M=16) (k=1)"), or None."""
+    if not os.path.exists(log):
+        return None
+    m = re.search(r"\| sampler (.*?) \| loss ", open(log, errors="replace").read())
+    return m.group(1) if m else None
+
+
+def sampler_steps(result, folder, ranks):
+    """The step of every sampler against uniform's (scripts/bench.sh's runs in FOLDER, made by
+    scripts/step_cost.sh) into result["samplers"]; its Markdown lines, which say so when bench.sh
+    did not run them (BENCH_SAMPLERS=0)."""
+    if not os.path.exists(f"{folder}/samplers.tsv") or not os.path.exists(f"{folder}/settings.json"):
+        return ["", "Samplers' steps: not measured in this run (BENCH_SAMPLERS=0)."]
+    settings = json.load(open(f"{folder}/settings.json"))
+    rows = [l.rstrip("\n").split("\t") for l in open(f"{folder}/samplers.tsv") if l.strip()]
+    if not rows:
+        return ["", "Samplers' steps: not measured: `recns_train -help` listed no `-sampler_type`."]
+    options = {r[0]: (r[1] if len(r) > 1 else "") for r in rows}
+    measured = step_cost.measure(folder, list(options), settings["repeat"])
+    base = measured.get("uniform", {}).get("median")
+    table = []
+    md = ["", f"## The step of every sampler (Gowalla, LightGCN d = 64, 3 layers, batch 2048, {ranks} rank(s))", "",
+          f"Every sampler `recns_train -help` lists, {settings['steps']} steps each "
+          f"(`-train_max_steps`; the first step left out), the samplers alternating, the median of "
+          f"{settings['repeat']} run(s) (`scripts/step_cost.sh`). Forward passes per step: the "
+          "summary's `forward_passes` (full forward passes over every row) less the final "
+          "evaluation's one, over the steps. Peak memory: the summary's "
+          "`peak_rss_mb_training_per_rank`, up to the end of training (or `peak_rss_mb_per_rank`, "
+          "the whole run, from a trainer without it), MB, rank 0 first, the largest of the runs.", "",
+          "| sampler | options | s/step median (runs) | ratio to uniform | forward passes per step | peak memory per rank (MB) |",
+          "|---|---|---|---|---|---|"]
+    for name, opts in options.items():
+        m = measured[name]
+        summaries = m["summaries"]
+        row = {"sampler": name, "options": opts, "seconds_per_step_runs": m["runs"],
+               "seconds_per_step": m["median"], "error": m["error"]}
+        row["ratio_to_uniform"] = m["median"] / base if m["median"] is not None and base else None
+        passes = [(s["forward_passes"] - 1) / s["steps_run"] for s in summaries
+                  if "forward_passes" in s and s.get("steps_run")]
+        row["forward_passes_per_step"] = passes[0] if passes else None
+        rss = [s.get("peak_rss_mb_training_per_rank") or s.get("peak_rss_mb_per_rank") for s in summaries]
+        rss = [r for r in rss if r]
+        row["peak_rss_mb_per_rank"] = [max(r[k] for r in rss) for k in range(len(rss[0]))] if rss else None
+        table.append(row)
+        described = trainer_description(f"{folder}/{name}.1.log")
+        row["described"] = described
+        shown_options = (f"`{opts}`" if opts else "(defaults)") + (
+            f"; trainer: {cell(described)}" if described else "")
+        if m["median"] is None:
+            why = m["error"]
+            label = ("not measured: fewer than two steps per run" if why is None else
+                     "not run: needs an exposure split" if "/exposure split" in why else
+                     f"failed: {cell(why)}")
+            md.append(f"| {name} | {shown_options} | {label} | | | |")
+            continue
+        ratio = f"{row['ratio_to_uniform']:.2f}" if row["ratio_to_uniform"] is not None else "missing"
+        note = f" (later runs failed: {cell(m['error'])})" if m["error"] else ""
+        md.append(f"| {name} | {shown_options} | {m['median']:.4f} "
+                  f"({', '.join(f'{v:.4f}' for v in m['runs'])}){note} | {ratio} | "
+                  + (f"{row['forward_passes_per_step']:.2f}" if passes else "missing")
+                  + f" | {per_rank(row['peak_rss_mb_per_rank'])} |")
+    result["samplers"] = {"steps": settings["steps"], "repeat": settings["repeat"],
+                          "options": settings.get("options", ""), "precision": "double", "rows": table}
+    return md
 
 
 def write(out, result, md):

@@ -3,9 +3,11 @@
 # one machine in one run. Each configuration trains -train_max_steps steps (no evaluation, no
 # checkpoint); the configurations alternate, REPEAT times, and OUT/step_cost.md gets each one's
 # median seconds per step (the summary's seconds.steps over its steps, the first step left out)
-# and its ratio to the first configuration's, with the processor's name.
+# and its ratio to the first configuration's, with the processor's name (scripts/step_cost.py).
 # Usage: scripts/step_cost.sh DATASET.h5 'NAME|BINARY|OPTIONS' ['NAME|BINARY|OPTIONS' ...]
-# Environment: RANKS (2), STEPS (40), REPEAT (3), OUT (results/step_cost).
+# Environment: RANKS (2), STEPS (40), REPEAT (3), OUT (results/step_cost); KEEP_GOING=1: a failed
+# run does not stop the script: its exit status goes to OUT/NAME.exit, its configuration is left
+# out of the later repeats, and the table says why (the trainer's error line).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$root/scripts/env.sh"
@@ -17,31 +19,22 @@ names=()
 for repeat in $(seq "${REPEAT:-3}"); do
   for config in "$@"; do
     IFS='|' read -r name binary options <<<"$config"
-    [ "$repeat" = 1 ] && names+=("$name")
+    if [ "$repeat" = 1 ]; then
+      names+=("$name")
+      rm -f "$out/$name".*
+    fi
+    [ -f "$out/$name.exit" ] && continue
     echo "step_cost: $name, run $repeat"
+    status=0
     # shellcheck disable=SC2086
     mpirun -q -n "${RANKS:-2}" "$binary" "$dataset" $options -train_max_steps "${STEPS:-40}" \
       -train_epochs 1 -eval_interval 0 -checkpoint_dir "" -metrics_file "" -eval_ks 20 \
-      -summary "$out/$name.$repeat.json" > "$out/$name.$repeat.log"
+      -summary "$out/$name.$repeat.json" > "$out/$name.$repeat.log" 2>&1 || status=$?
+    if [ "$status" != 0 ]; then
+      tail -n 20 "$out/$name.$repeat.log" >&2
+      [ "${KEEP_GOING:-0}" = 1 ] || exit "$status"
+      echo "$status" > "$out/$name.exit"
+    fi
   done
 done
-/usr/bin/python3 - "$out" "${REPEAT:-3}" "${names[@]}" <<'PY'
-import json, statistics, sys
-out, repeat, names = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
-cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-per_step = {}
-for name in names:
-    values = []
-    for r in range(1, repeat + 1):
-        s = json.load(open(f"{out}/{name}.{r}.json"))
-        values.append((s["seconds"]["steps"] - s["seconds"]["first_step"]) / (s["steps_run"] - 1))
-    per_step[name] = values
-base = statistics.median(per_step[names[0]])
-lines = [f"Seconds per training step (median of {repeat}, alternating; first step left out); {cpu}", "",
-         "| configuration | s/step (runs) | median | ratio to " + names[0] + " |", "|---|---|---|---|"]
-for name in names:
-    m = statistics.median(per_step[name])
-    lines.append(f"| {name} | {', '.join(f'{v:.4f}' for v in per_step[name])} | {m:.4f} | {m / base:.2f} |")
-open(f"{out}/step_cost.md", "w").write("\n".join(lines) + "\n")
-print("\n".join(lines))
-PY
+/usr/bin/python3 "$root/scripts/step_cost.py" "$out" "${REPEAT:-3}" "${names[@]}"
