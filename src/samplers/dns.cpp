@@ -36,20 +36,18 @@ class DynamicSampler final : public Sampler {
     PetscCall(PetscLogEventBegin(Events().sample_score, 0, 0, 0, 0));
     const int d = context.model->FinalWidth();
     negatives->Reset(num_negatives_);
+    rows_.resize((size_t)candidates_);
+    scores_.resize((size_t)candidates_);
     for (size_t b = 0; b < batch.Size(); ++b) {
       const double* user = UserRow(context, batch.user[b]);
       for (int s = 0; s < num_negatives_; ++s) {
         const int32_t* candidate = pool_.data() + b * per_pair + (size_t)s * candidates_;
-        int32_t best = candidate[0];
-        double best_score = Dot(user, ItemRow(best), d);
-        for (int c = 1; c < candidates_; ++c) {
-          const double score = Dot(user, ItemRow(candidate[c]), d);
-          if (score > best_score) {  // ties keep the earlier candidate
-            best_score = score;
-            best = candidate[c];
-          }
-        }
-        negatives->AddItem(best);
+        for (int c = 0; c < candidates_; ++c) rows_[(size_t)c] = ItemRow(candidate[c]);
+        DotRows(user, rows_.data(), candidates_, d, scores_.data());
+        int best = 0;
+        for (int c = 1; c < candidates_; ++c)
+          if (scores_[(size_t)c] > scores_[(size_t)best]) best = c;  // ties keep the earlier one
+        negatives->AddItem(candidate[best]);
       }
     }
     PetscCall(PetscLogEventEnd(Events().sample_score, 0, 0, 0, 0));
@@ -72,6 +70,8 @@ class DynamicSampler final : public Sampler {
  private:
   int candidates_ = 5;
   std::vector<int32_t> pool_;
+  std::vector<const double*> rows_;  // a slot's candidate rows and their scores
+  std::vector<double> scores_;
 };
 
 }  // namespace
