@@ -124,47 +124,42 @@ class AnsSampler final : public Sampler {
     const int layers = model.NumLayers(), d = model.Dim(), k = num_negatives_, M = candidates_;
     PetscCheck(w_user_.rows() == d, comm_, PETSC_ERR_ARG_WRONGSTATE,
                "-sampler_type ans: its blocks are not set up for -model_dim %d (GetParameters)", d);
-    const size_t per_pair = (size_t)k * M, width = (size_t)layers + 1;
+    const size_t pairs = batch.Size(), per_pair = (size_t)k * M, width = (size_t)layers + 1;
     DrawCandidates(context, batch, &items_);
     // The candidates' rows, then the positives' (the direction of each augmentation).
     items_.insert(items_.end(), batch.item.begin(), batch.item.end());
     PetscCall(GatherItemLayerRows(context, items_));
 
     PetscCall(PetscLogEventBegin(Events().sample_score, 0, 0, 0, 0));
-    negatives->Reset(k);
-    negatives->DeclareLayerTerms();
-    negatives->DeclareL2Vectors();
     pair_user_.assign(batch.user.begin(), batch.user.end());
     pair_positive_.assign(batch.item.begin(), batch.item.end());
-    noise_.resize(batch.Size() * per_pair / M * width * d);
-    rows_.resize((per_pair + 1) * width);
-    candidate_rows_.resize((Eigen::Index)M, d);
-    Vector c(d), q(d), r(d), g(d);
-    std::vector<int> chosen(width);
-    for (size_t b = 0; b < batch.Size(); ++b) {
-      const int32_t user = batch.user[b];
-      const int32_t* candidate = items_.data() + b * per_pair;
-      for (size_t m = 0; m < per_pair; ++m) ItemLayerRows(candidate[m], &rows_[m * width]);
-      ItemLayerRows(batch.item[b], &rows_[per_pair * width]);
-      for (int s = 0; s < k; ++s) {
-        for (int l = 0; l <= layers; ++l) {
-          const double* u = model.Layer(l).row(user).data();
-          const double* p = rows_[per_pair * width + l];
-          UserGate(u, c.data());
-          if (score_ == kScoreFinal) {
-            q.setZero();
-            model.AddLayerContributionGrad(l, UserRow(context, user), 1.0, q.data());
-          } else {
-            q = ConstVectorMap(u, d);
-          }
-          for (int m = 0; m < M; ++m)
-            candidate_rows_.row(m) = ConstVectorMap(rows_[((size_t)s * M + m) * width + l], d).transpose();
-          pre_gates_.noalias() = candidate_rows_ * w_item_.transpose();
+    noise_.resize(pairs * k * width * d);
+    chosen_.resize(pairs * k * width);
+    rows_.resize(items_.size() * width);
+    for (size_t c = 0; c < items_.size(); ++c) ItemLayerRows(items_[c], &rows_[c * width]);
+    // Layer by layer, every candidate's pre-gate W_i n and every user's gate W_u u at once.
+    Vector q(d), r(d), g(d);
+    for (int l = 0; l <= layers; ++l) {
+      LayerRows(pairs * per_pair, [&](size_t c) { return rows_[c * width + l]; }, d, &candidate_rows_);
+      pre_gates_.noalias() = candidate_rows_ * w_item_.transpose();
+      LayerRows(pairs, [&](size_t b) { return model.Layer(l).row(batch.user[b]).data(); }, d, &user_rows_);
+      UserGates(user_rows_, &user_gates_);
+      for (size_t b = 0; b < pairs; ++b) {
+        const double* u = user_rows_.row((Eigen::Index)b).data();
+        const double* p = rows_[(pairs * per_pair + b) * width + l];
+        if (score_ == kScoreFinal) {
+          q.setZero();
+          model.AddLayerContributionGrad(l, UserRow(context, batch.user[b]), 1.0, q.data());
+        } else {
+          q = ConstVectorMap(u, d);
+        }
+        for (int s = 0; s < k; ++s) {
           int best = -1;
           double best_value = 0;
           for (int m = 0; m < M; ++m) {
-            const double* n = rows_[((size_t)s * M + m) * width + l];
-            ItemGate(pre_gates_.row(m).data(), c.data(), d, g.data());
+            const Eigen::Index row = (Eigen::Index)(b * per_pair + (size_t)s * M + m);
+            const double* n = candidate_rows_.row(row).data();
+            ItemGate(pre_gates_.row(row).data(), user_gates_.row((Eigen::Index)b).data(), d, g.data());
             const Margin margin = MarginOf(n, p, g.data(), d);
             UnitNoise(NoiseBlock(context, batch.pair[b], s, m, l), d, r.data());
             double along = 0, base = 0;  // ⟨q, sign(p_easy − n_easy) ⊙ r̂⟩ and ⟨q, n⟩
@@ -179,17 +174,25 @@ class AnsSampler final : public Sampler {
               best_value = value;
             }
           }
-          chosen[(size_t)l] = best;
-          UnitNoise(NoiseBlock(context, batch.pair[b], s, best, l), d,
-                    noise_.data() + (((b * k + s) * width) + l) * d);
+          const size_t slot = b * k + s;
+          chosen_[slot * width + l] = best;
+          UnitNoise(NoiseBlock(context, batch.pair[b], s, best, l), d, noise_.data() + (slot * width + l) * d);
         }
-        for (int l = 0; l <= layers; ++l) negatives->AddTerm(candidate[s * M + chosen[(size_t)l]], l, 1.0);
-        for (int m = 0; m < M; ++m) negatives->AddTerm(candidate[s * M + m], 0, 0.0);
-        negatives->EndNegative();
-        negatives->AddL2Term(candidate[s * M + chosen[0]], 1.0);
-        negatives->EndL2();
       }
     }
+    negatives->Reset(k);
+    negatives->DeclareLayerTerms();
+    negatives->DeclareL2Vectors();
+    for (size_t b = 0; b < pairs; ++b)
+      for (int s = 0; s < k; ++s) {
+        const int32_t* candidate = items_.data() + b * per_pair + (size_t)s * M;
+        const int* chosen = chosen_.data() + (b * k + s) * width;
+        for (int l = 0; l <= layers; ++l) negatives->AddTerm(candidate[chosen[l]], l, 1.0);
+        for (int m = 0; m < M; ++m) negatives->AddTerm(candidate[m], 0, 0.0);
+        negatives->EndNegative();
+        negatives->AddL2Term(candidate[chosen[0]], 1.0);
+        negatives->EndL2();
+      }
     PetscCall(PetscLogEventEnd(Events().sample_score, 0, 0, 0, 0));
     PetscFunctionReturn(PETSC_SUCCESS);
   }
@@ -257,55 +260,66 @@ class AnsSampler final : public Sampler {
     if (gamma_ == 0 || batch.Size() == 0) PetscFunctionReturn(PETSC_SUCCESS);
     const Model& model = rows->GetModel();
     const int layers = model.NumLayers(), d = model.Dim(), k = num_negatives_, M = candidates_;
-    const double per_layer = 1.0 / (layers + 1);
-    candidate_rows_.resize(M, d);
-    RowMatrix pre_gate_grads(M, d), candidate_grads(M, d), gates(M, d);
-    Vector c(d), dc(d), du(d), dp(d), dg(d), y(M);
+    const size_t pairs = batch.Size(), per_pair = (size_t)k * M;
+    const double per_layer = 1.0 / (layers + 1), weight = gamma_ * scale;
+    // Candidate m of negative (b, s) is row (b·k + s)·M + m; its item is the negative's term
+    // L + 1 + m.
+    auto candidate = [&](size_t c) {
+      const size_t slot = c / (size_t)M;
+      return negatives.item[(size_t)negatives.offset[slot] + (size_t)layers + 1 + c % (size_t)M];
+    };
+    RowMatrix positive_rows, candidate_grads, pre_gate_grads, user_grads, positive_grads, user_gate_grads;
+    Vector dg(d), y(M), lse_weight(M);
     double total = 0;
-    for (size_t b = 0; b < batch.Size(); ++b) {
-      const int32_t user = batch.user[b], positive = batch.item[b];
-      for (int s = 0; s < k; ++s) {
-        const int64_t slot = (int64_t)b * k + s;
-        const int32_t* candidate = negatives.item.data() + negatives.offset[slot] + layers + 1;
-        for (int l = 0; l <= layers; ++l) {
-          const double* u = rows->UserLayer(l, user);
-          const double* p = rows->ItemLayer(l, positive);
-          UserGate(u, c.data());
-          for (int m = 0; m < M; ++m)
-            candidate_rows_.row(m) = ConstVectorMap(rows->ItemLayer(l, candidate[m]), d).transpose();
-          pre_gates_.noalias() = candidate_rows_ * w_item_.transpose();
-          if (gate_bias_) pre_gates_.rowwise() += b_item_.row(0);
-          // The contrastive scores y_m = ⟨u, n_easy − n_hard⟩ = ⟨u, n ⊙ (1 − 2g)⟩, and the code's
-          // weights of the log-sum-exp (with the 1 of its ln(1 + ·)).
+    for (int l = 0; l <= layers; ++l) {
+      LayerRows(pairs * per_pair, [&](size_t c) { return rows->ItemLayer(l, candidate(c)); }, d,
+                &candidate_rows_);
+      LayerRows(pairs, [&](size_t b) { return rows->UserLayer(l, batch.user[b]); }, d, &user_rows_);
+      LayerRows(pairs, [&](size_t b) { return rows->ItemLayer(l, batch.item[b]); }, d, &positive_rows);
+      pre_gates_.noalias() = candidate_rows_ * w_item_.transpose();
+      if (gate_bias_) pre_gates_.rowwise() += b_item_.row(0);
+      UserGates(user_rows_, &user_gates_);
+      gates_.resize(candidate_rows_.rows(), d);
+      candidate_grads.resize(candidate_rows_.rows(), d);
+      pre_gate_grads.resize(candidate_rows_.rows(), d);
+      user_grads = RowMatrix::Zero((Eigen::Index)pairs, d);
+      positive_grads = RowMatrix::Zero((Eigen::Index)pairs, d);
+      user_gate_grads = RowMatrix::Zero((Eigen::Index)pairs, d);
+      for (size_t b = 0; b < pairs; ++b) {
+        const double* u = user_rows_.row((Eigen::Index)b).data();
+        const double* p = positive_rows.row((Eigen::Index)b).data();
+        const double* c = user_gates_.row((Eigen::Index)b).data();
+        double* du = user_grads.row((Eigen::Index)b).data();
+        double* dp = positive_grads.row((Eigen::Index)b).data();
+        double* dc = user_gate_grads.row((Eigen::Index)b).data();
+        for (int s = 0; s < k; ++s) {
+          const Eigen::Index first = (Eigen::Index)(b * per_pair + (size_t)s * M);
+          // The contrastive scores y_m = ⟨u, n_easy − n_hard⟩ = ⟨u, n ⊙ (1 − 2g)⟩.
           for (int m = 0; m < M; ++m) {
-            double* g = gates.row(m).data();
-            ItemGate(pre_gates_.row(m).data(), c.data(), d, g, true);
+            double* g = gates_.row(first + m).data();
+            ItemGate(pre_gates_.row(first + m).data(), c, d, g, true);
             y[m] = 0;
-            for (int j = 0; j < d; ++j) y[m] += u[j] * candidate_rows_(m, j) * (1 - 2 * g[j]);
+            for (int j = 0; j < d; ++j) y[m] += u[j] * candidate_rows_(first + m, j) * (1 - 2 * g[j]);
           }
-          double weight_c = 1;  // dL/dy_m (paper: 1)
-          Vector lse_weight;
-          if (losses_ == kLossCode) {
+          if (losses_ == kLossCode) {  // ln(1 + Σ_m exp y_m) and its weights dL/dy_m
             const double top = std::max(0.0, y.maxCoeff());
             lse_weight = (y.array() - top).exp();
             const double sum = std::exp(-top) + lse_weight.sum();
             total += per_layer * (top + std::log(sum));
-            lse_weight /= sum;
+            lse_weight *= per_layer / sum;
           } else {
             total += per_layer * y.sum();
+            lse_weight.setConstant(per_layer);
           }
-          dc.setZero();
-          du.setZero();
-          dp.setZero();
           for (int m = 0; m < M; ++m) {
-            const double* n = candidate_rows_.row(m).data();
-            double* dn = candidate_grads.row(m).data();
-            const double* g = gates.row(m).data();
-            weight_c = per_layer * (losses_ == kLossCode ? lse_weight[m] : 1.0);
+            const double* n = candidate_rows_.row(first + m).data();
+            const double* g = gates_.row(first + m).data();
+            double* dn = candidate_grads.row(first + m).data();
+            const double wc = lse_weight[m];
             for (int j = 0; j < d; ++j) {
-              du[j] += weight_c * n[j] * (1 - 2 * g[j]);
-              dn[j] = weight_c * u[j] * (1 - 2 * g[j]);
-              dg[j] = -2 * weight_c * u[j] * n[j];
+              du[j] += wc * n[j] * (1 - 2 * g[j]);
+              dn[j] = wc * u[j] * (1 - 2 * g[j]);
+              dg[j] = -2 * wc * u[j] * n[j];
             }
             if (losses_ == kLossPaper) {
               // ‖(p − n) ⊙ g‖² + ⟨p ⊙ (1 − g), n ⊙ (1 − g)⟩, per layer.
@@ -318,7 +332,8 @@ class AnsSampler final : public Sampler {
                 dg[j] += per_layer * (2 * diff * diff * g[j] - 2 * p[j] * n[j] * e);
               }
             } else {
-              // mean over (m, l) of ‖(n − p) ⊙ g + 1e-6‖, mean over m of Σ_l ‖p ⊙ n ⊙ (1 − g)²‖.
+              // The mean over (m, l) of ‖(n − p) ⊙ g + 1e-6‖, the mean over m of
+              // Σ_l ‖p ⊙ n ⊙ (1 − g)²‖.
               const double w1 = per_layer / M, w2 = 1.0 / M;
               double norm1 = 0, norm2 = 0;
               for (int j = 0; j < d; ++j) {
@@ -346,29 +361,35 @@ class AnsSampler final : public Sampler {
                 }
               }
             }
-            // Through g = σ(a ⊙ c): the candidate's pre-gate and the user's.
+            // Through g = σ(a ⊙ c): the candidate's pre-gate and the user's gate.
             for (int j = 0; j < d; ++j) {
               const double dz = dg[j] * g[j] * (1 - g[j]);
-              pre_gate_grads(m, j) = dz * c[j];
-              dc[j] += dz * pre_gates_(m, j);
+              pre_gate_grads(first + m, j) = dz * c[j];
+              dc[j] += dz * pre_gates_(first + m, j);
             }
           }
-          // a = W_i n + b_i for every candidate; c = W_u u + b_u.
-          const double weight = gamma_ * scale;
-          w_item_grad_.noalias() += weight * pre_gate_grads.transpose() * candidate_rows_;
-          candidate_grads.noalias() += pre_gate_grads * w_item_;
-          if (gate_bias_) b_item_grad_.row(0) += weight * pre_gate_grads.colwise().sum();
-          for (int m = 0; m < M; ++m)
-            VectorMap(rows->ItemLayerGrad(l, candidate[m]), d) += weight * candidate_grads.row(m).transpose();
-          UserGateBackward(weight * dc, u, rows->UserLayerGrad(l, user), d);
-          VectorMap(rows->UserLayerGrad(l, user), d) += weight * du;
-          VectorMap(rows->ItemLayerGrad(l, positive), d) += weight * dp;
         }
       }
+      // a = W_i n + b_i for every candidate, c = W_u u + b_u for every user.
+      w_item_grad_.noalias() += weight * pre_gate_grads.transpose() * candidate_rows_;
+      candidate_grads.noalias() += pre_gate_grads * w_item_;
+      w_user_grad_.noalias() += weight * user_gate_grads.transpose() * user_rows_;
+      user_grads.noalias() += user_gate_grads * w_user_;
+      if (gate_bias_) {
+        b_item_grad_.row(0) += weight * pre_gate_grads.colwise().sum();
+        b_user_grad_.row(0) += weight * user_gate_grads.colwise().sum();
+      }
+      for (size_t c = 0; c < pairs * per_pair; ++c)
+        VectorMap(rows->ItemLayerGrad(l, candidate(c)), d) += weight * candidate_grads.row((Eigen::Index)c).transpose();
+      for (size_t b = 0; b < pairs; ++b) {
+        VectorMap(rows->UserLayerGrad(l, batch.user[b]), d) += weight * user_grads.row((Eigen::Index)b).transpose();
+        VectorMap(rows->ItemLayerGrad(l, batch.item[b]), d) += weight * positive_grads.row((Eigen::Index)b).transpose();
+      }
     }
-    *loss += gamma_ * scale * total;
+    *loss += weight * total;
     PetscFunctionReturn(PETSC_SUCCESS);
   }
+
 
  protected:
   PetscErrorCode SetFromOptionsImpl(PetscOptionItems* PetscOptionsObject) override {
@@ -455,6 +476,17 @@ class AnsSampler final : public Sampler {
   /// sign(p_easy − n_easy) of one entry.
   static double Direction(double n, double p, double g) { return Sign(p * (1 - g) - n * (1 - g)); }
 
+  /// The `count` rows row(i) (Dim values each) into `out`.
+  template <class Row>
+  static void LayerRows(size_t count, Row row, int d, RowMatrix* out) {
+    out->resize((Eigen::Index)count, d);
+    for (size_t i = 0; i < count; ++i) out->row((Eigen::Index)i) = Eigen::Map<const Eigen::RowVectorXd>(row(i), d);
+  }
+  /// c = W_u u (+ b_u) for every row of `users`.
+  void UserGates(const RowMatrix& users, RowMatrix* gates) const {
+    gates->noalias() = users * w_user_.transpose();
+    if (gate_bias_) gates->rowwise() += b_user_.row(0);
+  }
   /// c = W_u u (+ b_u).
   void UserGate(const double* u, double* c) const {
     const int d = (int)w_user_.rows();
@@ -462,11 +494,15 @@ class AnsSampler final : public Sampler {
     if (gate_bias_) VectorMap(c, d) += b_user_.row(0).transpose();
   }
   /// g = σ(a ⊙ c) from the item's pre-gate a = W_i n, with b_i added here unless `biased`.
+  /// Row by row with Eigen's vectorised exp, so a row's values do not depend on where it lies.
   void ItemGate(const double* a, const double* c, int d, double* g, bool biased = false) const {
-    for (int j = 0; j < d; ++j) {
-      const double aj = a[j] + (gate_bias_ && !biased ? b_item_(0, j) : 0.0);
-      g[j] = Sigmoid(aj * c[j]);
-    }
+    using Array = Eigen::Map<const Eigen::ArrayXd>;
+    Eigen::Map<Eigen::ArrayXd> gate(g, d);
+    if (gate_bias_ && !biased)
+      gate = (Array(a, d) + b_item_.row(0).transpose().array()) * Array(c, d);
+    else
+      gate = Array(a, d) * Array(c, d);
+    gate = 1.0 / (1.0 + (-gate).exp());
   }
   Margin MarginOf(const double* n, const double* p, const double* g, int d) const {
     double den = b_margin_(0, 0);
@@ -526,9 +562,11 @@ class AnsSampler final : public Sampler {
       b_item_grad_;
   // The step's choices: per pair its user and positive, per (negative, layer) the chosen noise.
   std::vector<int32_t> items_, pair_user_, pair_positive_;
+  std::vector<int> chosen_;
   std::vector<double> noise_;
   std::vector<const double*> rows_;
-  RowMatrix candidate_rows_, pre_gates_;
+  // Work arrays of one layer: every candidate's row, pre-gate and gate, every user's row and gate.
+  RowMatrix candidate_rows_, pre_gates_, gates_, user_rows_, user_gates_;
 };
 
 }  // namespace
