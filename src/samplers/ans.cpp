@@ -403,8 +403,9 @@ class AnsSampler final : public Sampler {
                               "taken per layer (the paper tries 2 to 32)",
                               "Sampler", m, &m, nullptr));
     PetscCall(PetscOptionsReal("-sampler_ans_gamma",
-                               "ANS: weight gamma of the contrastive and disentanglement losses "
-                               "(the paper searches [0, 1]; 0: no such losses)",
+                               "ANS: weight gamma of the contrastive and disentanglement losses, "
+                               "summed over the M candidates (the paper searches [0, 1] and gives "
+                               "no value; 0: no such losses)",
                                "Sampler", gamma_, &gamma_, nullptr));
     PetscCall(PetscOptionsReal("-sampler_ans_epsilon",
                                "ANS: weight epsilon of the augmentation gain in the choice, "
@@ -552,7 +553,7 @@ class AnsSampler final : public Sampler {
   }
 
   int candidates_ = 16;
-  double gamma_ = 0.1, epsilon_ = 0.1;
+  double gamma_ = 0.01, epsilon_ = 0.1;
   ScoreForm score_ = kScoreFinal;
   LossForm losses_ = kLossPaper;
   bool gate_bias_ = false;

@@ -196,7 +196,7 @@ TEST(ans_test, OptionsAndDescription) {
   const Dataset data = TinyDataset(9, 11, 3);
   recns::test::SamplerFixture fixture;
   ASSERT_PETSC_OK(fixture.SetUp(PETSC_COMM_WORLD, data, "ans", "", 2));
-  EXPECT_EQ(fixture.sampler->Describe(), "ans (M=16, gamma=0.1, epsilon=0.1, score final, losses paper)");
+  EXPECT_EQ(fixture.sampler->Describe(), "ans (M=16, gamma=0.01, epsilon=0.1, score final, losses paper)");
   EXPECT_TRUE(fixture.sampler->MixesLayers());
   for (const char* bad : {"-sampler_ans_candidates 0", "-sampler_ans_gamma -1", "-sampler_ans_epsilon -0.5"}) {
     recns::test::SamplerFixture fails;
