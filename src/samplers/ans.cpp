@@ -45,6 +45,8 @@ namespace {
 using Vector = Eigen::VectorXd;
 using ConstVectorMap = Eigen::Map<const Eigen::VectorXd>;
 using VectorMap = Eigen::Map<Eigen::VectorXd>;
+using ConstArray = Eigen::Map<const Eigen::ArrayXd>;
+using ArrayMap = Eigen::Map<Eigen::ArrayXd>;
 
 constexpr double kNoiseScale = 0.1;           // ‖Δ‖ = 0.1 μ (§9: the code's Δ)
 constexpr double kDenominatorFloor = 1e-6;    // [I] the margin's |D| is at least this
@@ -269,7 +271,8 @@ class AnsSampler final : public Sampler {
       return negatives.item[(size_t)negatives.offset[slot] + (size_t)layers + 1 + c % (size_t)M];
     };
     RowMatrix positive_rows, candidate_grads, pre_gate_grads, user_grads, positive_grads, user_gate_grads;
-    Vector dg(d), y(M), lse_weight(M);
+    Eigen::ArrayXd dg(d);
+    Vector y(M), lse_weight(M);
     double total = 0;
     for (int l = 0; l <= layers; ++l) {
       LayerRows(pairs * per_pair, [&](size_t c) { return rows->ItemLayer(l, candidate(c)); }, d,
@@ -289,17 +292,15 @@ class AnsSampler final : public Sampler {
         const double* u = user_rows_.row((Eigen::Index)b).data();
         const double* p = positive_rows.row((Eigen::Index)b).data();
         const double* c = user_gates_.row((Eigen::Index)b).data();
-        double* du = user_grads.row((Eigen::Index)b).data();
-        double* dp = positive_grads.row((Eigen::Index)b).data();
-        double* dc = user_gate_grads.row((Eigen::Index)b).data();
         for (int s = 0; s < k; ++s) {
           const Eigen::Index first = (Eigen::Index)(b * per_pair + (size_t)s * M);
           // The contrastive scores y_m = ⟨u, n_easy − n_hard⟩ = ⟨u, n ⊙ (1 − 2g)⟩.
           for (int m = 0; m < M; ++m) {
             double* g = gates_.row(first + m).data();
             ItemGate(pre_gates_.row(first + m).data(), c, d, g, true);
-            y[m] = 0;
-            for (int j = 0; j < d; ++j) y[m] += u[j] * candidate_rows_(first + m, j) * (1 - 2 * g[j]);
+            y[m] = (ConstArray(u, d) * ConstArray(candidate_rows_.row(first + m).data(), d) *
+                    (1 - 2 * ConstArray(g, d)))
+                       .sum();
           }
           if (losses_ == kLossCode) {  // ln(1 + Σ_m exp y_m) and its weights dL/dy_m
             const double top = std::max(0.0, y.maxCoeff());
@@ -311,62 +312,49 @@ class AnsSampler final : public Sampler {
             total += per_layer * y.sum();
             lse_weight.setConstant(per_layer);
           }
+          const ConstArray uu(u, d), pp(p, d), cc(c, d);
+          ArrayMap du(user_grads.row((Eigen::Index)b).data(), d);
+          ArrayMap dp(positive_grads.row((Eigen::Index)b).data(), d);
+          ArrayMap dc(user_gate_grads.row((Eigen::Index)b).data(), d);
           for (int m = 0; m < M; ++m) {
-            const double* n = candidate_rows_.row(first + m).data();
-            const double* g = gates_.row(first + m).data();
-            double* dn = candidate_grads.row(first + m).data();
+            const ConstArray nn(candidate_rows_.row(first + m).data(), d);
+            const ConstArray g(gates_.row(first + m).data(), d);
+            ArrayMap dn(candidate_grads.row(first + m).data(), d);
             const double wc = lse_weight[m];
-            for (int j = 0; j < d; ++j) {
-              du[j] += wc * n[j] * (1 - 2 * g[j]);
-              dn[j] = wc * u[j] * (1 - 2 * g[j]);
-              dg[j] = -2 * wc * u[j] * n[j];
-            }
+            du += wc * nn * (1 - 2 * g);
+            dn = wc * uu * (1 - 2 * g);
+            dg = -2 * wc * uu * nn;
             if (losses_ == kLossPaper) {
               // ‖(p − n) ⊙ g‖² + ⟨p ⊙ (1 − g), n ⊙ (1 − g)⟩, per layer.
-              for (int j = 0; j < d; ++j) {
-                const double diff = p[j] - n[j], e = 1 - g[j];
-                total += per_layer * (diff * diff * g[j] * g[j] + p[j] * n[j] * e * e);
-                const double dd = per_layer * 2 * diff * g[j] * g[j];
-                dp[j] += dd + per_layer * n[j] * e * e;
-                dn[j] += -dd + per_layer * p[j] * e * e;
-                dg[j] += per_layer * (2 * diff * diff * g[j] - 2 * p[j] * n[j] * e);
-              }
+              const auto diff = pp - nn;
+              const auto easy = (1 - g).square();
+              total += per_layer * ((diff * g).square().sum() + (pp * nn * easy).sum());
+              dp += per_layer * (2 * diff * g.square() + nn * easy);
+              dn += per_layer * (-2 * diff * g.square() + pp * easy);
+              dg += per_layer * (2 * diff.square() * g - 2 * pp * nn * (1 - g));
             } else {
               // The mean over (m, l) of ‖(n − p) ⊙ g + 1e-6‖, the mean over m of
               // Σ_l ‖p ⊙ n ⊙ (1 − g)²‖.
               const double w1 = per_layer / M, w2 = 1.0 / M;
-              double norm1 = 0, norm2 = 0;
-              for (int j = 0; j < d; ++j) {
-                const double e1 = (n[j] - p[j]) * g[j] + kDistanceOffset, e = 1 - g[j];
-                const double e2 = p[j] * n[j] * e * e;
-                norm1 += e1 * e1;
-                norm2 += e2 * e2;
-              }
-              norm1 = std::sqrt(norm1);
-              norm2 = std::sqrt(norm2);
+              const auto e1 = (nn - pp) * g + kDistanceOffset;
+              const auto e2 = pp * nn * (1 - g).square();
+              const double norm1 = std::sqrt(e1.square().sum()), norm2 = std::sqrt(e2.square().sum());
               total += w1 * norm1 + w2 * norm2;
-              for (int j = 0; j < d; ++j) {
-                const double e = 1 - g[j];
-                if (norm1 > 0) {
-                  const double unit = ((n[j] - p[j]) * g[j] + kDistanceOffset) / norm1 * w1;
-                  dn[j] += unit * g[j];
-                  dp[j] -= unit * g[j];
-                  dg[j] += unit * (n[j] - p[j]);
-                }
-                if (norm2 > 0) {
-                  const double unit = p[j] * n[j] * e * e / norm2 * w2;
-                  dp[j] += unit * n[j] * e * e;
-                  dn[j] += unit * p[j] * e * e;
-                  dg[j] += unit * -2 * p[j] * n[j] * e;
-                }
+              if (norm1 > 0) {
+                dn += (w1 / norm1) * e1 * g;
+                dp -= (w1 / norm1) * e1 * g;
+                dg += (w1 / norm1) * e1 * (nn - pp);
+              }
+              if (norm2 > 0) {
+                dp += (w2 / norm2) * e2 * nn * (1 - g).square();
+                dn += (w2 / norm2) * e2 * pp * (1 - g).square();
+                dg += (w2 / norm2) * e2 * -2 * pp * nn * (1 - g);
               }
             }
             // Through g = σ(a ⊙ c): the candidate's pre-gate and the user's gate.
-            for (int j = 0; j < d; ++j) {
-              const double dz = dg[j] * g[j] * (1 - g[j]);
-              pre_gate_grads(first + m, j) = dz * c[j];
-              dc[j] += dz * pre_gates_(first + m, j);
-            }
+            const auto dz = dg * g * (1 - g);
+            ArrayMap(pre_gate_grads.row(first + m).data(), d) = dz * cc;
+            dc += dz * ConstArray(pre_gates_.row(first + m).data(), d);
           }
         }
       }
