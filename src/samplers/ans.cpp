@@ -18,8 +18,9 @@
 // where score is the paper's s(e_u, ·) of the final user row with what the layer row contributes
 // to a final row (as MixGCF scores: ⟨q_l, x⟩, q_l = contribution_lᵀ(e_u)), or with
 // -sampler_ans_score layer_sum the reference code's ⟨u_l, x⟩. The negative is the pooled
-// Σ_l contribution_l(ñ_{m*_l, l}); its terms are (c*_l, l, 1) for l = 0..L, then every candidate
-// of its slice with weight 0, so the step's halo brings every row the loss terms read; its L2
+// Σ_l contribution_l(ñ_{m*_l, l}); its terms are (c*_l, l, 1) for l = 0..L, then, when γ > 0,
+// every candidate of its slice with weight 0, so the step's halo brings every row the loss terms
+// read; its L2
 // vector is the ego row of c*_0. Synthesize recomputes ñ from the current rows and blocks (the
 // sign is piecewise constant, the noise and the choices are fixed), and SynthesizeBackward sends
 // the gradient into the chosen rows, and through μ into w, b, the gates, n, p and u.
@@ -190,7 +191,9 @@ class AnsSampler final : public Sampler {
         const int32_t* candidate = items_.data() + b * per_pair + (size_t)s * M;
         const int* chosen = chosen_.data() + (b * k + s) * width;
         for (int l = 0; l <= layers; ++l) negatives->AddTerm(candidate[chosen[l]], l, 1.0);
-        for (int m = 0; m < M; ++m) negatives->AddTerm(candidate[m], 0, 0.0);
+        // The loss terms read every candidate: weight-0 terms bring their rows into the step.
+        if (gamma_ > 0)
+          for (int m = 0; m < M; ++m) negatives->AddTerm(candidate[m], 0, 0.0);
         negatives->EndNegative();
         negatives->AddL2Term(candidate[chosen[0]], 1.0);
         negatives->EndL2();

@@ -102,10 +102,9 @@ TEST(ans_test, ZeroMarginIsDNSAndMixGCFsChoice) {
     ASSERT_EQ(by_ans.offset.size(), slots + 1);
     for (size_t s = 0; s < slots; ++s) {
       const int64_t t = by_ans.offset[s];
-      EXPECT_EQ(by_ans.offset[s + 1] - t, 1 + 5);  // the choice, then the 5 candidates
+      EXPECT_EQ(by_ans.offset[s + 1] - t, 1);  // the choice alone: γ = 0 reads no other row
       EXPECT_EQ(by_ans.item[t], by_dns.item[by_dns.offset[s]]) << "negative " << s;
       EXPECT_EQ(by_ans.weight[t], 1.0);
-      for (int m = 1; m <= 5; ++m) EXPECT_EQ(by_ans.weight[t + m], 0.0);
     }
     EXPECT_NEAR(ans_loss, dns_loss, 1e-12 * std::fabs(dns_loss));
     EXPECT_GT(dns_loss, 0);
@@ -133,6 +132,32 @@ TEST(ans_test, ZeroMarginIsDNSAndMixGCFsChoice) {
     int64_t differ = differ_across_layers;
     MPI_Allreduce(MPI_IN_PLACE, &differ, 1, MPI_INT64_T, MPI_SUM, PETSC_COMM_WORLD);
     EXPECT_GT(differ, 0);
+  }
+}
+
+// With γ > 0 a negative's terms are its choice per layer, then its M candidates with weight 0
+// (the rows its loss terms read), in draw order.
+TEST(ans_test, TermsOfTheLossTerms) {
+  const Dataset data = TinyDataset(30, 40, 5);
+  const std::string options = "-model_dim 4 -train_batch_size 24 -model_type lightgcn -model_layers 1 "
+                              "-sampler_num_negatives 2 -checkpoint_dir \"\" -metrics_file \"\" "
+                              "-sampler_type ans -sampler_ans_candidates 5";
+  recns::Negatives negatives;
+  double loss;
+  ASSERT_PETSC_OK(BatchOf(data, options, {}, &negatives, &loss));
+  for (size_t s = 0; s + 1 < negatives.offset.size(); ++s) {
+    const int64_t t = negatives.offset[s];
+    ASSERT_EQ(negatives.offset[s + 1] - t, 2 + 5);
+    for (int l = 0; l <= 1; ++l) {
+      EXPECT_EQ(negatives.weight[t + l], 1.0);
+      EXPECT_EQ(negatives.TermLayer(t + l), l);
+    }
+    bool among = false;
+    for (int m = 0; m < 5; ++m) {
+      EXPECT_EQ(negatives.weight[t + 2 + m], 0.0);
+      among = among || negatives.item[t + 2 + m] == negatives.item[t];
+    }
+    EXPECT_TRUE(among) << "negative " << s;
   }
 }
 
