@@ -20,10 +20,10 @@
 // -sampler_ans_score layer_sum the reference code's ⟨u_l, x⟩. The negative is the pooled
 // Σ_l contribution_l(ñ_{m*_l, l}); its terms are (c*_l, l, 1) for l = 0..L, then, when γ > 0,
 // every candidate of its slice with weight 0, so the step's halo brings every row the loss terms
-// read; its L2
-// vector is the ego row of c*_0. Synthesize recomputes ñ from the current rows and blocks (the
-// sign is piecewise constant, the noise and the choices are fixed), and SynthesizeBackward sends
-// the gradient into the chosen rows, and through μ into w, b, the gates, n, p and u.
+// read; its L2 vector is the ego row of c*_0. Synthesize recomputes ñ from the current rows and
+// blocks (the sign is piecewise constant, the noise and the choices are fixed), and
+// SynthesizeBackward sends the gradient into the chosen rows, and through μ into w, b, the gates,
+// n, p and u. The blocks take their width, the model's Dim, from the model's ego block.
 //
 // AddLoss adds γ times the contrastive and disentanglement losses over every candidate and layer,
 // in the paper's forms (eq 5, 7: Σ_m over the slice, the mean over layers)
@@ -224,7 +224,7 @@ class AnsSampler final : public Sampler {
                           const double* value_grad) const override {
     const Model& model = rows->GetModel();
     const int layers = model.NumLayers(), d = model.Dim();
-    Vector dn(d), c(d), a(d), g(d), dz(d);
+    Vector dn(d), c(d), a(d), g(d), dz(d), dp(d);
     for (int l = 0; l <= layers; ++l) {
       const Layer at = LayerOf(*rows, negatives, slot, l);
       dn.setZero();
@@ -245,7 +245,6 @@ class AnsSampler final : public Sampler {
       VectorMap(n_grad, d) += dn;
       if (dden == 0) continue;
       // D = Σ_j w_j n_j p_j g_j² + b.
-      Vector dp(d);
       b_margin_grad_(0, 0) += dden;
       for (int j = 0; j < d; ++j) {
         const double dx = dden * w_margin_(0, j), g2 = g[j] * g[j];
