@@ -69,6 +69,13 @@ class Objective final : public StepRows {
   }
   double* ItemGrad(int32_t item) override;
   double* ItemLayerGrad(int l, int32_t item) override;
+  // A local user's layer rows are owned: no halo (models with layer rows keep every local row).
+  const double* UserLayer(int l, int32_t local_user) const override {
+    return model_->Layer(l).row(local_user).data();
+  }
+  double* UserLayerGrad(int l, int32_t local_user) override {
+    return model_->LayerGrad(l).row(local_user).data();
+  }
 
  private:
   void RecordSamplingQuality(int32_t local_user, const double* user, double positive_score,

@@ -134,6 +134,10 @@ class StepRows {
   virtual double* UserGrad(int32_t local_user) = 0;
   virtual double* ItemGrad(int32_t item) = 0;
   virtual double* ItemLayerGrad(int l, int32_t item) = 0;
+  /// Layer `l`'s row of a local user and its gradient, for samplers that transform single layers
+  /// with the user's own layer rows (ANS's gates).
+  virtual const double* UserLayer(int l, int32_t local_user) const = 0;
+  virtual double* UserLayerGrad(int l, int32_t local_user) = 0;
 };
 
 /// The forward pass a sampler's gather runs first when the trainer has deferred it: the rows of
