@@ -89,6 +89,7 @@ class AnsSampler final : public Sampler {
  public:
   using Sampler::Sampler;
   const char* Type() const override { return "ans"; }
+  bool ReadsGatheredRows() const override { return true; }
   bool MixesLayers() const override { return true; }
   std::string Describe() const override {
     return Format("ans (M=%d, gamma=%g, epsilon=%g, score %s, losses %s%s)", candidates_, gamma_,

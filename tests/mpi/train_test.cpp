@@ -370,6 +370,9 @@ TEST(needed_rows_test, SameBitsAsEveryRow) {
             "-loss_type hinge", true},
            {"-train_batch_size 2 -sampler_type recns -sampler_recns_candidates 4 "
             "-sampler_recns_positive_assisted false", true},
+           {"-train_batch_size 2 -sampler_type ans -sampler_ans_candidates 4", true},
+           {"-train_batch_size 16 -sampler_type ans -sampler_ans_candidates 4 -sampler_ans_gamma 0 "
+            "-sampler_ans_score layer_sum", true},
            {"-train_batch_size 2 -sampler_type aobpr -sampler_aobpr_mode exact", false},
            {"-train_batch_size 2 -sampler_type aobpr -sampler_aobpr_mode factor", false}}) {
     SCOPED_TRACE(test.options);
