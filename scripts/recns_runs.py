@@ -1,5 +1,9 @@
-"""What plot_runs.py and compare_runs.py share: reading a recns metrics file and labelling runs."""
+"""What the run scripts share: reading a recns metrics file or run summary, an option's value in
+a run's command line, and labelling runs."""
+import glob
+import json
 import os
+import re
 import sys
 
 import h5py
@@ -13,6 +17,32 @@ def fail(tool, message):
 
 def text(value):
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def load_summary(tool, out, name):
+    """The summary JSON OUT/NAME.summary.json of a finished run; a missing or broken one is
+    one error line and exit code 2."""
+    path = os.path.join(out, f"{name}.summary.json")
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError) as error:
+        fail(tool, f"{path}: {error}")
+
+
+def summaries(tool, out, prefix):
+    """name -> summary of every finished run in OUT whose name starts with `prefix`."""
+    runs = {}
+    for path in sorted(glob.glob(os.path.join(out, f"{glob.escape(prefix)}*.summary.json"))):
+        name = os.path.basename(path)[: -len(".summary.json")]
+        runs[name] = load_summary(tool, out, name)
+    return runs
+
+
+def option_value(run, option):
+    """The value `option` has in the run's options (its summary's "options"), or None."""
+    match = re.search(rf"(?:^| ){re.escape(option)} (\S+)", run["options"])
+    return match.group(1) if match else None
 
 
 def open_metrics(tool, path, group):

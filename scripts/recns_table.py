@@ -13,12 +13,13 @@ negatives alone; its DNS and RecNS rows take LightGCN's chosen sampler settings 
 rate and L2) at that rate, so --models must list lightgcn too.
 """
 import argparse
-import glob
 import json
 import os
 import re
 import statistics
 import sys
+
+import recns_runs
 
 METRIC = "recall@20"
 TABLE_METRICS = ["recall@20", "ndcg@20", "hr@20"]
@@ -59,12 +60,7 @@ def fail(message):
 
 
 def summary(out, name):
-    path = os.path.join(out, f"{name}.summary.json")
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError) as error:
-        fail(f"{path}: {error}")
+    return recns_runs.load_summary("recns_table", out, name)
 
 
 def valid_score(run):
@@ -73,16 +69,10 @@ def valid_score(run):
 
 def search_runs(out, prefix):
     """name -> summary of every finished search run whose name starts with `prefix`."""
-    runs = {}
-    for path in sorted(glob.glob(os.path.join(out, f"{prefix}*.summary.json"))):
-        name = os.path.basename(path)[: -len(".summary.json")]
-        runs[name] = summary(out, name)
-    return runs
+    return recns_runs.summaries("recns_table", out, prefix)
 
 
-def option_value(run, option):
-    match = re.search(rf"(?:^| ){re.escape(option)} (\S+)", run["options"])
-    return match.group(1) if match else None
+option_value = recns_runs.option_value
 
 
 # The options that define a sampler's setting in the search (beyond -sampler_type).

@@ -81,27 +81,23 @@ base_pinsage="-model_dim 50 -model_pinsage_width 256 -model_pinsage_fanouts 10,2
 base="-train_epochs 200 -eval_interval $eval_every -eval_patience $patience -eval_ks 20
   -eval_metric recall@20 -checkpoint_every_epochs 0"
 
-# run NAME DATASET OPTIONS...: one training, its files OUT/NAME.{log,summary.json,metrics.h5}.
-# The model's settings follow its -model_type in OPTIONS.
+# run NAME DATASET OPTIONS...: one training (train_run) with its model's settings, which
+# follow its -model_type in OPTIONS.
+source scripts/train_runs.sh
+tool=reproduce_recns
+run_ranks=1
 run() {
   local name="$1" data="$2"
   shift 2
-  [ -f "$out/$name.summary.json" ] && return 0
   local model_base="$base_graph"
   [[ " $* " != *" -model_type pinsage "* ]] || model_base="$base_pinsage"
-  mpirun -q --bind-to none -n 1 "$bin/recns_train" "$data" $model_base $base "$@" \
-    -metrics_file "$out/$name.metrics.h5" -summary "$out/$name.summary.json.part" \
-    -checkpoint_dir "$out/checkpoints/$name" > "$out/$name.log" 2>&1 ||
-    { echo "reproduce_recns: $name failed, see $out/$name.log" >&2; return 1; }
-  mv "$out/$name.summary.json.part" "$out/$name.summary.json"
-  rm -rf "$out/checkpoints/$name"
-  echo "reproduce_recns: $name done ($(grep '^best epoch' "$out/$name.log" | head -n 1))"
+  train_run "$name" "$data" $model_base $base "$@"
 }
 export -f run
-export out bin base base_graph base_pinsage
+export out bin tool run_ranks base base_graph base_pinsage
 
 # Lines "NAME DATASET OPTIONS..." run JOBS at a time.
-run_all() { xargs -P "$jobs" -L 1 bash -c 'run "$@"' _; }
+run_all() { train_run_all run; }
 
 sampler_grid() {  # model lr: the search's runs of every sampler setting
   local m="$1" lr="$2"
