@@ -45,7 +45,7 @@ source scripts/train_runs.sh
 export out bin tool run_ranks
 base="-model_dim 64 -loss_l2 1e-4 -optimizer_type adam -train_batch_size 2048
   -train_epochs ${EPOCHS:-300} -eval_interval ${EVAL:-5} -eval_patience ${PATIENCE:-4} -eval_ks 20,50
-  -eval_metric recall@20 -checkpoint_every_epochs 0"
+  -eval_metric recall@20 -checkpoint_every_epochs 0 -checkpoint_every_minutes 10"
 model_options() {  # model: its options, after the common ones
   case "$1" in
     mf) echo $base -model_type mf ;;  # unquoted: one line

@@ -1,5 +1,7 @@
 # Sourced by the reproduction scripts: trainings listed one per line, run JOBS at a time, each
-# skipped when its summary exists (a stopped reproduction resumes where it was). The caller sets
+# skipped when its summary exists, and resumed from its newest checkpoint when it has one (a
+# stopped reproduction resumes where it was: -checkpoint_every_minutes bounds what a kill loses).
+# The caller sets
 # and exports: out (the results folder), bin (recns_train's folder), tool (its name, for
 # messages), run_ranks (ranks per training), jobs.
 #
@@ -11,7 +13,7 @@ train_run() {
   [ -f "$out/$name.summary.json" ] && return 0
   mpirun -q --bind-to none -n "$run_ranks" "$bin/recns_train" "$data" "$@" \
     -metrics_file "$out/$name.metrics.h5" -summary "$out/$name.summary.json.part" \
-    -checkpoint_dir "$out/checkpoints/$name" > "$out/$name.log" 2>&1 ||
+    -checkpoint_dir "$out/checkpoints/$name" -restart auto >> "$out/$name.log" 2>&1 ||
     { echo "$tool: $name failed, see $out/$name.log" >&2; return 1; }
   mv "$out/$name.summary.json.part" "$out/$name.summary.json"
   rm -rf "$out/checkpoints/$name"
