@@ -13,6 +13,7 @@ std::unique_ptr<Sampler> CreateSampler_MixGCF(MPI_Comm comm);
 std::unique_ptr<Sampler> CreateSampler_ExpNS(MPI_Comm comm);
 std::unique_ptr<Sampler> CreateSampler_MixedNS(MPI_Comm comm);
 std::unique_ptr<Sampler> CreateSampler_RecNS(MPI_Comm comm);
+std::unique_ptr<Sampler> CreateSampler_AutoSample(MPI_Comm comm);
 
 void SamplerRegisterAll() {
   static bool done = false;
@@ -28,6 +29,7 @@ void SamplerRegisterAll() {
   registry.Add("expns", CreateSampler_ExpNS);
   registry.Add("mixedns", CreateSampler_MixedNS);
   registry.Add("recns", CreateSampler_RecNS);
+  registry.Add("autosample", CreateSampler_AutoSample);
   done = true;
 }
 
