@@ -510,7 +510,7 @@ PetscErrorCode Trainer::FinishEpoch(int epoch, double lr, double* eval_value, bo
     if (!state_.best_params.empty()) RestoreValues(state_.best_params, objective_.Parameters());
     state_.evaluations_without_gain = 0;
     *stop = false;
-    PetscCall(PetscPrintf(comm_, "sampler %s: next stage from %s\n", sampler_->Describe().c_str(),
+    PetscCall(PetscPrintf(comm_, "sampler %s: next stage, from %s\n", sampler_->Type(),
                           state_.best_params.empty()
                               ? "the current parameters (no validation split chose a best epoch)"
                               : Format("the parameters of the best epoch, %d", outcome_.best_epoch).c_str()));
