@@ -57,10 +57,7 @@ TEST(autosample_test, GroupLossesAndLogitGradientByHand) {
         PetscCall(trainer.SetUp(data));
         recns::Batch batch;
         recns::Negatives negatives;
-        trainer.GetBatcher().Fill(0, 0, &batch);
-        PetscCall(trainer.GetModel().Forward());
-        recns::SampleContext context{&trainer.GetGraph(), &trainer.GetModel(), trainer.Seed(), 0};
-        PetscCall(trainer.GetSampler().Sample(context, batch, &negatives));
+        PetscCall(recns::test::SampleFirstBatch(trainer, &batch, &negatives));
         EXPECT_EQ(negatives.k, 2);
         EXPECT_EQ(negatives.groups, 2);
         const recns::ParameterList& params = trainer.Parameters();
