@@ -218,10 +218,11 @@ class Sampler {
   /// same on every rank. None by default.
   virtual std::vector<std::string> StatisticNames() const { return {}; }
   virtual void Statistics(std::vector<double>*) const {}
-  /// Collective. After an epoch's evaluation (`epochs_done` epochs trained): the sampler may move
-  /// to another stage of training; `*restore_best` asks the trainer to return to the best
-  /// evaluated parameters and start early stopping afresh (AutoSample's retrain). None by default.
-  virtual PetscErrorCode NextStage(int /*epochs_done*/, bool* restore_best) {
+  /// Collective. After an epoch's evaluation (`epochs_done` epochs trained; `stopping` when early
+  /// stopping would end the run): the sampler may move to another stage of training;
+  /// `*restore_best` asks the trainer to return to the best evaluated parameters and start early
+  /// stopping afresh, the run going on (AutoSample's retrain). None by default.
+  virtual PetscErrorCode NextStage(int /*epochs_done*/, bool /*stopping*/, bool* restore_best) {
     *restore_best = false;
     return PETSC_SUCCESS;
   }

@@ -13,8 +13,8 @@
 // gradients sums them, at no extra message. τ goes geometrically from -sampler_autosample_tau to
 // -sampler_autosample_tau_final over the search epochs.
 //
-// After -sampler_autosample_search_epochs epochs (0: the search lasts the whole run) the retrain
-// stage starts from the best evaluated parameters (NextStage asks the trainer for them): the
+// After -sampler_autosample_search_epochs epochs (0: the search lasts the whole run), or earlier
+// when early stopping would end the search, the retrain stage starts from the best evaluated parameters (NextStage asks the trainer for them): the
 // candidate of largest softmax(θ) alone (decision 7), or with -sampler_autosample_retrain mixture
 // all of them with the weights frozen at softmax(θ). The stage and the frozen weights are part of
 // the checkpoint.
@@ -165,10 +165,11 @@ class AutoSampleSampler final : public Sampler {
     values->insert(values->end(), alpha.begin(), alpha.end());
   }
 
-  PetscErrorCode NextStage(int epochs_done, bool* restore_best) override {
+  /// The search ends after its epochs, or earlier when early stopping finds it converged.
+  PetscErrorCode NextStage(int epochs_done, bool stopping, bool* restore_best) override {
     PetscFunctionBeginUser;
     *restore_best = false;
-    if (stage_ != Stage::kSearch || search_epochs_ == 0 || epochs_done != search_epochs_)
+    if (stage_ != Stage::kSearch || search_epochs_ == 0 || (epochs_done != search_epochs_ && !stopping))
       PetscFunctionReturn(PETSC_SUCCESS);
     std::vector<double> alpha(candidates_.size());
     Alpha(&alpha);
@@ -258,9 +259,10 @@ class AutoSampleSampler final : public Sampler {
                                "weight and the logits' gradient the soft weights",
                                "Sampler", straight, &straight, nullptr));
     PetscCall(PetscOptionsInt("-sampler_autosample_search_epochs",
-                              "AutoSample: epochs of the search stage, after which training "
-                              "restarts from the best evaluated parameters with the retrain "
-                              "sampler (0: the search lasts the whole run)",
+                              "AutoSample: epochs of the search stage (fewer when early stopping "
+                              "ends it), after which training restarts from the best evaluated "
+                              "parameters with the retrain sampler (0: the search lasts the whole "
+                              "run)",
                               "Sampler", search, &search, nullptr));
     PetscCall(PetscOptionsEList("-sampler_autosample_retrain",
                                 "AutoSample: retrain stage: the candidate of largest softmax(theta) "

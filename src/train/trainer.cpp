@@ -505,7 +505,7 @@ PetscErrorCode Trainer::FinishEpoch(int epoch, double lr, double* eval_value, bo
   // The sampler's next stage may start from the best evaluated parameters (AutoSample's retrain):
   // early stopping then counts afresh, and the best value so far stays the one to beat.
   bool restore_best = false;
-  PetscCall(sampler_->NextStage(epoch + 1, &restore_best));
+  PetscCall(sampler_->NextStage(epoch + 1, *stop, &restore_best));
   if (restore_best) {
     if (!state_.best_params.empty()) RestoreValues(state_.best_params, objective_.Parameters());
     state_.evaluations_without_gain = 0;
