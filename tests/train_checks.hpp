@@ -57,6 +57,18 @@ inline PetscErrorCode CompareWithDifferences(const recns::ParameterList& params,
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/// Collective. The trainer's first global batch (epoch 0, step 0) and the sampler's negatives for
+/// it at the current parameters, after a forward pass over every row.
+inline PetscErrorCode SampleFirstBatch(recns::Trainer& trainer, recns::Batch* batch,
+                                       recns::Negatives* negatives) {
+  PetscFunctionBeginUser;
+  trainer.GetBatcher().Fill(0, 0, batch);
+  PetscCall(trainer.GetModel().Forward());
+  recns::SampleContext context{&trainer.GetGraph(), &trainer.GetModel(), trainer.Seed(), 0};
+  PetscCall(trainer.GetSampler().Sample(context, *batch, negatives));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /// Compares the gradient of every block of the parameter list (ego rows, a model's weights, a
 /// sampler's own blocks) for the loss of one batch with central differences, entry by entry,
 /// with the sampler's choices held fixed. A block of owned rows is perturbed by the owner of each
@@ -72,10 +84,7 @@ inline void CheckGradient(const std::string& model_options, const Dataset& data 
     PetscCall(trainer.SetUp(data));
     recns::Batch batch;
     recns::Negatives negatives;
-    trainer.GetBatcher().Fill(0, 0, &batch);
-    PetscCall(trainer.GetModel().Forward());
-    recns::SampleContext context{&trainer.GetGraph(), &trainer.GetModel(), trainer.Seed(), 0};
-    PetscCall(trainer.GetSampler().Sample(context, batch, &negatives));
+    PetscCall(SampleFirstBatch(trainer, &batch, &negatives));
     double loss;
     PetscCall(trainer.LossAndGradient(batch, negatives, &loss));
     const recns::ParameterList& params = trainer.Parameters();

@@ -50,6 +50,7 @@ class Objective final : public StepRows {
   const std::vector<int64_t>& Touched() const { return touched_; }
   /// Remote item rows of the step's halo.
   int64_t HaloRows() const { return halo_->Ghosts(); }
+  const std::vector<double>& GroupLosses() const override { return group_losses_; }
 
   /// Collective. After Prepare and the forward pass: the global loss (mean over the global batch
   /// plus the L2 and decay terms) in `*loss` and every block's gradient in its grad. `votes` (two
@@ -109,6 +110,7 @@ class Objective final : public StepRows {
   std::vector<int64_t> counted_;  // the step's rows, whose counts and flags the next step clears
   RowFlags step_rows_;
   std::vector<double> reduced_;
+  std::vector<double> group_weights_, group_losses_;  // per group of slots (Negatives::groups)
 };
 
 }  // namespace recns

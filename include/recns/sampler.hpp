@@ -8,6 +8,7 @@
 
 #include <petscsys.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -60,8 +61,13 @@ constexpr int kFinalLayer = -1;
 /// collective: a sampler that uses them declares so after Reset on every rank alike
 /// (DeclareLayerTerms, DeclareL2Vectors), as a rank whose share of the batch is empty adds no
 /// term to infer it from.
+///
+/// Groups: the k slots of a pair may form `groups` runs of k / groups consecutive slots, each run
+/// its own pair loss, weighted by the sampler's GroupWeights (AutoSample: one run per candidate
+/// sampler). With one group (the default) the loss sees the k negatives together.
 struct Negatives {
   int k = 1;
+  int groups = 1;
   std::vector<int64_t> offset{0};
   std::vector<int32_t> item;
   std::vector<double> weight;
@@ -72,6 +78,7 @@ struct Negatives {
   bool layer_terms = false;  ///< declared: the negatives may read single layers
   void Reset(int negatives_per_pair) {
     k = negatives_per_pair;
+    groups = 1;
     offset.assign(1, 0);
     item.clear();
     weight.clear();
@@ -127,6 +134,9 @@ struct Negatives {
 class StepRows {
  public:
   virtual ~StepRows() = default;
+  /// This rank's loss of each group of slots (Negatives::groups > 1), summed over its pairs,
+  /// times 1/B and unweighted: what a sampler's AddLoss reads to differentiate GroupWeights.
+  virtual const std::vector<double>& GroupLosses() const = 0;
   virtual const Model& GetModel() const = 0;
   virtual const double* User(int32_t local_user) const = 0;
   virtual const double* Item(int32_t item) const = 0;
@@ -154,6 +164,7 @@ struct SampleContext {
   uint64_t seed = 0;
   uint32_t epoch = 0;
   ComputeRows compute_rows = nullptr;
+  int64_t step = 0;  ///< the global step within the epoch
 };
 
 class Sampler {
@@ -201,6 +212,24 @@ class Sampler {
   }
   /// Not collective. Appends the sampler's trainable blocks (group "/sampler"). None by default.
   virtual void GetParameters(ParameterList*) {}
+  /// Not collective. For negatives in groups (Negatives::groups > 1): the weight of each group's
+  /// pair loss at the current parameters, the same on every rank. Unused with one group.
+  virtual void GroupWeights(const Negatives& negatives, double* weights) const {
+    std::fill(weights, weights + negatives.groups, 1.0);
+  }
+  /// Not collective. Names of figures the sampler reports once per epoch (metrics file columns
+  /// "sampler_<name>", after the trainer's), and Statistics appends their current values, the
+  /// same on every rank. None by default.
+  virtual std::vector<std::string> StatisticNames() const { return {}; }
+  virtual void Statistics(std::vector<double>*) const {}
+  /// Collective. After an epoch's evaluation (`epochs_done` epochs trained; `stopping` when early
+  /// stopping would end the run): the sampler may move to another stage of training;
+  /// `*restore_best` asks the trainer to return to the best evaluated parameters and start early
+  /// stopping afresh, the run going on (AutoSample's retrain). None by default.
+  virtual PetscErrorCode NextStage(int /*epochs_done*/, bool /*stopping*/, bool* restore_best) {
+    *restore_best = false;
+    return PETSC_SUCCESS;
+  }
   /// False when Sample never reads the model's final embeddings (uniform, PNS): the trainer
   /// then samples before the forward pass and computes only the rows the step reads.
   virtual bool ScoresItems() const { return true; }

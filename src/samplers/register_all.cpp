@@ -14,6 +14,7 @@ std::unique_ptr<Sampler> CreateSampler_ExpNS(MPI_Comm comm);
 std::unique_ptr<Sampler> CreateSampler_MixedNS(MPI_Comm comm);
 std::unique_ptr<Sampler> CreateSampler_RecNS(MPI_Comm comm);
 std::unique_ptr<Sampler> CreateSampler_ANS(MPI_Comm comm);
+std::unique_ptr<Sampler> CreateSampler_AutoSample(MPI_Comm comm);
 
 void SamplerRegisterAll() {
   static bool done = false;
@@ -30,6 +31,7 @@ void SamplerRegisterAll() {
   registry.Add("mixedns", CreateSampler_MixedNS);
   registry.Add("recns", CreateSampler_RecNS);
   registry.Add("ans", CreateSampler_ANS);
+  registry.Add("autosample", CreateSampler_AutoSample);
   done = true;
 }
 

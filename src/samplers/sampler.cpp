@@ -18,11 +18,15 @@ PetscErrorCode Sampler::SetFromOptions() {
                     nullptr);
   error = PetscOptionsInt("-sampler_num_negatives", "Negatives k per positive pair", "Sampler", k,
                           &k, nullptr);
-  if (!error) error = SetFromOptionsImpl(PetscOptionsObject);
+  // The type's options see k (a sampler made of others passes it on, and may set its own).
+  if (!error) {
+    num_negatives_ = (int)k;
+    error = SetFromOptionsImpl(PetscOptionsObject);
+  }
   PetscOptionsEnd();
   PetscCall(error);
-  RECNS_CHECK_INPUT(k >= 1, comm_, "-sampler_num_negatives must be >= 1 (got %d)", (int)k);
-  num_negatives_ = (int)k;
+  RECNS_CHECK_INPUT(k >= 1, comm_, "-%ssampler_num_negatives must be >= 1 (got %d)", prefix_.c_str(),
+                    (int)k);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -238,6 +238,13 @@ PetscErrorCode Objective::Compute(const Batch& batch, const Negatives& negatives
   negative_values_.resize(k, width);
   negative_grads_.resize(k, width);
   double total = 0;
+  // Groups of slots: each its own pair loss, weighted by the sampler (one group: all k together).
+  const int groups = negatives.groups, per_group = k / groups;
+  PetscCheck(groups >= 1 && k % groups == 0, PETSC_COMM_SELF, PETSC_ERR_PLIB,
+             "-sampler_type %s: %d negatives per pair do not form %d groups", sampler_->Type(), k, groups);
+  group_weights_.assign((size_t)groups, 1.0);
+  group_losses_.assign(groups > 1 ? (size_t)groups : 0, 0.0);
+  if (groups > 1) sampler_->GroupWeights(negatives, group_weights_.data());
   for (size_t b = 0; b < batch.Size(); ++b) {
     for (int s = 0; s < k; ++s)
       sampler_->Synthesize(*this, negatives, (int64_t)b * k + s, negative_values_.row(s).data());
@@ -249,9 +256,22 @@ PetscErrorCode Objective::Compute(const Batch& batch, const Negatives& negatives
         RecordSamplingQuality(user, User(user), positive_score, negative_values_.row(s).data(),
                               negatives, (int64_t)b * k + s);
     }
-    total += scale * loss_->PairLoss(User(user), Item(batch.item[b]), negative_values_.data(), k,
-                                     width, scale, UserGrad(user), ItemGrad(batch.item[b]),
-                                     negative_grads_.data());
+    if (groups == 1) {
+      total += scale * loss_->PairLoss(User(user), Item(batch.item[b]), negative_values_.data(), k,
+                                       width, scale, UserGrad(user), ItemGrad(batch.item[b]),
+                                       negative_grads_.data());
+    } else {
+      for (int g = 0; g < groups; ++g) {
+        const double weight = group_weights_[(size_t)g];
+        const double pair = loss_->PairLoss(User(user), Item(batch.item[b]),
+                                            negative_values_.row(g * per_group).data(), per_group,
+                                            width, scale * weight, UserGrad(user),
+                                            ItemGrad(batch.item[b]),
+                                            negative_grads_.row(g * per_group).data());
+        group_losses_[(size_t)g] += scale * pair;
+        total += scale * weight * pair;
+      }
+    }
     for (int s = 0; s < k; ++s)
       sampler_->SynthesizeBackward(this, negatives, (int64_t)b * k + s, negative_grads_.row(s).data());
   }

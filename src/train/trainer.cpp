@@ -336,6 +336,7 @@ PetscErrorCode Trainer::Step(uint32_t epoch, int64_t step, double lr, double* lo
                         sampler_->ReadsGatheredRows();
   if (!sample_first && !deferred) PetscCall(Forward());
   SampleContext context{&graph_, model_.get(), seed_, epoch};
+  context.step = step;
   gathered_ = gathered_all_ = false;
   if (deferred)
     context.compute_rows = [this](const std::vector<int32_t>* items, const Halo* halo) {
@@ -501,6 +502,19 @@ PetscErrorCode Trainer::FinishEpoch(int epoch, double lr, double* eval_value, bo
       MetricRow(epoch, epoch_loss, lr, seconds, eval_seconds, valid, test, nullptr, tnr, inf);
   PetscCall(AppendMetricRow(row));
   state_.metrics_rows.push_back(std::move(row));
+  // The sampler's next stage may start from the best evaluated parameters (AutoSample's retrain):
+  // early stopping then counts afresh, and the best value so far stays the one to beat.
+  bool restore_best = false;
+  PetscCall(sampler_->NextStage(epoch + 1, *stop, &restore_best));
+  if (restore_best) {
+    if (!state_.best_params.empty()) RestoreValues(state_.best_params, objective_.Parameters());
+    state_.evaluations_without_gain = 0;
+    *stop = false;
+    PetscCall(PetscPrintf(comm_, "sampler %s: next stage, from %s\n", sampler_->Type(),
+                          state_.best_params.empty()
+                              ? "the current parameters (no validation split chose a best epoch)"
+                              : Format("the parameters of the best epoch, %d", outcome_.best_epoch).c_str()));
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

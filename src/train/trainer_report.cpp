@@ -34,6 +34,7 @@ std::vector<std::string> Trainer::MetricColumns() const {
   if (EvaluatesTestRandom())
     for (const auto& name : metric_names) columns.push_back("test_random_" + name);
   if (sampling_quality_) columns.insert(columns.end(), {"sampling_tnr", "sampling_inf"});
+  for (const std::string& name : sampler_->StatisticNames()) columns.push_back("sampler_" + name);
   return columns;
 }
 
@@ -49,6 +50,7 @@ std::vector<double> Trainer::MetricRow(int epoch, double loss, double lr, double
   if (EvaluatesTestRandom())
     for (const auto& name : names) row.push_back(test_random ? test_random->Get(name) : NAN);
   if (sampling_quality_) row.insert(row.end(), {tnr, inf});
+  sampler_->Statistics(&row);
   return row;
 }
 

@@ -76,3 +76,30 @@ TEST(composition_test, InstanceZeroKeepsTheStreamsAndOthersDrawTheirOwn) {
 }
 
 }  // namespace
+
+namespace {
+
+// AutoSample lets the trainer defer the forward pass to the gathers only when every candidate
+// reads rows only through them, and skip it before sampling only when no candidate scores.
+TEST(composition_test, AutoSampleReadsGatheredRowsOnlyWhenEveryCandidateDoes) {
+  SamplerFixture fixture;
+  ASSERT_PETSC_OK(fixture.SetUp(PETSC_COMM_SELF, kData, "uniform", "", 2));
+  const struct {
+    const char* candidates;
+    bool scores, gathers;
+    int k;
+  } cases[] = {{"uniform,dns", true, false, 2}, {"dns,bns", true, true, 2}, {"uniform,pns", false, false, 2}};
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.candidates);
+    std::unique_ptr<recns::Sampler> autosample;
+    ASSERT_PETSC_OK(WithOptions(std::string("-sampler_autosample_candidates ") + c.candidates,
+                                [&]() -> PetscErrorCode {
+                                  return MakeSampler(fixture.graph, "autosample", "", 0, &autosample);
+                                }));
+    EXPECT_EQ(autosample->ScoresItems(), c.scores);
+    EXPECT_EQ(autosample->ReadsGatheredRows(), c.gathers);
+    EXPECT_EQ(autosample->NegativesPerPair(), c.k);
+  }
+}
+
+}  // namespace
