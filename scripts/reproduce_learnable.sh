@@ -9,6 +9,13 @@
 #   the learning rate over SDNS_LRS for both, soft BPR's tau over SDNS_TAUS (the paper's grid:
 #   H 8..64, tau 0.05..0.4, lr 5e-4..1e-2); then SEEDS seeds of each, Recall and NDCG at 20 and 50,
 #   and the validation curves of both chosen settings (seed 1) in OUT/sdns_curves.png.
+# Stage autosample: ML-100k (the BNS paper's split, a validation tenth carved from its train set
+#   per user with seed 1) and Last.fm (train, valid, test), MF and LightGCN (d = 64, 3 layers,
+#   Adam lr 1e-3, batch 1024, L2 1e-4, as the AutoSample paper): each candidate alone (uniform,
+#   PNS, DNS, AOBPR, the defaults of -sampler_autosample_candidates) and AutoSample (search to
+#   convergence, then the retrain with the candidate of largest weight), the logits' learning rate
+#   over AUTO_LRS (the paper's grid is 3e-2 ... 1e-5); the table adds the search's final weights,
+#   and OUT/autosample_weights.png draws the weights per epoch of each seed-1 AutoSample run.
 # Every run evaluates the validation split every EVAL epochs (and the test split at its best
 # one), up to EPOCHS epochs, and stops after PATIENCE evaluations without improvement.
 # Writes OUT/table.md and OUT/results.json (scripts/learnable_table.py). A run whose summary
@@ -16,7 +23,8 @@
 # time. The full grids are long: one LightGCN epoch on Gowalla takes about a minute on 2 cores, an
 # ANS one about three; the defaults below are the paper's grids for SDNS and a reduced one for ANS.
 # Environment: RECNS_SHARED_DATA (default ../shared/data), OUT (default results/learnable), SEEDS
-# ("1 2 3"), STAGES ("ans sdns"), ANS_MODELS ("mf lightgcn"), EPOCHS (300), EVAL (5), PATIENCE (4),
+# ("1 2 3"), STAGES ("ans sdns autosample"), AUTO_LRS ("1e-2 1e-3 1e-4"), AUTO_MODELS ("mf
+# lightgcn"), ANS_MODELS ("mf lightgcn"), EPOCHS (300), EVAL (5), PATIENCE (4),
 # RANKS (2), JOBS (1), DNS_MS ("8 16 32"), ANS_MS ("16"), ANS_GAMMAS ("0 0.01 0.1"), ANS_EPSILONS
 # ("0 0.1 0.5 1"), SDNS_HS ("8 16 32 64"), SDNS_TAUS ("0.05 0.1 0.2 0.3 0.4"), SDNS_LRS
 # ("5e-4 1e-3 5e-3 1e-2"), RECNS_BIN_DIR (default build, made if absent).
@@ -27,36 +35,40 @@ source scripts/env.sh
 shared="${RECNS_SHARED_DATA:-$root/../shared/data}"
 out="${OUT:-$root/results/learnable}"
 seeds="${SEEDS:-1 2 3}"
-stages="${STAGES:-ans sdns}"
+stages="${STAGES:-ans sdns autosample}"
 jobs="${JOBS:-1}"
 run_ranks="${RANKS:-2}"
 bin="${RECNS_BIN_DIR:-$root/build}"
 tool=reproduce_learnable
 [ -n "${RECNS_BIN_DIR:-}" ] || [ -x build/recns_train ] || bash scripts/build.sh
-for file in train.txt valid.txt test.txt; do
-  [ -f "$shared/gowalla/$file" ] || { echo "$tool: $shared/gowalla/$file is absent" >&2; exit 1; }
+needed=""
+[[ " $stages " != *" ans "* && " $stages " != *" sdns "* ]] || needed="gowalla/train.txt gowalla/valid.txt gowalla/test.txt"
+[[ " $stages " != *" autosample "* ]] || needed="$needed ml-100k/train.csv ml-100k/test.csv lastfm/train.txt lastfm/valid.txt lastfm/test.txt"
+for file in $needed; do
+  [ -f "$shared/$file" ] || { echo "$tool: $shared/$file is absent" >&2; exit 1; }
 done
 mkdir -p "$out"
 gowalla="$out/gowalla.h5"
-[ -f "$gowalla" ] || "$bin/recns_convert" -format lightgcn -input "$shared/gowalla" -name gowalla \
-  -output "$gowalla"
+[ -f "$gowalla" ] || [ ! -f "$shared/gowalla/train.txt" ] ||
+  "$bin/recns_convert" -format lightgcn -input "$shared/gowalla" -name gowalla -output "$gowalla"
 
 source scripts/train_runs.sh
 export out bin tool run_ranks
-base="-model_dim 64 -loss_l2 1e-4 -optimizer_type adam -train_batch_size 2048
+base="-model_dim 64 -loss_l2 1e-4 -optimizer_type adam
   -train_epochs ${EPOCHS:-300} -eval_interval ${EVAL:-5} -eval_patience ${PATIENCE:-4} -eval_ks 20,50
   -eval_metric recall@20 -checkpoint_every_epochs 0 -checkpoint_every_minutes 10"
+batch=2048  # the ANS and SDNS papers'; the AutoSample stage sets its own
 model_options() {  # model: its options, after the common ones
   case "$1" in
-    mf) echo $base -model_type mf ;;  # unquoted: one line
-    lightgcn) echo $base -model_type lightgcn -model_layers 3 ;;
+    mf) echo $base -train_batch_size $batch -model_type mf ;;  # unquoted: one line
+    lightgcn) echo $base -train_batch_size $batch -model_type lightgcn -model_layers 3 ;;
     *) echo "$tool: unknown model $1" >&2; return 1 ;;
   esac
 }
 # The row's sampler: its type and the options every one of its runs has.
 row_options() {
   case "$1" in
-    uniform | dns | ans) echo "-sampler_type $1" ;;
+    uniform | pns | dns | aobpr | ans | autosample) echo "-sampler_type $1" ;;
     dns_bpr) echo "-sampler_type dns -loss_type bpr" ;;
     dns_soft) echo "-sampler_type dns -loss_type soft_bpr" ;;
   esac
@@ -64,7 +76,8 @@ row_options() {
 chosen() {  # search prefix: the options of its best run
   /usr/bin/python3 scripts/learnable_table.py choose "$out" "$1"
 }
-# table_runs stage model row..: every seed of each row at its chosen setting.
+# table_runs stage model row..: every seed of each row at its chosen setting, on the stage's
+# dataset ($data, Gowalla unless set).
 table_runs() {
   local stage="$1" model="$2"
   shift 2
@@ -72,7 +85,7 @@ table_runs() {
     local setting
     setting="$(chosen "search_${stage}_${model}_${row}_")"
     for seed in $seeds; do
-      echo "table_${stage}_${model}_${row}_s$seed $gowalla $(model_options "$model") $(row_options "$row") $setting -train_seed $seed"
+      echo "table_${stage}_${model}_${row}_s$seed ${data:-$gowalla} $(model_options "$model") $(row_options "$row") $setting -train_seed $seed"
     done
   done | train_run_all
 }
@@ -110,5 +123,30 @@ if [[ " $stages " == *" sdns "* ]]; then
     "$out/table_sdns_lightgcn_dns_soft_s${seeds%% *}.metrics.h5" --metrics recall@50,ndcg@50 \
     --labels "DNS + BPR,DNS + soft BPR" --title "Gowalla, LightGCN: validation curves" \
     -o "$out/sdns_curves.png"
+fi
+if [[ " $stages " == *" autosample "* ]]; then
+  ml100k="$out/ml100k.h5"
+  if [ ! -f "$ml100k" ]; then
+    /usr/bin/python3 scripts/carve_validation.py "$shared/ml-100k/train.csv" "$out/ml100k_train.csv" \
+      "$out/ml100k_valid.csv" --fraction 0.1 --seed 1
+    "$bin/recns_convert" -format csv -train "$out/ml100k_train.csv" -valid "$out/ml100k_valid.csv" \
+      -test "$shared/ml-100k/test.csv" -name ml-100k -output "$ml100k"
+  fi
+  lastfm="$out/lastfm.h5"
+  [ -f "$lastfm" ] || "$bin/recns_convert" -format lightgcn -input "$shared/lastfm" -name lastfm \
+    -output "$lastfm"
+  batch=1024  # the AutoSample paper's
+  for dataset in ml100k lastfm; do
+    data="$out/$dataset.h5"
+    for m in ${AUTO_MODELS:-mf lightgcn}; do
+      common="$data $(model_options "$m") -optimizer_lr 1e-3 -train_seed 1"
+      for row in uniform pns dns aobpr; do echo "search_auto_${dataset}_${m}_${row}_default $common $(row_options "$row")"; done
+      for lr in ${AUTO_LRS:-1e-2 1e-3 1e-4}; do
+        echo "search_auto_${dataset}_${m}_autosample_lr$lr $common $(row_options autosample) -sampler_autosample_lr $lr"
+      done
+    done | train_run_all
+    for m in ${AUTO_MODELS:-mf lightgcn}; do table_runs "auto_$dataset" "$m" uniform pns dns aobpr autosample; done
+  done
+  /usr/bin/python3 scripts/learnable_table.py weights "$out" -o "$out/autosample_weights.png"
 fi
 /usr/bin/python3 scripts/learnable_table.py table "$out" --seeds $seeds

@@ -13,8 +13,8 @@
 // gradients sums them, at no extra message. τ goes geometrically from -sampler_autosample_tau to
 // -sampler_autosample_tau_final over the search epochs.
 //
-// After -sampler_autosample_search_epochs epochs (0: the search lasts the whole run), or earlier
-// when early stopping would end the search, the retrain stage starts from the best evaluated parameters (NextStage asks the trainer for them): the
+// After -sampler_autosample_search_epochs epochs (0: no limit), or earlier when early stopping
+// would end the search (the paper searches to convergence), the retrain stage starts from the best evaluated parameters (NextStage asks the trainer for them): the
 // candidate of largest softmax(θ) alone (decision 7), or with -sampler_autosample_retrain mixture
 // all of them with the weights frozen at softmax(θ). The stage and the frozen weights are part of
 // the checkpoint.
@@ -51,8 +51,8 @@ class AutoSampleSampler final : public Sampler {
     text += Format("; tau %g", tau_);
     if (tau_final_ != tau_) text += Format(" to %g", tau_final_);
     if (straight_through_) text += ", straight-through";
-    if (search_epochs_ > 0)
-      text += Format("; %d search epochs, then %s", search_epochs_, kRetrainNames[retrain_mixture_ ? 1 : 0]);
+    text += search_epochs_ > 0 ? Format("; %d search epochs at most", search_epochs_) : "; search to convergence";
+    text += Format(", then %s", kRetrainNames[retrain_mixture_ ? 1 : 0]);
     if (stage_ == Stage::kSingle) text += "; retraining with " + names_[(size_t)chosen_];
     if (stage_ == Stage::kMixture) text += "; retraining with the frozen mixture";
     return text + ")";
@@ -169,7 +169,7 @@ class AutoSampleSampler final : public Sampler {
   PetscErrorCode NextStage(int epochs_done, bool stopping, bool* restore_best) override {
     PetscFunctionBeginUser;
     *restore_best = false;
-    if (stage_ != Stage::kSearch || search_epochs_ == 0 || (epochs_done != search_epochs_ && !stopping))
+    if (stage_ != Stage::kSearch || (epochs_done != search_epochs_ && !stopping))
       PetscFunctionReturn(PETSC_SUCCESS);
     std::vector<double> alpha(candidates_.size());
     Alpha(&alpha);
@@ -261,8 +261,8 @@ class AutoSampleSampler final : public Sampler {
     PetscCall(PetscOptionsInt("-sampler_autosample_search_epochs",
                               "AutoSample: epochs of the search stage (fewer when early stopping "
                               "ends it), after which training restarts from the best evaluated "
-                              "parameters with the retrain sampler (0: the search lasts the whole "
-                              "run)",
+                              "parameters with the retrain sampler (0: no limit; without "
+                              "-eval_patience the search then lasts the whole run)",
                               "Sampler", search, &search, nullptr));
     PetscCall(PetscOptionsEList("-sampler_autosample_retrain",
                                 "AutoSample: retrain stage: the candidate of largest softmax(theta) "
